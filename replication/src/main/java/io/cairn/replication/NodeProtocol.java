@@ -25,6 +25,9 @@ public final class NodeProtocol
     /** Disk blocks are written with O_DIRECT and so start and end on this alignment. */
     public static final int BLOCK_ALIGNMENT_BYTES = 4096;
 
+    /** An extent file starts with a 4 KiB header block, so the first data block starts here. */
+    public static final long FIRST_BLOCK_OFFSET = 4096;
+
     /** Offset value meaning "none" / "the primary chooses". */
     public static final long NULL_OFFSET = -1;
 

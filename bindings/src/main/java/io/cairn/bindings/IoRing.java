@@ -1,0 +1,380 @@
+package io.cairn.bindings;
+
+import io.cairn.bindings.generated.cairn_cqe;
+import io.cairn.bindings.generated.cairn_op;
+import io.cairn.bindings.generated.cairn_shim_h;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+
+/**
+ * An io_uring instance that crosses the FFM boundary once per batch: operations are prepared into
+ * a preallocated native array ({@code prepare*}), handed to the kernel in ONE downcall
+ * ({@link #submit()}), and completions come back in ONE downcall ({@link #reap}).
+ * <p>
+ * Buffer addresses, lengths and file offsets must be multiples of
+ * {@link NativeIo#BLOCK_ALIGNMENT_BYTES} (O_DIRECT); this is checked before anything reaches the
+ * kernel. Nothing is allocated per operation.
+ * <p>
+ * Not thread-safe: one ring belongs to one thread (e.g. the I/O agent of one disk).
+ * <p>
+ * Linking ({@code linkNext}): the next op in the same batch starts only after this one succeeded
+ * fully; if it fails or completes short, the rest of the chain completes with
+ * {@code -}{@link Errno#ECANCELED}. A link cannot span batches: the last op of a batch must not link.
+ */
+public final class IoRing implements AutoCloseable
+{
+    /** Receives one completion. */
+    @FunctionalInterface
+    public interface CompletionHandler
+    {
+        /**
+         * @param userData the value given when the op was prepared.
+         * @param result   bytes transferred (0 for fdatasync) when {@code >= 0}; {@code -errno} when negative.
+         */
+        void onCompletion(long userData, int result);
+    }
+
+    static
+    {
+        CairnShim.load();
+    }
+
+    // submit never waits for completions and reap(…, 0) never blocks, so both may skip the
+    // thread-state transition. A waiting reap must not (it would stall safepoints).
+    private static final MethodHandle SUBMIT = Linker.nativeLinker().downcallHandle(
+        cairn_shim_h.cairn_ring_submit$address(), cairn_shim_h.cairn_ring_submit$descriptor(),
+        Linker.Option.critical(false));
+    private static final MethodHandle REAP_NO_WAIT = Linker.nativeLinker().downcallHandle(
+        cairn_shim_h.cairn_ring_reap$address(), cairn_shim_h.cairn_ring_reap$descriptor(),
+        Linker.Option.critical(false));
+    private static final MethodHandle REAP_WAIT = cairn_shim_h.cairn_ring_reap$handle();
+
+    private static final byte OP_WRITE = (byte)cairn_shim_h.CAIRN_OP_WRITE();
+    private static final byte OP_READ = (byte)cairn_shim_h.CAIRN_OP_READ();
+    private static final byte OP_FDATASYNC = (byte)cairn_shim_h.CAIRN_OP_FDATASYNC();
+    private static final byte FLAG_LINK = (byte)cairn_shim_h.CAIRN_OP_LINK();
+    private static final byte NO_FLAGS = 0;
+
+    private static final long OP_BYTES = cairn_op.layout().byteSize();
+    private static final long OP_OPCODE = cairn_op.opcode$offset();
+    private static final long OP_FLAGS = cairn_op.flags$offset();
+    private static final long OP_RESERVED = cairn_op.reserved$offset();
+    private static final long OP_FD = cairn_op.fd$offset();
+    private static final long OP_ADDR = cairn_op.addr$offset();
+    private static final long OP_LEN = cairn_op.len$offset();
+    private static final long OP_OP_FLAGS = cairn_op.op_flags$offset();
+    private static final long OP_OFFSET = cairn_op.offset$offset();
+    private static final long OP_USER_DATA = cairn_op.user_data$offset();
+    private static final long CQE_BYTES = cairn_cqe.layout().byteSize();
+    private static final long CQE_USER_DATA = cairn_cqe.user_data$offset();
+    private static final long CQE_RES = cairn_cqe.res$offset();
+
+    private final Arena arena;
+    private final MemorySegment ring;
+    private final MemorySegment ops;
+    private final MemorySegment cqes;
+    private final int capacity;
+    private final int completionCapacity;
+    private int preparedCount;
+    private long inFlightCount;
+    private boolean closed;
+
+    /**
+     * Creates a ring with default set-up flags.
+     *
+     * @param entries submission slots wanted; the kernel rounds up to a power of two, see {@link #capacity()}.
+     */
+    public IoRing(final int entries) throws NativeIoException
+    {
+        this(entries, 0);
+    }
+
+    /**
+     * @param entries    submission slots wanted; the kernel rounds up to a power of two.
+     * @param setupFlags io_uring {@code IORING_SETUP_*} flags, 0 for defaults.
+     */
+    public IoRing(final int entries, final int setupFlags) throws NativeIoException
+    {
+        if (entries <= 0)
+        {
+            throw new IllegalArgumentException("entries must be positive: " + entries);
+        }
+        arena = Arena.ofShared();
+        try
+        {
+            final MemorySegment ringOut = arena.allocate(ValueLayout.ADDRESS);
+            final int result = cairn_shim_h.cairn_ring_create(entries, setupFlags, ringOut);
+            if (result < 0)
+            {
+                throw new NativeIoException(
+                    "io_uring_setup(entries=" + entries + ")", -result, NativeIoException.NO_FD, NativeIoException.NO_OFFSET, null);
+            }
+            ring = ringOut.get(ValueLayout.ADDRESS, 0);
+            capacity = cairn_shim_h.cairn_ring_sq_entries(ring);
+            completionCapacity = cairn_shim_h.cairn_ring_cq_entries(ring);
+            ops = arena.allocate(OP_BYTES * capacity, 8);
+            cqes = arena.allocate(CQE_BYTES * completionCapacity, 8);
+        }
+        catch (final NativeIoException | RuntimeException ex)
+        {
+            arena.close();
+            throw ex;
+        }
+    }
+
+    /**
+     * Queues a write of {@code lengthBytes} from {@code bufferAddress} to {@code fileOffsetBytes}.
+     *
+     * @param linkNext start the next op of this batch only if this one writes everything.
+     * @return false, queuing nothing, when the batch is full ({@link #capacity()} ops): submit first.
+     * @throws IllegalArgumentException when the address, length or offset is not 4 KiB-aligned.
+     */
+    public boolean prepareWrite(
+        final int fd,
+        final long bufferAddress,
+        final int lengthBytes,
+        final long fileOffsetBytes,
+        final long userData,
+        final boolean linkNext)
+    {
+        checkReadWrite("write", fd, bufferAddress, lengthBytes, fileOffsetBytes);
+        return prepare(OP_WRITE, fd, bufferAddress, lengthBytes, fileOffsetBytes, userData, linkNext);
+    }
+
+    /**
+     * Queues a read of {@code lengthBytes} at {@code fileOffsetBytes} into {@code bufferAddress}. The
+     * result may be short (even 0) at end of file.
+     *
+     * @return false, queuing nothing, when the batch is full.
+     * @throws IllegalArgumentException when the address, length or offset is not 4 KiB-aligned.
+     */
+    public boolean prepareRead(
+        final int fd,
+        final long bufferAddress,
+        final int lengthBytes,
+        final long fileOffsetBytes,
+        final long userData,
+        final boolean linkNext)
+    {
+        checkReadWrite("read", fd, bufferAddress, lengthBytes, fileOffsetBytes);
+        return prepare(OP_READ, fd, bufferAddress, lengthBytes, fileOffsetBytes, userData, linkNext);
+    }
+
+    /**
+     * Queues an fdatasync. Linked after writes ({@code linkNext} on the last write), it runs only once
+     * they all succeeded. A failed fdatasync must be treated as fatal for the file.
+     *
+     * @return false, queuing nothing, when the batch is full.
+     */
+    public boolean prepareFdatasync(final int fd, final long userData, final boolean linkNext)
+    {
+        checkFd(fd);
+        return prepare(OP_FDATASYNC, fd, 0, 0, 0, userData, linkNext);
+    }
+
+    /** Ops prepared and not yet submitted. */
+    public int preparedCount()
+    {
+        return preparedCount;
+    }
+
+    /** Ops submitted whose completions have not been reaped yet. */
+    public long inFlightCount()
+    {
+        return inFlightCount;
+    }
+
+    /**
+     * Hands every prepared op to the kernel in one downcall; never waits for completions.
+     *
+     * @return the number the kernel accepted now. Normally all; any it did not accept yet stay queued
+     *         in the ring and go in with the next submit or waiting reap, and are still counted in
+     *         {@link #inFlightCount()}.
+     * @throws NativeIoException when the kernel accepted none (e.g. EBUSY: reap first).
+     */
+    public int submit() throws NativeIoException
+    {
+        checkOpen();
+        final int count = preparedCount;
+        if (count == 0)
+        {
+            return 0;
+        }
+        if (ops.get(ValueLayout.JAVA_BYTE, (count - 1) * OP_BYTES + OP_FLAGS) == FLAG_LINK)
+        {
+            throw new IllegalStateException("the last op of a batch must not set linkNext: a link cannot span batches");
+        }
+        final int result;
+        try
+        {
+            result = (int)SUBMIT.invokeExact(ring, ops, count);
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+        if (result < 0)
+        {
+            throw new NativeIoException("io_uring_submit", -result, NativeIoException.NO_FD, NativeIoException.NO_OFFSET, null);
+        }
+        preparedCount = 0;
+        inFlightCount += count;
+        return result;
+    }
+
+    /**
+     * Waits for at least {@code minCompletions} completions (0: do not wait), then passes every
+     * available completion (up to the completion queue's size) to {@code handler}, in one downcall.
+     * The handler must not throw: completions already taken from the ring would be lost.
+     *
+     * @return the number of completions handled.
+     * @throws IllegalStateException when {@code minCompletions} exceeds the ops in flight (it would never return).
+     */
+    public int reap(final CompletionHandler handler, final int minCompletions) throws NativeIoException
+    {
+        checkOpen();
+        if (minCompletions < 0 || minCompletions > completionCapacity)
+        {
+            throw new IllegalArgumentException(
+                "minCompletions must be in [0, " + completionCapacity + "]: " + minCompletions);
+        }
+        if (minCompletions > inFlightCount)
+        {
+            throw new IllegalStateException(
+                "waiting for " + minCompletions + " completions with only " + inFlightCount + " ops in flight");
+        }
+        final int count;
+        try
+        {
+            count = minCompletions == 0 ?
+                (int)REAP_NO_WAIT.invokeExact(ring, cqes, completionCapacity, 0) :
+                (int)REAP_WAIT.invokeExact(ring, cqes, completionCapacity, minCompletions);
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+        if (count < 0)
+        {
+            throw new NativeIoException("io_uring_reap", -count, NativeIoException.NO_FD, NativeIoException.NO_OFFSET, null);
+        }
+        inFlightCount -= count;
+        for (int i = 0; i < count; i++)
+        {
+            final long base = i * CQE_BYTES;
+            handler.onCompletion(
+                cqes.get(ValueLayout.JAVA_LONG, base + CQE_USER_DATA),
+                cqes.get(ValueLayout.JAVA_INT, base + CQE_RES));
+        }
+        return count;
+    }
+
+    /** The most ops one batch can hold (the ring's submission slots). */
+    public int capacity()
+    {
+        return capacity;
+    }
+
+    /** The most completions one {@link #reap} returns (the ring's completion slots). */
+    public int completionCapacity()
+    {
+        return completionCapacity;
+    }
+
+    /**
+     * Tears the ring down and frees its memory. Idempotent. Ops still in flight keep running in the
+     * kernel until they finish, so their buffers must stay valid: reap them all before closing.
+     */
+    @Override
+    public void close()
+    {
+        if (!closed)
+        {
+            closed = true;
+            cairn_shim_h.cairn_ring_destroy(ring);
+            arena.close();
+        }
+    }
+
+    private boolean prepare(
+        final byte opcode,
+        final int fd,
+        final long address,
+        final int lengthBytes,
+        final long fileOffsetBytes,
+        final long userData,
+        final boolean linkNext)
+    {
+        checkOpen();
+        if (preparedCount == capacity)
+        {
+            return false;
+        }
+        final long base = preparedCount * OP_BYTES;
+        ops.set(ValueLayout.JAVA_BYTE, base + OP_OPCODE, opcode);
+        ops.set(ValueLayout.JAVA_BYTE, base + OP_FLAGS, linkNext ? FLAG_LINK : NO_FLAGS);
+        ops.set(ValueLayout.JAVA_SHORT, base + OP_RESERVED, (short)0);
+        ops.set(ValueLayout.JAVA_INT, base + OP_FD, fd);
+        ops.set(ValueLayout.JAVA_LONG, base + OP_ADDR, address);
+        ops.set(ValueLayout.JAVA_INT, base + OP_LEN, lengthBytes);
+        ops.set(ValueLayout.JAVA_INT, base + OP_OP_FLAGS, 0);
+        ops.set(ValueLayout.JAVA_LONG, base + OP_OFFSET, fileOffsetBytes);
+        ops.set(ValueLayout.JAVA_LONG, base + OP_USER_DATA, userData);
+        preparedCount++;
+        return true;
+    }
+
+    private static void checkReadWrite(
+        final String operation, final int fd, final long bufferAddress, final int lengthBytes, final long fileOffsetBytes)
+    {
+        checkFd(fd);
+        if (bufferAddress == 0 || !NativeIo.isBlockAligned(bufferAddress))
+        {
+            throw new IllegalArgumentException(operation + ": buffer address 0x" + Long.toHexString(bufferAddress) +
+                " is not " + NativeIo.BLOCK_ALIGNMENT_BYTES + "-byte aligned");
+        }
+        if (lengthBytes <= 0 || !NativeIo.isBlockAligned(lengthBytes))
+        {
+            throw new IllegalArgumentException(operation + ": length " + lengthBytes +
+                " is not a positive multiple of " + NativeIo.BLOCK_ALIGNMENT_BYTES);
+        }
+        if (fileOffsetBytes < 0 || !NativeIo.isBlockAligned(fileOffsetBytes))
+        {
+            throw new IllegalArgumentException(operation + ": file offset " + fileOffsetBytes +
+                " is not a non-negative multiple of " + NativeIo.BLOCK_ALIGNMENT_BYTES);
+        }
+    }
+
+    private static void checkFd(final int fd)
+    {
+        if (fd < 0)
+        {
+            throw new IllegalArgumentException("invalid file descriptor: " + fd);
+        }
+    }
+
+    private void checkOpen()
+    {
+        if (closed)
+        {
+            throw new IllegalStateException("io ring is closed");
+        }
+    }
+
+    private static RuntimeException rethrow(final Throwable t)
+    {
+        if (t instanceof RuntimeException re)
+        {
+            throw re;
+        }
+        if (t instanceof Error e)
+        {
+            throw e;
+        }
+        throw new IllegalStateException("unexpected checked exception from a downcall", t);
+    }
+}

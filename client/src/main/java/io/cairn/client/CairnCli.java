@@ -1,0 +1,415 @@
+package io.cairn.client;
+
+import io.cairn.manager.ClusterStatus;
+import io.cairn.manager.ExtentInfo;
+import io.cairn.manager.ManagerException;
+import io.cairn.manager.NodeInfo;
+import io.cairn.manager.StreamInfo;
+import io.cairn.replication.NodeProtocol;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.zip.CRC32C;
+
+/**
+ * The {@code cairn} admin CLI. Exit codes: 0 success, 1 the operation failed, 2 bad usage.
+ */
+public final class CairnCli
+{
+    static final int EXIT_OK = 0;
+    static final int EXIT_FAILED = 1;
+    static final int EXIT_USAGE = 2;
+
+    static final String USAGE = """
+        usage: cairn [--managers 0=host:port,1=host:port,2=host:port] [--timeout-ms N] COMMAND
+
+        commands:
+          status                           manager members, leader and registered extent nodes
+          stream create NAME               create a stream (its first extent goes on 3 distinct nodes)
+          stream info STREAM_ID            extents of a stream, their replicas and sealed lengths
+          stream append STREAM_ID (--data TEXT | --file PATH | --random-bytes N) [--count K]
+                                           append K blocks (default 1); each is acknowledged once durable
+                                           on all 3 replicas (max %d bytes per block)
+          stream read STREAM_ID [--replica 0|1|2] [--out PATH]
+                                           read every block (CRC32C checked by the node), list them, and
+                                           with --out write the payloads there, concatenated
+
+        --managers defaults to $CAIRN_MANAGERS, else the ./run.sh local cluster (%s).
+        """.formatted(NodeProtocol.MAX_PAYLOAD_BYTES, CairnClient.Context.MANAGERS_DEFAULT);
+
+    private final PrintStream out;
+    private final PrintStream err;
+
+    /**
+     * @param out where results go.
+     * @param err where errors and usage go.
+     */
+    public CairnCli(final PrintStream out, final PrintStream err)
+    {
+        this.out = out;
+        this.err = err;
+    }
+
+    public static void main(final String[] args)
+    {
+        final int exitCode = new CairnCli(System.out, System.err).run(args);
+        System.out.flush();
+        System.exit(exitCode);
+    }
+
+    /** Thrown for bad command lines; carries the message shown above the usage. */
+    static final class UsageException extends RuntimeException
+    {
+        private static final long serialVersionUID = 1L;
+
+        UsageException(final String message)
+        {
+            super(message);
+        }
+    }
+
+    /**
+     * Runs one command line.
+     *
+     * @param argv the arguments after the program name.
+     * @return the exit code: 0 success, 1 failed, 2 bad usage.
+     */
+    public int run(final String[] argv)
+    {
+        final List<String> args = new ArrayList<>(Arrays.asList(argv));
+        final Command command;
+        try
+        {
+            if (args.isEmpty() || args.contains("--help") || args.contains("-h"))
+            {
+                out.print(USAGE);
+                return args.isEmpty() ? EXIT_USAGE : EXIT_OK;
+            }
+            command = parse(args);
+        }
+        catch (final UsageException ex)
+        {
+            err.println("cairn: " + ex.getMessage());
+            err.print(USAGE);
+            return EXIT_USAGE;
+        }
+
+        try (CairnClient client = CairnClient.connect(new CairnClient.Context()
+            .managers(command.managers)
+            .managerTimeoutNs(TimeUnit.MILLISECONDS.toNanos(command.timeoutMs))
+            .nodeTimeoutNs(TimeUnit.MILLISECONDS.toNanos(Math.min(command.timeoutMs, 5_000)))))
+        {
+            return command.action.run(client);
+        }
+        catch (final ManagerException | CairnException ex)
+        {
+            err.println("cairn: " + ex.getMessage());
+            return EXIT_FAILED;
+        }
+        catch (final IOException ex)
+        {
+            err.println("cairn: " + ex);
+            return EXIT_FAILED;
+        }
+        catch (final RuntimeException ex)
+        {
+            err.println("cairn: unexpected error: " + ex);
+            return EXIT_FAILED;
+        }
+    }
+
+    @FunctionalInterface
+    interface Action
+    {
+        int run(CairnClient client) throws IOException;
+    }
+
+    record Command(String managers, long timeoutMs, Action action)
+    {
+    }
+
+    Command parse(final List<String> args)
+    {
+        String managers = System.getenv().getOrDefault("CAIRN_MANAGERS", CairnClient.Context.MANAGERS_DEFAULT);
+        final String managersFlag = takeOption(args, "--managers");
+        if (null != managersFlag)
+        {
+            managers = managersFlag;
+        }
+        if (!managers.matches("\\d+=[^,=\\s]+:\\d+(,\\d+=[^,=\\s]+:\\d+)*"))
+        {
+            throw new UsageException("--managers '" + managers + "' must look like 0=host:port,1=host:port,2=host:port");
+        }
+        final String timeoutFlag = takeOption(args, "--timeout-ms");
+        final long timeoutMs = null == timeoutFlag ? 20_000 : parseLong("--timeout-ms", timeoutFlag, 1, 600_000);
+
+        if (args.isEmpty())
+        {
+            throw new UsageException("missing command");
+        }
+        final String verb = args.remove(0);
+        return switch (verb)
+        {
+            case "status" ->
+            {
+                final String members = managers;
+                yield new Command(managers, timeoutMs, noMoreArgs(args, client -> status(client, members)));
+            }
+            case "stream" -> new Command(managers, timeoutMs, parseStream(args));
+            default -> throw new UsageException("unknown command '" + verb + "'");
+        };
+    }
+
+    private Action parseStream(final List<String> args)
+    {
+        if (args.isEmpty())
+        {
+            throw new UsageException("stream needs a subcommand: create, info, append or read");
+        }
+        final String sub = args.remove(0);
+        switch (sub)
+        {
+            case "create":
+            {
+                final String name = positional(args, "NAME");
+                if (name.isBlank() || name.getBytes(StandardCharsets.UTF_8).length > 256)
+                {
+                    throw new UsageException("stream name must be 1 to 256 bytes");
+                }
+                return noMoreArgs(args, client -> streamCreate(client, name));
+            }
+            case "info":
+            {
+                final long streamId = parseLong("STREAM_ID", positional(args, "STREAM_ID"), 1, Long.MAX_VALUE);
+                return noMoreArgs(args, client -> streamInfo(client, streamId));
+            }
+            case "append":
+                return parseAppend(args);
+            case "read":
+            {
+                final String replicaFlag = takeOption(args, "--replica");
+                final int replica = null == replicaFlag ? 0 :
+                    (int)parseLong("--replica", replicaFlag, 0, NodeProtocol.REPLICA_COUNT - 1);
+                final String outPath = takeOption(args, "--out");
+                final long streamId = parseLong("STREAM_ID", positional(args, "STREAM_ID"), 1, Long.MAX_VALUE);
+                return noMoreArgs(args, client -> streamRead(client, streamId, replica, outPath));
+            }
+            default:
+                throw new UsageException("unknown stream subcommand '" + sub + "'");
+        }
+    }
+
+    private Action parseAppend(final List<String> args)
+    {
+        final String data = takeOption(args, "--data");
+        final String file = takeOption(args, "--file");
+        final String randomBytes = takeOption(args, "--random-bytes");
+        final String countFlag = takeOption(args, "--count");
+        final long streamId = parseLong("STREAM_ID", positional(args, "STREAM_ID"), 1, Long.MAX_VALUE);
+        final int sources = (null == data ? 0 : 1) + (null == file ? 0 : 1) + (null == randomBytes ? 0 : 1);
+        if (1 != sources)
+        {
+            throw new UsageException("stream append needs exactly one of --data, --file, --random-bytes");
+        }
+        final long count = null == countFlag ? 1 : parseLong("--count", countFlag, 1, 10_000_000);
+        final byte[] payload;
+        if (null != data)
+        {
+            payload = data.getBytes(StandardCharsets.UTF_8);
+        }
+        else if (null != file)
+        {
+            try
+            {
+                payload = Files.readAllBytes(Path.of(file));
+            }
+            catch (final IOException ex)
+            {
+                throw new UsageException("--file " + file + ": cannot read: " + ex.getMessage());
+            }
+        }
+        else
+        {
+            payload = new byte[(int)parseLong("--random-bytes", randomBytes, 1, NodeProtocol.MAX_PAYLOAD_BYTES)];
+            new java.util.Random().nextBytes(payload);
+        }
+        if (payload.length < 1 || payload.length > NodeProtocol.MAX_PAYLOAD_BYTES)
+        {
+            throw new UsageException("a block must be 1 to " + NodeProtocol.MAX_PAYLOAD_BYTES + " bytes, got " +
+                payload.length);
+        }
+        return noMoreArgs(args, client -> streamAppend(client, streamId, payload, count));
+    }
+
+    private int status(final CairnClient client, final String managers)
+    {
+        final ClusterStatus status = client.clusterStatus();
+        out.println("leader: member " + status.leaderMemberId() + "  log position " + status.logPosition());
+        out.println("members:");
+        for (final String member : managers.split(","))
+        {
+            final int id = Integer.parseInt(member.substring(0, member.indexOf('=')));
+            out.println("  " + member + (id == status.leaderMemberId() ? "  (leader)" : ""));
+        }
+        out.println("streams: " + status.streamCount() + "  extents: " + status.extentCount());
+        out.println("nodes: " + status.nodes().size());
+        out.printf("  %-6s %-24s %-6s %s%n", "NODE", "ENDPOINT", "DISKS", "CAPACITY_BYTES");
+        for (final NodeInfo node : status.nodes())
+        {
+            out.printf("  %-6d %-24s %-6d %d%n", node.nodeId(), node.endpoint(), node.diskCount(), node.capacityBytes());
+        }
+        return EXIT_OK;
+    }
+
+    private int streamCreate(final CairnClient client, final String name)
+    {
+        final StreamInfo info = client.createStream(name);
+        out.println("created stream " + info.streamId() + " '" + info.name() + "'");
+        printExtents(info);
+        return EXIT_OK;
+    }
+
+    private int streamInfo(final CairnClient client, final long streamId)
+    {
+        final StreamInfo info = client.streamInfo(streamId);
+        out.println("stream " + info.streamId() + " '" + info.name() + "'");
+        printExtents(info);
+        return EXIT_OK;
+    }
+
+    private void printExtents(final StreamInfo info)
+    {
+        out.printf("  %-10s %-14s %s%n", "EXTENT", "SEALED_LENGTH", "REPLICAS (primary first)");
+        for (final ExtentInfo extent : info.extents())
+        {
+            final StringBuilder replicas = new StringBuilder();
+            for (final int nodeId : extent.replicas())
+            {
+                replicas.append(nodeId).append('@').append(info.nodeEndpoints().get(nodeId)).append(' ');
+            }
+            out.printf("  %-10d %-14s %s%n", extent.extentId(),
+                extent.sealed() ? Long.toString(extent.sealedLength()) : "open", replicas.toString().trim());
+        }
+    }
+
+    private int streamAppend(final CairnClient client, final long streamId, final byte[] payload, final long count)
+    {
+        final AppendResult result = new AppendResult();
+        final org.agrona.concurrent.UnsafeBuffer buffer = new org.agrona.concurrent.UnsafeBuffer(payload);
+        for (long i = 0; i < count; i++)
+        {
+            client.append(streamId, buffer, 0, payload.length, result);
+            if (count <= 20 || i == count - 1 || (i + 1) % 1000 == 0)
+            {
+                out.println("appended " + payload.length + " bytes: " + result + "  (" + (i + 1) + "/" + count + ")");
+            }
+        }
+        return EXIT_OK;
+    }
+
+    private int streamRead(final CairnClient client, final long streamId, final int replica, final String outPath)
+        throws IOException
+    {
+        final CRC32C crc = new CRC32C();
+        final byte[][] scratch = { new byte[4096] };
+        try (OutputStream sink = null == outPath ? OutputStream.nullOutputStream() : Files.newOutputStream(Path.of(outPath)))
+        {
+            final long[] bytes = { 0 };
+            final IOException[] failure = { null };
+            final long blocks = client.readStream(streamId, replica, (extentId, blockOffset, payload, length) ->
+            {
+                if (scratch[0].length < length)
+                {
+                    scratch[0] = new byte[length];
+                }
+                payload.getBytes(0, scratch[0], 0, length);
+                crc.reset();
+                crc.update(scratch[0], 0, length);
+                out.printf("extent=%d offset=%d length=%d crc32c=%08x%n", extentId, blockOffset, length, crc.getValue());
+                bytes[0] += length;
+                try
+                {
+                    sink.write(scratch[0], 0, length);
+                }
+                catch (final IOException ex)
+                {
+                    failure[0] = ex;
+                }
+            });
+            if (null != failure[0])
+            {
+                throw failure[0];
+            }
+            out.println("read " + blocks + " blocks, " + bytes[0] + " bytes from replica " + replica +
+                (null == outPath ? "" : " into " + outPath));
+        }
+        return EXIT_OK;
+    }
+
+    private static Action noMoreArgs(final List<String> args, final Action action)
+    {
+        if (!args.isEmpty())
+        {
+            throw new UsageException("unexpected argument(s): " + String.join(" ", args));
+        }
+        return action;
+    }
+
+    private static String positional(final List<String> args, final String name)
+    {
+        for (int i = 0; i < args.size(); i++)
+        {
+            if (!args.get(i).startsWith("--"))
+            {
+                return args.remove(i);
+            }
+        }
+        throw new UsageException("missing " + name);
+    }
+
+    private static String takeOption(final List<String> args, final String name)
+    {
+        final int index = args.indexOf(name);
+        if (index < 0)
+        {
+            return null;
+        }
+        if (index + 1 >= args.size())
+        {
+            throw new UsageException(name + " needs a value");
+        }
+        args.remove(index);
+        final String value = args.remove(index);
+        if (args.contains(name))
+        {
+            throw new UsageException(name + " given more than once");
+        }
+        return value;
+    }
+
+    static long parseLong(final String name, final String value, final long min, final long max)
+    {
+        final long parsed;
+        try
+        {
+            parsed = Long.parseLong(value);
+        }
+        catch (final NumberFormatException ex)
+        {
+            throw new UsageException(name + " '" + value + "' is not a whole number");
+        }
+        if (parsed < min || parsed > max)
+        {
+            throw new UsageException(name + " " + parsed + " must be in [" + min + ", " + max + "]");
+        }
+        return parsed;
+    }
+}

@@ -1,0 +1,213 @@
+package io.cairn.client;
+
+import io.aeron.logbuffer.FragmentHandler;
+import io.aeron.logbuffer.Header;
+import io.cairn.sbe.node.AppendResponseDecoder;
+import io.cairn.sbe.node.ConnectResponseDecoder;
+import io.cairn.sbe.node.ErrorResponseDecoder;
+import io.cairn.sbe.node.ExtentStatusResponseDecoder;
+import io.cairn.sbe.node.MessageHeaderDecoder;
+import io.cairn.sbe.node.NodeStatus;
+import io.cairn.sbe.node.OpenExtentResponseDecoder;
+import io.cairn.sbe.node.ReadResponseDecoder;
+import org.agrona.DirectBuffer;
+
+/**
+ * Decodes extent node responses arriving on the client's response subscription and captures the one
+ * the client is waiting for. Responses to earlier, abandoned requests are counted and dropped.
+ * <p>
+ * The client has one request outstanding at a time, so one capture slot is enough.
+ */
+final class NodeResponseAdapter implements FragmentHandler
+{
+    private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
+    private final ConnectResponseDecoder connectDecoder = new ConnectResponseDecoder();
+    private final OpenExtentResponseDecoder openDecoder = new OpenExtentResponseDecoder();
+    private final AppendResponseDecoder appendDecoder = new AppendResponseDecoder();
+    private final ReadResponseDecoder readDecoder = new ReadResponseDecoder();
+    private final ExtentStatusResponseDecoder statusDecoder = new ExtentStatusResponseDecoder();
+    private final ErrorResponseDecoder errorDecoder = new ErrorResponseDecoder();
+
+    private long awaitedCorrelationId = Long.MIN_VALUE;
+    private boolean received;
+    private NodeStatus status;
+    private String errorMessage;
+    private long blockOffset;
+    private long nextOffset;
+    private long commitLength;
+    private long staleResponses;
+    private long malformedResponses;
+    private ReadResult readResult;
+
+    void await(final long correlationId, final ReadResult readResult)
+    {
+        this.awaitedCorrelationId = correlationId;
+        this.readResult = readResult;
+        this.received = false;
+        this.status = null;
+        this.errorMessage = "";
+    }
+
+    boolean received()
+    {
+        return received;
+    }
+
+    NodeStatus status()
+    {
+        return status;
+    }
+
+    String errorMessage()
+    {
+        return errorMessage;
+    }
+
+    long blockOffset()
+    {
+        return blockOffset;
+    }
+
+    long nextOffset()
+    {
+        return nextOffset;
+    }
+
+    long commitLength()
+    {
+        return commitLength;
+    }
+
+    long staleResponses()
+    {
+        return staleResponses;
+    }
+
+    long malformedResponses()
+    {
+        return malformedResponses;
+    }
+
+    public void onFragment(final DirectBuffer buffer, final int offset, final int length, final Header header)
+    {
+        if (length < MessageHeaderDecoder.ENCODED_LENGTH)
+        {
+            malformedResponses++;
+            return;
+        }
+        headerDecoder.wrap(buffer, offset);
+        if (headerDecoder.schemaId() != MessageHeaderDecoder.SCHEMA_ID)
+        {
+            malformedResponses++;
+            return;
+        }
+        final int bodyOffset = offset + MessageHeaderDecoder.ENCODED_LENGTH;
+        final int blockLength = headerDecoder.blockLength();
+        final int version = headerDecoder.version();
+        try
+        {
+            switch (headerDecoder.templateId())
+            {
+                case ConnectResponseDecoder.TEMPLATE_ID ->
+                {
+                    connectDecoder.wrap(buffer, bodyOffset, blockLength, version);
+                    if (matches(connectDecoder.correlationId()))
+                    {
+                        complete(connectDecoder.status(), "", -1, -1, -1);
+                    }
+                }
+                case OpenExtentResponseDecoder.TEMPLATE_ID ->
+                {
+                    openDecoder.wrap(buffer, bodyOffset, blockLength, version);
+                    if (matches(openDecoder.correlationId()))
+                    {
+                        final NodeStatus s = openDecoder.status();
+                        final long commit = openDecoder.commitLength();
+                        complete(s, s == NodeStatus.OK ? "" : openDecoder.errorMessage(), -1, -1, commit);
+                    }
+                }
+                case AppendResponseDecoder.TEMPLATE_ID ->
+                {
+                    appendDecoder.wrap(buffer, bodyOffset, blockLength, version);
+                    if (matches(appendDecoder.correlationId()))
+                    {
+                        final NodeStatus s = appendDecoder.status();
+                        final long blockOffset = appendDecoder.blockOffset();
+                        final long next = appendDecoder.nextOffset();
+                        // Only failures carry text: decoding it for every OK would allocate on the append path.
+                        complete(s, s == NodeStatus.OK ? "" : appendDecoder.errorMessage(), blockOffset, next, next);
+                    }
+                }
+                case ReadResponseDecoder.TEMPLATE_ID -> onReadResponse(buffer, bodyOffset, blockLength, version);
+                case ExtentStatusResponseDecoder.TEMPLATE_ID ->
+                {
+                    statusDecoder.wrap(buffer, bodyOffset, blockLength, version);
+                    if (matches(statusDecoder.correlationId()))
+                    {
+                        complete(statusDecoder.status(), "", -1, -1, statusDecoder.commitLength());
+                    }
+                }
+                case ErrorResponseDecoder.TEMPLATE_ID ->
+                {
+                    errorDecoder.wrap(buffer, bodyOffset, blockLength, version);
+                    if (matches(errorDecoder.correlationId()))
+                    {
+                        complete(errorDecoder.status(), errorDecoder.errorMessage(), -1, -1, -1);
+                    }
+                }
+                default -> malformedResponses++;
+            }
+        }
+        catch (final IndexOutOfBoundsException | IllegalStateException ex)
+        {
+            // A truncated or out-of-order message from a node must not kill the client.
+            malformedResponses++;
+        }
+    }
+
+    private void onReadResponse(final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version)
+    {
+        readDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        if (!matches(readDecoder.correlationId()))
+        {
+            return;
+        }
+        final NodeStatus s = readDecoder.status();
+        final long blockOffset = readDecoder.blockOffset();
+        final long next = readDecoder.nextOffset();
+        final long commit = readDecoder.commitLength();
+        final int payloadLength = readDecoder.payloadLength();
+        if (null != readResult)
+        {
+            readResult.payloadBuffer().checkLimit(payloadLength);
+            readDecoder.getPayload(readResult.payloadBuffer(), 0, payloadLength);
+            readResult.set(payloadLength, blockOffset, next, commit);
+        }
+        else
+        {
+            readDecoder.skipPayload();
+        }
+        complete(s, s == NodeStatus.OK ? "" : readDecoder.errorMessage(), blockOffset, next, commit);
+    }
+
+    private boolean matches(final long correlationId)
+    {
+        if (correlationId != awaitedCorrelationId || received)
+        {
+            staleResponses++;
+            return false;
+        }
+        return true;
+    }
+
+    private void complete(
+        final NodeStatus status, final String errorMessage, final long blockOffset, final long nextOffset, final long commitLength)
+    {
+        this.status = status;
+        this.errorMessage = errorMessage;
+        this.blockOffset = blockOffset;
+        this.nextOffset = nextOffset;
+        this.commitLength = commitLength;
+        this.received = true;
+    }
+}

@@ -1,0 +1,197 @@
+package io.cairn.system;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Test harness: a whole Cairn cluster as real processes on 127.0.0.1 — 3 manager members and 3 extent
+ * nodes, each its own JVM started from the test's classpath with the project's JVM flags — that a test
+ * can kill -9 and restart. Every process's output goes to a log file under the cluster's directory.
+ */
+public final class LocalCluster implements AutoCloseable
+{
+    static final long READY_TIMEOUT_MS = 120_000;
+
+    private final Path dir;
+    private final int portBase;
+    private final long extentSizeBytes;
+    private final Process[] managers = new Process[3];
+    private final Process[] nodes = new Process[3];
+    private final List<Process> all = new ArrayList<>();
+
+    /**
+     * @param dir             where data and logs go.
+     * @param portBase        managers use portBase+10, +20, +30 (each +0..+4); nodes portBase+101..103.
+     * @param extentSizeBytes extent size limit given to the nodes, small to make streams roll over.
+     */
+    public LocalCluster(final Path dir, final int portBase, final long extentSizeBytes)
+    {
+        this.dir = dir;
+        this.portBase = portBase;
+        this.extentSizeBytes = extentSizeBytes;
+    }
+
+    public String managersString()
+    {
+        return "0=127.0.0.1:" + (portBase + 10) + ",1=127.0.0.1:" + (portBase + 20) + ",2=127.0.0.1:" + (portBase + 30);
+    }
+
+    public String nodeEndpoint(final int nodeId)
+    {
+        return "127.0.0.1:" + (portBase + 100 + nodeId);
+    }
+
+    public Path dir()
+    {
+        return dir;
+    }
+
+    public LocalCluster start() throws IOException, InterruptedException
+    {
+        Files.createDirectories(dir.resolve("logs"));
+        for (int i = 0; i < 3; i++)
+        {
+            startManager(i);
+        }
+        for (int i = 0; i < 3; i++)
+        {
+            awaitLine(managers[i], log("manager-" + i), "cairn-manager " + i + " ready");
+        }
+        for (int nodeId = 1; nodeId <= 3; nodeId++)
+        {
+            startNode(nodeId);
+        }
+        for (int nodeId = 1; nodeId <= 3; nodeId++)
+        {
+            awaitLine(nodes[nodeId - 1], log("node-" + nodeId), "cairn-node " + nodeId + " ready");
+        }
+        return this;
+    }
+
+    public void startManager(final int memberId) throws IOException
+    {
+        managers[memberId] = launch("manager-" + memberId, "io.cairn.manager.ManagerMember",
+            "--member-id", Integer.toString(memberId),
+            "--managers", managersString(),
+            "--dir", dir.resolve("manager-" + memberId).toString());
+    }
+
+    public void awaitManagerReady(final int memberId) throws IOException, InterruptedException
+    {
+        awaitLine(managers[memberId], log("manager-" + memberId), "cairn-manager " + memberId + " ready");
+    }
+
+    public void startNode(final int nodeId) throws IOException
+    {
+        final Path disk = dir.resolve("node-" + nodeId).resolve("disk0");
+        Files.createDirectories(disk);
+        nodes[nodeId - 1] = launch("node-" + nodeId, "io.cairn.daemon.ExtentNode",
+            "--node-id", Integer.toString(nodeId),
+            "--endpoint", nodeEndpoint(nodeId),
+            "--data-dir", disk.toString(),
+            "--managers", managersString(),
+            "--extent-size-bytes", Long.toString(extentSizeBytes));
+    }
+
+    /**
+     * Kills a manager member with SIGKILL and waits for it to be gone.
+     */
+    public void killManager(final int memberId) throws InterruptedException
+    {
+        final Process p = managers[memberId];
+        p.destroyForcibly();
+        if (!p.waitFor(30, TimeUnit.SECONDS))
+        {
+            throw new IllegalStateException("manager " + memberId + " did not die after SIGKILL");
+        }
+    }
+
+    public boolean managerAlive(final int memberId)
+    {
+        return null != managers[memberId] && managers[memberId].isAlive();
+    }
+
+    public Path log(final String name)
+    {
+        return dir.resolve("logs").resolve(name + ".log");
+    }
+
+    private Process launch(final String name, final String mainClass, final String... args) throws IOException
+    {
+        final List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(Arrays.asList(System.getProperty("cairn.jvm.flags", "").trim().split("\\s+")));
+        command.add("-Xmx384m");
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(mainClass);
+        command.addAll(Arrays.asList(args));
+        final ProcessBuilder builder = new ProcessBuilder(command)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log(name).toFile()));
+        final Process process = builder.start();
+        all.add(process);
+        return process;
+    }
+
+    private static void awaitLine(final Process process, final Path logFile, final String line)
+        throws IOException, InterruptedException
+    {
+        final long deadlineMs = System.currentTimeMillis() + READY_TIMEOUT_MS;
+        while (true)
+        {
+            if (Files.exists(logFile) && Files.readString(logFile).contains(line))
+            {
+                return;
+            }
+            if (!process.isAlive())
+            {
+                throw new IllegalStateException(logFile.getFileName() + ": process exited (" + process.exitValue() +
+                    ") before '" + line + "':\n" + tail(logFile));
+            }
+            if (System.currentTimeMillis() > deadlineMs)
+            {
+                throw new IllegalStateException("no '" + line + "' within " + READY_TIMEOUT_MS + " ms:\n" + tail(logFile));
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    static String tail(final Path logFile) throws IOException
+    {
+        if (!Files.exists(logFile))
+        {
+            return "(no log)";
+        }
+        final List<String> lines = Files.readAllLines(logFile);
+        return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+    }
+
+    public void close()
+    {
+        for (final Process p : all)
+        {
+            p.destroy();
+        }
+        for (final Process p : all)
+        {
+            try
+            {
+                if (!p.waitFor(20, TimeUnit.SECONDS))
+                {
+                    p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+                }
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                p.destroyForcibly();
+            }
+        }
+    }
+}

@@ -1,0 +1,290 @@
+/*
+ * Cairn native shim over liburing. See cairn_shim.h for the contract.
+ * Built by native/pom.xml with -fvisibility=hidden and liburing linked statically and hidden.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include "cairn_shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(cairn_op) == 40, "cairn_op layout is part of the ABI");
+_Static_assert(sizeof(cairn_cqe) == 16, "cairn_cqe layout is part of the ABI");
+
+struct cairn_ring {
+    struct io_uring ring;
+    uint32_t sq_entries;
+    uint32_t cq_entries;
+    /* Reap scratch space, sized once to the CQ so that a reap never allocates. */
+    struct io_uring_cqe **scratch;
+};
+
+/* ---- version, layout and platform constants ---------------------------------------------------- */
+
+CAIRN_API int cairn_shim_version(void) { return CAIRN_SHIM_VERSION; }
+CAIRN_API int cairn_sizeof_op(void) { return (int)sizeof(cairn_op); }
+CAIRN_API int cairn_sizeof_cqe(void) { return (int)sizeof(cairn_cqe); }
+
+CAIRN_API int cairn_const_o_direct(void) { return O_DIRECT; }
+CAIRN_API int cairn_const_o_rdwr(void) { return O_RDWR; }
+CAIRN_API int cairn_const_o_creat(void) { return O_CREAT; }
+CAIRN_API int cairn_const_o_cloexec(void) { return O_CLOEXEC; }
+CAIRN_API int cairn_const_ioring_fsync_datasync(void) { return IORING_FSYNC_DATASYNC; }
+CAIRN_API int cairn_const_iosqe_io_link(void) { return IOSQE_IO_LINK; }
+
+CAIRN_API int cairn_const_eagain(void) { return EAGAIN; }
+CAIRN_API int cairn_const_eintr(void) { return EINTR; }
+CAIRN_API int cairn_const_enoent(void) { return ENOENT; }
+CAIRN_API int cairn_const_eexist(void) { return EEXIST; }
+CAIRN_API int cairn_const_einval(void) { return EINVAL; }
+CAIRN_API int cairn_const_eio(void) { return EIO; }
+CAIRN_API int cairn_const_enospc(void) { return ENOSPC; }
+CAIRN_API int cairn_const_ebusy(void) { return EBUSY; }
+CAIRN_API int cairn_const_ebadf(void) { return EBADF; }
+CAIRN_API int cairn_const_ecanceled(void) { return ECANCELED; }
+
+CAIRN_API int cairn_strerror(int errnum, char *buf, size_t len)
+{
+    if (buf == NULL || len == 0) {
+        return -EINVAL;
+    }
+    /* GNU strerror_r: may return a static string instead of filling buf. */
+    const char *msg = strerror_r(errnum, buf, len);
+    if (msg != buf) {
+        snprintf(buf, len, "%s", msg);
+    }
+    buf[len - 1] = '\0';
+    return (int)strlen(buf);
+}
+
+/* ---- io_uring --------------------------------------------------------------------------------- */
+
+CAIRN_API int cairn_ring_create(uint32_t entries, uint32_t setup_flags, cairn_ring **ring_out)
+{
+    if (ring_out == NULL || entries == 0) {
+        return -EINVAL;
+    }
+    *ring_out = NULL;
+
+    cairn_ring *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return -ENOMEM;
+    }
+
+    struct io_uring_params params;
+    memset(&params, 0, sizeof(params));
+    params.flags = setup_flags;
+    int rc = io_uring_queue_init_params(entries, &r->ring, &params);
+    if (rc < 0) {
+        free(r);
+        return rc;
+    }
+
+    r->sq_entries = params.sq_entries;
+    r->cq_entries = params.cq_entries;
+    r->scratch = calloc(r->cq_entries, sizeof(*r->scratch));
+    if (r->scratch == NULL) {
+        io_uring_queue_exit(&r->ring);
+        free(r);
+        return -ENOMEM;
+    }
+
+    *ring_out = r;
+    return 0;
+}
+
+CAIRN_API int cairn_ring_sq_entries(const cairn_ring *ring)
+{
+    return ring == NULL ? -EINVAL : (int)ring->sq_entries;
+}
+
+CAIRN_API int cairn_ring_cq_entries(const cairn_ring *ring)
+{
+    return ring == NULL ? -EINVAL : (int)ring->cq_entries;
+}
+
+static int validate_ops(const cairn_op *ops, uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        const cairn_op *op = &ops[i];
+        if (op->opcode > CAIRN_OP_FDATASYNC || op->reserved != 0 || op->op_flags != 0 ||
+            (op->flags & ~CAIRN_OP_LINK) != 0 || op->fd < 0) {
+            return -EINVAL;
+        }
+    }
+    /* A link hanging off the end of a batch would silently chain into nothing. */
+    if ((ops[count - 1].flags & CAIRN_OP_LINK) != 0) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static void prep_op(struct io_uring_sqe *sqe, const cairn_op *op)
+{
+    switch (op->opcode) {
+    case CAIRN_OP_WRITE:
+        io_uring_prep_write(sqe, op->fd, (const void *)(uintptr_t)op->addr, op->len, op->offset);
+        break;
+    case CAIRN_OP_READ:
+        io_uring_prep_read(sqe, op->fd, (void *)(uintptr_t)op->addr, op->len, op->offset);
+        break;
+    case CAIRN_OP_FDATASYNC:
+        io_uring_prep_fsync(sqe, op->fd, IORING_FSYNC_DATASYNC);
+        break;
+    default:
+        io_uring_prep_nop(sqe);
+        break;
+    }
+    if ((op->flags & CAIRN_OP_LINK) != 0) {
+        sqe->flags |= IOSQE_IO_LINK;
+    }
+    io_uring_sqe_set_data64(sqe, op->user_data);
+}
+
+CAIRN_API int cairn_ring_submit(cairn_ring *ring, const cairn_op *ops, uint32_t count)
+{
+    if (ring == NULL || (ops == NULL && count > 0)) {
+        return -EINVAL;
+    }
+    if (count == 0) {
+        return 0;
+    }
+    int rc = validate_ops(ops, count);
+    if (rc < 0) {
+        return rc;
+    }
+    if (io_uring_sq_space_left(&ring->ring) < count) {
+        return -EBUSY;
+    }
+
+    for (uint32_t i = 0; i < count; i++) {
+        prep_op(io_uring_get_sqe(&ring->ring), &ops[i]);
+    }
+
+    /* The kernel may take fewer than offered (e.g. under CQ back-pressure); what is left stays
+       in the SQ ring, so offer it again until it stops making progress. */
+    int submitted = 0;
+    while ((uint32_t)submitted < count) {
+        rc = io_uring_submit(&ring->ring);
+        if (rc == -EINTR) {
+            continue;
+        }
+        if (rc <= 0) {
+            return submitted > 0 ? submitted : (rc < 0 ? rc : 0);
+        }
+        submitted += rc;
+    }
+    return submitted;
+}
+
+static int wait_for_completions(cairn_ring *ring, uint32_t min_wait)
+{
+    for (;;) {
+        int rc;
+        if (io_uring_sq_ready(&ring->ring) > 0) {
+            /* Ops left over from a partial submit must go in first, or the wait could never end. */
+            rc = io_uring_submit_and_wait(&ring->ring, min_wait);
+        } else {
+            struct io_uring_cqe *cqe;
+            rc = io_uring_wait_cqe_nr(&ring->ring, &cqe, min_wait);
+        }
+        if (rc != -EINTR) {
+            return rc < 0 ? rc : 0;
+        }
+    }
+}
+
+CAIRN_API int cairn_ring_reap(cairn_ring *ring, cairn_cqe *out, uint32_t max, uint32_t min_wait)
+{
+    if (ring == NULL || (out == NULL && max > 0)) {
+        return -EINVAL;
+    }
+    if (max > ring->cq_entries) {
+        max = ring->cq_entries;
+    }
+    if (min_wait > max) {
+        min_wait = max;
+    }
+    if (min_wait > 0) {
+        int rc = wait_for_completions(ring, min_wait);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+
+    unsigned n = io_uring_peek_batch_cqe(&ring->ring, ring->scratch, max);
+    for (unsigned i = 0; i < n; i++) {
+        const struct io_uring_cqe *cqe = ring->scratch[i];
+        out[i].user_data = cqe->user_data;
+        out[i].res = cqe->res;
+        out[i].flags = cqe->flags;
+    }
+    io_uring_cq_advance(&ring->ring, n);
+    return (int)n;
+}
+
+CAIRN_API void cairn_ring_destroy(cairn_ring *ring)
+{
+    if (ring == NULL) {
+        return;
+    }
+    io_uring_queue_exit(&ring->ring);
+    free(ring->scratch);
+    free(ring);
+}
+
+/* ---- files ------------------------------------------------------------------------------------ */
+
+CAIRN_API int cairn_open_direct(const char *path, int create, int mode)
+{
+    if (path == NULL) {
+        return -EINVAL;
+    }
+    int flags = O_RDWR | O_DIRECT | O_CLOEXEC | (create ? O_CREAT : 0);
+    int fd;
+    do {
+        fd = open(path, flags, (mode_t)mode);
+    } while (fd < 0 && errno == EINTR);
+    return fd < 0 ? -errno : fd;
+}
+
+CAIRN_API int cairn_fallocate(int fd, int64_t offset, int64_t len)
+{
+    int rc;
+    do {
+        rc = fallocate(fd, 0, (off_t)offset, (off_t)len);
+    } while (rc < 0 && errno == EINTR);
+    return rc < 0 ? -errno : 0;
+}
+
+CAIRN_API int cairn_fdatasync(int fd)
+{
+    int rc;
+    do {
+        rc = fdatasync(fd);
+    } while (rc < 0 && errno == EINTR);
+    return rc < 0 ? -errno : 0;
+}
+
+CAIRN_API int cairn_close(int fd)
+{
+    return close(fd) < 0 ? -errno : 0;
+}
+
+CAIRN_API int64_t cairn_file_size(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        return -(int64_t)errno;
+    }
+    return (int64_t)st.st_size;
+}

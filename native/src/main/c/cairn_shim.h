@@ -1,0 +1,148 @@
+/*
+ * Cairn native shim: the small C surface that Java reaches through FFM (jextract bindings in the
+ * cairn-bindings module, package io.cairn.bindings.generated).
+ *
+ * Why it exists: liburing's fast path (io_uring_get_sqe, io_uring_prep_*, io_uring_cqe_seen) is
+ * static inline, so it cannot be bound directly. The shim exports it in a batch-shaped API so that
+ * Java crosses the FFM boundary ONCE per batch of operations, not once per block.
+ *
+ * Conventions:
+ *  - Every function that can fail returns a negative errno (-ENOENT, ...). errno is never read in Java.
+ *  - Platform constants (O_DIRECT differs between x86-64 and aarch64) come from cairn_const_*().
+ *  - Only cairn_* symbols are exported; liburing is linked statically and hidden.
+ *
+ * Changing this header changes the generated bindings: run bindings/regen.sh afterwards
+ * (BindingsUpToDateTest fails until you do). Bump CAIRN_SHIM_VERSION on any ABI change.
+ */
+#ifndef CAIRN_SHIM_H
+#define CAIRN_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CAIRN_API __attribute__((visibility("default")))
+#else
+#define CAIRN_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ABI version of this header; the Java side refuses to run against a different one. */
+#define CAIRN_SHIM_VERSION 1
+
+/* cairn_op.opcode */
+enum cairn_opcode {
+    CAIRN_OP_NOP = 0,
+    CAIRN_OP_WRITE = 1,
+    CAIRN_OP_READ = 2,
+    CAIRN_OP_FDATASYNC = 3
+};
+
+/* cairn_op.flags (bit set) */
+enum cairn_op_flag {
+    /* The next op in the batch starts only if this one succeeds fully (IOSQE_IO_LINK);
+       otherwise the rest of the chain completes with -ECANCELED. */
+    CAIRN_OP_LINK = 1
+};
+
+/* One operation of a batch. 40 bytes, laid out for Java to fill in place. */
+typedef struct cairn_op {
+    uint8_t opcode;     /* enum cairn_opcode */
+    uint8_t flags;      /* enum cairn_op_flag bits */
+    uint16_t reserved;  /* must be 0 */
+    int32_t fd;
+    uint64_t addr;      /* buffer address (WRITE/READ) */
+    uint32_t len;       /* buffer length in bytes (WRITE/READ) */
+    uint32_t op_flags;  /* reserved for per-op flags (e.g. RWF_*); must be 0 for now */
+    uint64_t offset;    /* file offset in bytes (WRITE/READ) */
+    uint64_t user_data; /* returned untouched in the completion */
+} cairn_op;
+
+/* One completion. res >= 0: bytes transferred (0 for FDATASYNC); res < 0: -errno. */
+typedef struct cairn_cqe {
+    uint64_t user_data;
+    int32_t res;
+    uint32_t flags;
+} cairn_cqe;
+
+/* Opaque ring (an io_uring plus its reap scratch space). */
+typedef struct cairn_ring cairn_ring;
+
+/* ---- version, layout and platform constants -------------------------------------------------- */
+CAIRN_API int cairn_shim_version(void);
+CAIRN_API int cairn_sizeof_op(void);
+CAIRN_API int cairn_sizeof_cqe(void);
+
+CAIRN_API int cairn_const_o_direct(void);
+CAIRN_API int cairn_const_o_rdwr(void);
+CAIRN_API int cairn_const_o_creat(void);
+CAIRN_API int cairn_const_o_cloexec(void);
+CAIRN_API int cairn_const_ioring_fsync_datasync(void);
+CAIRN_API int cairn_const_iosqe_io_link(void);
+
+CAIRN_API int cairn_const_eagain(void);
+CAIRN_API int cairn_const_eintr(void);
+CAIRN_API int cairn_const_enoent(void);
+CAIRN_API int cairn_const_eexist(void);
+CAIRN_API int cairn_const_einval(void);
+CAIRN_API int cairn_const_eio(void);
+CAIRN_API int cairn_const_enospc(void);
+CAIRN_API int cairn_const_ebusy(void);
+CAIRN_API int cairn_const_ebadf(void);
+CAIRN_API int cairn_const_ecanceled(void);
+
+/* Writes the message for errnum (positive) into buf, always NUL-terminated.
+   Returns the message length (excluding NUL), or -EINVAL when buf is NULL or len is 0. */
+CAIRN_API int cairn_strerror(int errnum, char *buf, size_t len);
+
+/* ---- io_uring, one downcall per batch ------------------------------------------------------------ */
+
+/* Creates a ring with `entries` submission slots (the kernel rounds up to a power of two) and
+   io_uring setup flags `setup_flags` (IORING_SETUP_*; 0 for defaults). Returns 0 or -errno. */
+CAIRN_API int cairn_ring_create(uint32_t entries, uint32_t setup_flags, cairn_ring **ring_out);
+
+/* Submission slots of the ring (what one submit can take at most). */
+CAIRN_API int cairn_ring_sq_entries(const cairn_ring *ring);
+
+/* Completion slots of the ring (what one reap can return at most). */
+CAIRN_API int cairn_ring_cq_entries(const cairn_ring *ring);
+
+/* Prepares all `count` ops as SQEs, then submits them with one io_uring_enter. Nothing is prepared
+   when an op is invalid (-EINVAL) or the ring lacks `count` free slots (-EBUSY). Returns the
+   number the kernel accepted (ops it did not accept yet stay queued and go with the next submit or
+   blocking reap), or -errno when it accepted none. Never waits for completions. */
+CAIRN_API int cairn_ring_submit(cairn_ring *ring, const cairn_op *ops, uint32_t count);
+
+/* Waits until at least `min_wait` completions are available (0 = do not wait; a queued but
+   unsubmitted op is submitted first when waiting), copies up to `max` of them into `out`, marks
+   them seen. Returns the count copied or -errno. Retries on EINTR. */
+CAIRN_API int cairn_ring_reap(cairn_ring *ring, cairn_cqe *out, uint32_t max, uint32_t min_wait);
+
+/* Tears the ring down. NULL is ignored. */
+CAIRN_API void cairn_ring_destroy(cairn_ring *ring);
+
+/* ---- files ---------------------------------------------------------------------------------------- */
+
+/* open(path, O_RDWR|O_DIRECT|O_CLOEXEC [|O_CREAT], mode). Returns the fd or -errno. */
+CAIRN_API int cairn_open_direct(const char *path, int create, int mode);
+
+/* fallocate(fd, 0, offset, len): allocates blocks and grows the file size. 0 or -errno. */
+CAIRN_API int cairn_fallocate(int fd, int64_t offset, int64_t len);
+
+/* fdatasync(fd). 0 or -errno. */
+CAIRN_API int cairn_fdatasync(int fd);
+
+/* close(fd). 0 or -errno. EINTR is not retried: the fd is released either way on Linux. */
+CAIRN_API int cairn_close(int fd);
+
+/* The file's size in bytes (fstat), or -errno. */
+CAIRN_API int64_t cairn_file_size(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CAIRN_SHIM_H */
