@@ -1,0 +1,697 @@
+package io.cairn.manager;
+
+import io.aeron.archive.Archive;
+import io.aeron.archive.ArchiveMarkFile;
+import io.aeron.archive.ArchiveThreadingMode;
+import io.aeron.archive.client.AeronArchive;
+import io.aeron.cluster.ClusteredMediaDriver;
+import io.aeron.cluster.ConsensusModule;
+import io.aeron.cluster.codecs.AdminRequestDecoder;
+import io.aeron.cluster.codecs.AdminRequestType;
+import io.aeron.cluster.service.ClusterMarkFile;
+import io.aeron.cluster.service.ClusteredServiceContainer;
+import io.aeron.driver.MediaDriver;
+import io.aeron.security.AuthorisationService;
+import io.cairn.replication.AeronDefaults;
+import org.agrona.CloseHelper;
+import org.agrona.ErrorHandler;
+import org.agrona.concurrent.NoOpLock;
+import org.agrona.concurrent.ShutdownSignalBarrier;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One manager cluster member: a process running an Aeron media driver, archive and consensus module
+ * ({@link ClusteredMediaDriver}) plus a {@link ClusteredServiceContainer} hosting {@link ManagerService}.
+ * <p>
+ * Command line: {@code --member-id N --managers "0=127.0.0.1:20110,1=127.0.0.1:20120,2=127.0.0.1:20130" --dir DIR}.
+ * Each member's entry names its port base, from which it uses (see {@link ManagerEndpoints}):
+ * <ul>
+ *   <li>base + 0: client ingress (the port clients name);</li>
+ *   <li>base + 1: consensus between members;</li>
+ *   <li>base + 2: the replicated log;</li>
+ *   <li>base + 3: follower catch-up;</li>
+ *   <li>base + 4: archive control.</li>
+ * </ul>
+ * State lives in {@code DIR/cluster} and {@code DIR/archive} and survives restarts; the Aeron directory is under
+ * /dev/shm, per member and port base, and is recreated on start. On startup the member holds an exclusive lock on
+ * {@code DIR/member.lock}; while it holds it no other live process owns {@code DIR}, so Aeron mark files left there
+ * by a predecessor killed with SIGKILL are stale and are removed. Otherwise Aeron refuses to start for 10 s after a
+ * kill ("active mark file detected").
+ * <p>
+ * Prints {@code cairn-manager <id> ready} on stdout once launched; SIGTERM or SIGINT shut it down cleanly.
+ * Exit codes: 0 after a clean shutdown, 1 when launching failed, 2 for bad flags.
+ */
+public final class ManagerMember implements AutoCloseable
+{
+    /** Printed (with the member id) on stdout once the member is launched. */
+    public static final String READY_FORMAT = "cairn-manager %d ready";
+    /** File in the member directory locked while a member process runs on it. */
+    public static final String LOCK_FILENAME = "member.lock";
+
+    /**
+     * Any client may ask for a snapshot ({@link ManagerClient#requestSnapshot()}): it is harmless apart from its I/O.
+     * Every other admin action stays denied (Aeron's default).
+     */
+    public static final AuthorisationService SNAPSHOT_ONLY_AUTHORISATION =
+        (protocolId, actionId, type, encodedPrincipal) ->
+            protocolId == io.aeron.cluster.codecs.MessageHeaderDecoder.SCHEMA_ID &&
+            actionId == AdminRequestDecoder.TEMPLATE_ID &&
+            type == AdminRequestType.SNAPSHOT;
+
+    static final String USAGE = """
+        usage: ManagerMember --member-id N --managers "0=host:port,1=host:port,2=host:port" --dir DIR
+          --member-id  this member's id, one of the ids in --managers
+          --managers   every member's id and port base (ingress +0, consensus +1, log +2, catch-up +3, archive +4)
+          --dir        directory for this member's cluster log, archive and snapshots; kept across restarts""";
+
+    /**
+     * Configuration of a member. Defaults follow TOOLCHAIN.md's measured fast-failover settings.
+     */
+    public static final class Context
+    {
+        /** Leader heartbeat timeout: failover takes about twice this. */
+        public static final long LEADER_HEARTBEAT_TIMEOUT_NS_DEFAULT = TimeUnit.SECONDS.toNanos(1);
+        /** Leader heartbeat interval. */
+        public static final long LEADER_HEARTBEAT_INTERVAL_NS_DEFAULT = TimeUnit.MILLISECONDS.toNanos(100);
+        /** Election timeout. */
+        public static final long ELECTION_TIMEOUT_NS_DEFAULT = TimeUnit.MILLISECONDS.toNanos(500);
+        /** Term length of the replicated log: small, the manager's commands are small. */
+        public static final int LOG_TERM_LENGTH_BYTES_DEFAULT = 256 * 1024;
+        /**
+         * Term length of the driver's other publications, egress included: an answer may be up to
+         * {@link ManagerStateMachine#RESPONSE_BUFFER_LENGTH_MIN} bytes and a message is at most a term / 8.
+         */
+        public static final int PUBLICATION_TERM_LENGTH_BYTES_DEFAULT = 1024 * 1024;
+        /** Archive segment file length. */
+        public static final int ARCHIVE_SEGMENT_FILE_LENGTH_BYTES_DEFAULT = 1024 * 1024;
+        /** Concurrent client sessions: every extent node and client holds one. */
+        public static final int MAX_CONCURRENT_SESSIONS_DEFAULT = ManagerStateMachine.MAX_NODES + 64;
+
+        private int memberId = -1;
+        private String managers;
+        private File dir;
+        private String aeronDirectoryName;
+        private long leaderHeartbeatTimeoutNs = LEADER_HEARTBEAT_TIMEOUT_NS_DEFAULT;
+        private long leaderHeartbeatIntervalNs = LEADER_HEARTBEAT_INTERVAL_NS_DEFAULT;
+        private long electionTimeoutNs = ELECTION_TIMEOUT_NS_DEFAULT;
+        private int logTermLengthBytes = LOG_TERM_LENGTH_BYTES_DEFAULT;
+        private int publicationTermLengthBytes = PUBLICATION_TERM_LENGTH_BYTES_DEFAULT;
+        private int archiveSegmentFileLengthBytes = ARCHIVE_SEGMENT_FILE_LENGTH_BYTES_DEFAULT;
+        private int maxConcurrentSessions = MAX_CONCURRENT_SESSIONS_DEFAULT;
+        private Runnable terminationHook = () -> {};
+        private ErrorHandler errorHandler = Throwable::printStackTrace;
+        private ManagerEndpoints endpoints;
+        private boolean concluded;
+
+        /**
+         * @param memberId this member's id; must appear in {@link #managers(String)}.
+         * @return this.
+         */
+        public Context memberId(final int memberId)
+        {
+            this.memberId = memberId;
+            return this;
+        }
+
+        /**
+         * @return this member's id.
+         */
+        public int memberId()
+        {
+            return memberId;
+        }
+
+        /**
+         * @param managers every member: {@code "0=host:port,1=host:port,2=host:port"} with port bases.
+         * @return this.
+         */
+        public Context managers(final String managers)
+        {
+            this.managers = managers;
+            return this;
+        }
+
+        /**
+         * @return the members string.
+         */
+        public String managers()
+        {
+            return managers;
+        }
+
+        /**
+         * @param dir directory for the cluster and archive state; created if absent, never cleared.
+         * @return this.
+         */
+        public Context dir(final File dir)
+        {
+            this.dir = dir;
+            return this;
+        }
+
+        /**
+         * @return the member directory.
+         */
+        public File dir()
+        {
+            return dir;
+        }
+
+        /**
+         * @param aeronDirectoryName the embedded driver's directory; default per member and port base under
+         *                           {@link AeronDefaults#aeronDirectory(String)}.
+         * @return this.
+         */
+        public Context aeronDirectoryName(final String aeronDirectoryName)
+        {
+            this.aeronDirectoryName = aeronDirectoryName;
+            return this;
+        }
+
+        /**
+         * @return the embedded driver's directory.
+         */
+        public String aeronDirectoryName()
+        {
+            return aeronDirectoryName;
+        }
+
+        /**
+         * @param timeoutNs after which followers consider the leader gone.
+         * @return this.
+         */
+        public Context leaderHeartbeatTimeoutNs(final long timeoutNs)
+        {
+            this.leaderHeartbeatTimeoutNs = timeoutNs;
+            return this;
+        }
+
+        /**
+         * @return the leader heartbeat timeout.
+         */
+        public long leaderHeartbeatTimeoutNs()
+        {
+            return leaderHeartbeatTimeoutNs;
+        }
+
+        /**
+         * @param intervalNs between leader heartbeats.
+         * @return this.
+         */
+        public Context leaderHeartbeatIntervalNs(final long intervalNs)
+        {
+            this.leaderHeartbeatIntervalNs = intervalNs;
+            return this;
+        }
+
+        /**
+         * @return the leader heartbeat interval.
+         */
+        public long leaderHeartbeatIntervalNs()
+        {
+            return leaderHeartbeatIntervalNs;
+        }
+
+        /**
+         * @param timeoutNs of an election round.
+         * @return this.
+         */
+        public Context electionTimeoutNs(final long timeoutNs)
+        {
+            this.electionTimeoutNs = timeoutNs;
+            return this;
+        }
+
+        /**
+         * @return the election timeout.
+         */
+        public long electionTimeoutNs()
+        {
+            return electionTimeoutNs;
+        }
+
+        /**
+         * @param lengthBytes term length of the replicated log, a power of two.
+         * @return this.
+         */
+        public Context logTermLengthBytes(final int lengthBytes)
+        {
+            this.logTermLengthBytes = lengthBytes;
+            return this;
+        }
+
+        /**
+         * @return the log term length.
+         */
+        public int logTermLengthBytes()
+        {
+            return logTermLengthBytes;
+        }
+
+        /**
+         * @param lengthBytes term length of the driver's other publications, a power of two.
+         * @return this.
+         */
+        public Context publicationTermLengthBytes(final int lengthBytes)
+        {
+            this.publicationTermLengthBytes = lengthBytes;
+            return this;
+        }
+
+        /**
+         * @return the publication term length.
+         */
+        public int publicationTermLengthBytes()
+        {
+            return publicationTermLengthBytes;
+        }
+
+        /**
+         * @param lengthBytes of each archive segment file.
+         * @return this.
+         */
+        public Context archiveSegmentFileLengthBytes(final int lengthBytes)
+        {
+            this.archiveSegmentFileLengthBytes = lengthBytes;
+            return this;
+        }
+
+        /**
+         * @return the archive segment file length.
+         */
+        public int archiveSegmentFileLengthBytes()
+        {
+            return archiveSegmentFileLengthBytes;
+        }
+
+        /**
+         * @param maxConcurrentSessions client sessions the cluster accepts at once.
+         * @return this.
+         */
+        public Context maxConcurrentSessions(final int maxConcurrentSessions)
+        {
+            this.maxConcurrentSessions = maxConcurrentSessions;
+            return this;
+        }
+
+        /**
+         * @return the session limit.
+         */
+        public int maxConcurrentSessions()
+        {
+            return maxConcurrentSessions;
+        }
+
+        /**
+         * @param terminationHook run when the cluster terminates this member (e.g. by ClusterTool).
+         * @return this.
+         */
+        public Context terminationHook(final Runnable terminationHook)
+        {
+            this.terminationHook = terminationHook;
+            return this;
+        }
+
+        /**
+         * @return the termination hook.
+         */
+        public Runnable terminationHook()
+        {
+            return terminationHook;
+        }
+
+        /**
+         * @param errorHandler receives errors of every Aeron component of the member.
+         * @return this.
+         */
+        public Context errorHandler(final ErrorHandler errorHandler)
+        {
+            this.errorHandler = errorHandler;
+            return this;
+        }
+
+        /**
+         * @return the error handler.
+         */
+        public ErrorHandler errorHandler()
+        {
+            return errorHandler;
+        }
+
+        /**
+         * @return the parsed members, after {@link #conclude()}.
+         */
+        public ManagerEndpoints endpoints()
+        {
+            return endpoints;
+        }
+
+        /**
+         * Validates and fills derived values; call once.
+         *
+         * @return this.
+         * @throws IllegalArgumentException naming the first invalid setting.
+         */
+        public Context conclude()
+        {
+            if (concluded)
+            {
+                throw new IllegalStateException("ManagerMember.Context already concluded");
+            }
+            endpoints = ManagerEndpoints.parse(managers);
+            final ManagerEndpoints.Member self = endpoints.member(memberId);
+            if (self == null)
+            {
+                throw new IllegalArgumentException("member id " + memberId + " is not in managers " + managers);
+            }
+            if (dir == null)
+            {
+                throw new IllegalArgumentException("dir is required");
+            }
+            requirePositive(leaderHeartbeatTimeoutNs, "leaderHeartbeatTimeoutNs");
+            requirePositive(leaderHeartbeatIntervalNs, "leaderHeartbeatIntervalNs");
+            requirePositive(electionTimeoutNs, "electionTimeoutNs");
+            if (leaderHeartbeatIntervalNs >= leaderHeartbeatTimeoutNs)
+            {
+                throw new IllegalArgumentException("leaderHeartbeatIntervalNs must be < leaderHeartbeatTimeoutNs");
+            }
+            requirePowerOfTwo(logTermLengthBytes, "logTermLengthBytes");
+            requirePowerOfTwo(publicationTermLengthBytes, "publicationTermLengthBytes");
+            if (publicationTermLengthBytes / 8 < ManagerStateMachine.RESPONSE_BUFFER_LENGTH_MIN + 64)
+            {
+                throw new IllegalArgumentException("publicationTermLengthBytes / 8 must hold an answer of " +
+                    ManagerStateMachine.RESPONSE_BUFFER_LENGTH_MIN + " bytes");
+            }
+            if (archiveSegmentFileLengthBytes < logTermLengthBytes)
+            {
+                throw new IllegalArgumentException("archiveSegmentFileLengthBytes must be >= logTermLengthBytes");
+            }
+            requirePositive(maxConcurrentSessions, "maxConcurrentSessions");
+            if (aeronDirectoryName == null)
+            {
+                aeronDirectoryName = AeronDefaults.aeronDirectory("manager-" + memberId + "-" + self.basePort());
+            }
+            concluded = true;
+            return this;
+        }
+
+        private static void requirePositive(final long value, final String name)
+        {
+            if (value <= 0)
+            {
+                throw new IllegalArgumentException(name + " must be > 0, was " + value);
+            }
+        }
+
+        private static void requirePowerOfTwo(final int value, final String name)
+        {
+            if (value < 64 * 1024 || Integer.bitCount(value) != 1)
+            {
+                throw new IllegalArgumentException(name + " must be a power of two >= 65536, was " + value);
+            }
+        }
+    }
+
+    private final Context ctx;
+    private final FileChannel lockChannel;
+    private final ManagerService service;
+    private ClusteredMediaDriver clusteredMediaDriver;
+    private ClusteredServiceContainer container;
+
+    private ManagerMember(final Context ctx)
+    {
+        this.ctx = ctx;
+        this.lockChannel = lockMemberDir(ctx.dir());
+        final String prefix = "cairn-manager " + ctx.memberId() + ": ";
+        this.service = new ManagerService((event) -> System.err.println(prefix + event));
+    }
+
+    /**
+     * Launches a member in this process.
+     *
+     * @param ctx concluded or not; concluded here if not.
+     * @return the running member; close it to stop.
+     */
+    public static ManagerMember launch(final Context ctx)
+    {
+        if (ctx.endpoints() == null)
+        {
+            ctx.conclude();
+        }
+        final ManagerMember member = new ManagerMember(ctx);
+        try
+        {
+            member.start();
+            return member;
+        }
+        catch (final RuntimeException ex)
+        {
+            CloseHelper.quietClose(member);
+            throw ex;
+        }
+    }
+
+    private void start()
+    {
+        final File clusterDir = new File(ctx.dir(), "cluster");
+        final File archiveDir = new File(ctx.dir(), "archive");
+        removeStaleMarkFiles(clusterDir, archiveDir);
+
+        final ManagerEndpoints.Member self = ctx.endpoints().member(ctx.memberId());
+        final String host = self.host();
+        final String aeronDir = ctx.aeronDirectoryName();
+        final int termLength = ctx.publicationTermLengthBytes();
+
+        final MediaDriver.Context driverCtx = AeronDefaults.driverContext("manager-" + ctx.memberId())
+            .aeronDirectoryName(aeronDir) // per member and port base, so test suites and run.sh do not collide
+            .publicationTermBufferLength(termLength)
+            .ipcTermBufferLength(termLength)
+            .initialWindowLength(Math.min(termLength / 2, 2 * 1024 * 1024))
+            .errorHandler(ctx.errorHandler())
+            .terminationHook(ctx.terminationHook());
+
+        final Archive.Context archiveCtx = new Archive.Context()
+            .aeronDirectoryName(aeronDir)
+            .archiveDir(archiveDir)
+            .controlChannel("aeron:udp?endpoint=" + self.endpoint(ManagerEndpoints.ARCHIVE_CONTROL_PORT_OFFSET))
+            .localControlChannel("aeron:ipc?term-length=64k")
+            .replicationChannel("aeron:udp?endpoint=" + host + ":0")
+            .archiveClientContext(new AeronArchive.Context()
+                .controlResponseChannel("aeron:udp?endpoint=" + host + ":0"))
+            .recordingEventsEnabled(false)
+            .threadingMode(ArchiveThreadingMode.SHARED)
+            .idleStrategySupplier(AeronDefaults::idleStrategy)
+            .segmentFileLength(ctx.archiveSegmentFileLengthBytes())
+            .deleteArchiveOnStart(false)
+            .errorHandler(ctx.errorHandler());
+
+        final AeronArchive.Context localArchiveCtx = new AeronArchive.Context()
+            .lock(NoOpLock.INSTANCE)
+            .controlRequestChannel(archiveCtx.localControlChannel())
+            .controlRequestStreamId(archiveCtx.localControlStreamId())
+            .controlResponseChannel(archiveCtx.localControlChannel())
+            .aeronDirectoryName(aeronDir);
+
+        final ConsensusModule.Context consensusCtx = new ConsensusModule.Context()
+            .clusterMemberId(ctx.memberId())
+            .clusterMembers(ctx.endpoints().clusterMembers())
+            .clusterDir(clusterDir)
+            .aeronDirectoryName(aeronDir)
+            .archiveContext(localArchiveCtx.clone())
+            .serviceCount(1)
+            .ingressChannel("aeron:udp")
+            .logChannel("aeron:udp?term-length=" + ctx.logTermLengthBytes())
+            .replicationChannel("aeron:udp?endpoint=" + host + ":0")
+            .leaderHeartbeatTimeoutNs(ctx.leaderHeartbeatTimeoutNs())
+            .leaderHeartbeatIntervalNs(ctx.leaderHeartbeatIntervalNs())
+            .electionTimeoutNs(ctx.electionTimeoutNs())
+            .maxConcurrentSessions(ctx.maxConcurrentSessions())
+            .authorisationServiceSupplier(() -> SNAPSHOT_ONLY_AUTHORISATION)
+            .idleStrategySupplier(AeronDefaults::idleStrategy)
+            .errorHandler(ctx.errorHandler())
+            .terminationHook(ctx.terminationHook());
+
+        final ClusteredServiceContainer.Context serviceCtx = new ClusteredServiceContainer.Context()
+            .aeronDirectoryName(aeronDir)
+            .archiveContext(localArchiveCtx.clone())
+            .clusterDir(clusterDir)
+            .clusteredService(service)
+            .serviceId(0)
+            .idleStrategySupplier(AeronDefaults::idleStrategy)
+            .errorHandler(ctx.errorHandler())
+            .terminationHook(ctx.terminationHook());
+
+        clusteredMediaDriver = ClusteredMediaDriver.launch(driverCtx, archiveCtx, consensusCtx);
+        container = ClusteredServiceContainer.launch(serviceCtx);
+    }
+
+    /**
+     * @return the service, e.g. to read its role.
+     */
+    public ManagerService service()
+    {
+        return service;
+    }
+
+    /**
+     * Stops the service container, then the consensus module, archive and driver, then releases the directory lock.
+     */
+    public void close()
+    {
+        CloseHelper.closeAll(container, clusteredMediaDriver);
+        CloseHelper.quietClose(lockChannel);
+    }
+
+    private static FileChannel lockMemberDir(final File dir)
+    {
+        try
+        {
+            Files.createDirectories(dir.toPath());
+            final FileChannel channel = FileChannel.open(
+                new File(dir, LOCK_FILENAME).toPath(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            FileLock lock = null;
+            try
+            {
+                lock = channel.tryLock();
+            }
+            catch (final OverlappingFileLockException ignore)
+            {
+                // held by this JVM: treated like another process holding it
+            }
+            if (lock == null)
+            {
+                channel.close();
+                throw new IllegalStateException("member directory " + dir + " is in use by another live process");
+            }
+            return channel;
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("cannot lock member directory " + dir, ex);
+        }
+    }
+
+    /**
+     * Only called while holding the directory lock: any mark file present belongs to a dead predecessor.
+     * The candidate term that Aeron once kept in the mark file lives in node-state.dat since 1.45, which is kept.
+     */
+    private static void removeStaleMarkFiles(final File clusterDir, final File archiveDir)
+    {
+        final File[] markFiles = {
+            new File(clusterDir, ClusterMarkFile.FILENAME),
+            new File(clusterDir, ClusterMarkFile.markFilenameForService(0)),
+            new File(archiveDir, ArchiveMarkFile.FILENAME),
+        };
+        for (final File file : markFiles)
+        {
+            if (file.exists() && !file.delete())
+            {
+                throw new IllegalStateException("cannot remove stale mark file " + file);
+            }
+        }
+    }
+
+    /**
+     * Runs one member until SIGTERM/SIGINT. See the class comment for flags and exit codes.
+     *
+     * @param args command line.
+     */
+    public static void main(final String[] args)
+    {
+        final Context ctx;
+        try
+        {
+            ctx = parseArgs(args).conclude();
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            System.err.println("cairn-manager: " + ex.getMessage());
+            System.err.println(USAGE);
+            System.exit(2);
+            return;
+        }
+
+        final int exitCode = run(ctx);
+        if (exitCode != 0)
+        {
+            System.exit(exitCode);
+        }
+    }
+
+    @SuppressWarnings("try")
+    private static int run(final Context ctx)
+    {
+        final String prefix = "cairn-manager " + ctx.memberId() + ": ";
+        ctx.errorHandler((throwable) ->
+        {
+            System.err.println(prefix + "error: " + throwable);
+            throwable.printStackTrace(System.err);
+        });
+        try (ShutdownSignalBarrier barrier = new ShutdownSignalBarrier())
+        {
+            ctx.terminationHook(barrier::signalAll);
+            try (ManagerMember ignore = launch(ctx))
+            {
+                System.out.println(String.format(READY_FORMAT, ctx.memberId()));
+                System.out.flush();
+                barrier.await();
+                System.err.println(prefix + "shutting down");
+            }
+            return 0;
+        }
+        catch (final RuntimeException ex)
+        {
+            System.err.println(prefix + "failed: " + ex);
+            ex.printStackTrace(System.err);
+            return 1;
+        }
+    }
+
+    static Context parseArgs(final String[] args)
+    {
+        final Context ctx = new Context();
+        boolean hasMemberId = false;
+        for (int i = 0; i < args.length; i++)
+        {
+            final String flag = args[i];
+            if (i + 1 >= args.length)
+            {
+                throw new IllegalArgumentException("flag " + flag + " needs a value");
+            }
+            final String value = args[++i];
+            switch (flag)
+            {
+                case "--member-id" ->
+                {
+                    try
+                    {
+                        ctx.memberId(Integer.parseInt(value));
+                        hasMemberId = true;
+                    }
+                    catch (final NumberFormatException ex)
+                    {
+                        throw new IllegalArgumentException("--member-id '" + value + "' is not a number", ex);
+                    }
+                }
+                case "--managers" -> ctx.managers(value);
+                case "--dir" -> ctx.dir(new File(value));
+                default -> throw new IllegalArgumentException("unknown flag " + flag);
+            }
+        }
+        if (!hasMemberId || ctx.managers() == null || ctx.dir() == null)
+        {
+            throw new IllegalArgumentException("--member-id, --managers and --dir are required");
+        }
+
+        return ctx;
+    }
+}

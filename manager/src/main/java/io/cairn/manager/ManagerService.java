@@ -1,0 +1,251 @@
+package io.cairn.manager;
+
+import io.aeron.ExclusivePublication;
+import io.aeron.Image;
+import io.aeron.ImageFragmentAssembler;
+import io.aeron.Publication;
+import io.aeron.cluster.codecs.CloseReason;
+import io.aeron.cluster.service.ClientSession;
+import io.aeron.cluster.service.Cluster;
+import io.aeron.cluster.service.ClusteredService;
+import io.aeron.logbuffer.Header;
+import io.cairn.sbe.manager.ClusterStatusResponseEncoder;
+import io.cairn.sbe.manager.MessageHeaderDecoder;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.ByteOrder;
+import java.util.function.Consumer;
+
+/**
+ * The manager as an Aeron Cluster service: an adapter between the cluster log and {@link ManagerStateMachine}.
+ * Each command in the log is applied by the state machine; on the leader the answer goes back on the sending
+ * session's egress (followers' offers are mocked by the cluster).
+ * <p>
+ * An answer that cannot be offered after {@link #EGRESS_OFFER_ATTEMPTS_MAX} attempts is dropped and counted: the
+ * client retries with the same correlationId and the state machine's de-duplication answers it again.
+ */
+public final class ManagerService implements ClusteredService
+{
+    /** Attempts to offer one answer before dropping it; bounded so a slow client cannot stall the cluster. */
+    public static final int EGRESS_OFFER_ATTEMPTS_MAX = 16;
+    /** Idle cycles allowed while a snapshot publication is back-pressured before the snapshot fails. */
+    public static final long SNAPSHOT_OFFER_IDLES_MAX = 1_000_000;
+
+    private final ManagerStateMachine stateMachine = new ManagerStateMachine();
+    private final UnsafeBuffer responseBuffer =
+        new UnsafeBuffer(new byte[ManagerStateMachine.RESPONSE_BUFFER_LENGTH_MIN]);
+    private final MessageHeaderDecoder responseHeaderDecoder = new MessageHeaderDecoder();
+    private final Consumer<String> eventLog;
+    private Cluster cluster;
+    private volatile Cluster.Role role = Cluster.Role.FOLLOWER;
+    private long droppedResponses;
+
+    /**
+     * A service that reports nothing.
+     */
+    public ManagerService()
+    {
+        this((event) -> {});
+    }
+
+    /**
+     * @param eventLog receives rare lifecycle events (snapshot loaded or taken, role changes); never per command.
+     */
+    public ManagerService(final Consumer<String> eventLog)
+    {
+        this.eventLog = eventLog;
+    }
+
+    /**
+     * {@inheritDoc}
+     */
+    public void onStart(final Cluster cluster, final Image snapshotImage)
+    {
+        this.cluster = cluster;
+        if (snapshotImage != null)
+        {
+            loadSnapshot(snapshotImage, cluster.idleStrategy());
+            eventLog.accept("loaded snapshot: " + stateMachine.nodeCount() + " nodes, " + stateMachine.streamCount() +
+                " streams, " + stateMachine.extentCount() + " extents");
+        }
+    }
+
+    /**
+     * {@inheritDoc}
+     */
+    public void onSessionOpen(final ClientSession session, final long timestamp)
+    {
+    }
+
+    /**
+     * {@inheritDoc}
+     */
+    public void onSessionClose(final ClientSession session, final long timestamp, final CloseReason closeReason)
+    {
+        stateMachine.onSessionClose(session.id());
+    }
+
+    /**
+     * {@inheritDoc}
+     */
+    public void onSessionMessage(
+        final ClientSession session,
+        final long timestamp,
+        final DirectBuffer buffer,
+        final int offset,
+        final int length,
+        final Header header)
+    {
+        if (session == null)
+        {
+            return; // a message from another service: none exist
+        }
+        final long clusterTimeMs = cluster.timeUnit().toMillis(timestamp);
+        final int responseLength = stateMachine.onCommand(
+            session.id(), buffer, offset, length, clusterTimeMs, responseBuffer, 0);
+        patchClusterStatus(responseLength);
+        offerResponse(session, responseLength);
+    }
+
+    private void patchClusterStatus(final int responseLength)
+    {
+        // memberId and logPosition differ between members, so the service fills them and the state machine stays pure.
+        responseHeaderDecoder.wrap(responseBuffer, 0);
+        if (responseHeaderDecoder.templateId() == ClusterStatusResponseEncoder.TEMPLATE_ID &&
+            responseLength >= MessageHeaderDecoder.ENCODED_LENGTH + ClusterStatusResponseEncoder.BLOCK_LENGTH)
+        {
+            responseBuffer.putInt(MessageHeaderDecoder.ENCODED_LENGTH +
+                ClusterStatusResponseEncoder.memberIdEncodingOffset(), cluster.memberId(),
+                ByteOrder.LITTLE_ENDIAN);
+            responseBuffer.putLong(MessageHeaderDecoder.ENCODED_LENGTH +
+                ClusterStatusResponseEncoder.logPositionEncodingOffset(), cluster.logPosition(),
+                ByteOrder.LITTLE_ENDIAN);
+        }
+    }
+
+    private void offerResponse(final ClientSession session, final int length)
+    {
+        final IdleStrategy idle = cluster.idleStrategy();
+        idle.reset();
+        for (int attempt = 0; attempt < EGRESS_OFFER_ATTEMPTS_MAX; attempt++)
+        {
+            final long result = session.offer(responseBuffer, 0, length);
+            if (result > 0)
+            {
+                return;
+            }
+            if (result == Publication.CLOSED || result == Publication.NOT_CONNECTED ||
+                result == Publication.MAX_POSITION_EXCEEDED)
+            {
+                break;
+            }
+            idle.idle();
+        }
+        droppedResponses++;
+    }
+
+    /**
+     * {@inheritDoc}
+     */
+    public void onTimerEvent(final long correlationId, final long timestamp)
+    {
+    }
+
+    /**
+     * {@inheritDoc}
+     */
+    public void onTakeSnapshot(final ExclusivePublication snapshotPublication)
+    {
+        final IdleStrategy idle = cluster.idleStrategy();
+        stateMachine.takeSnapshot((buffer, offset, length) -> offerSnapshot(snapshotPublication, idle,
+            buffer, offset, length));
+        eventLog.accept("took snapshot at log position " + cluster.logPosition());
+    }
+
+    private static void offerSnapshot(
+        final ExclusivePublication publication,
+        final IdleStrategy idle,
+        final DirectBuffer buffer,
+        final int offset,
+        final int length)
+    {
+        idle.reset();
+        for (long idles = 0; idles < SNAPSHOT_OFFER_IDLES_MAX; idles++)
+        {
+            final long result = publication.offer(buffer, offset, length);
+            if (result > 0)
+            {
+                return;
+            }
+            if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED)
+            {
+                throw new IllegalStateException("snapshot publication failed: " + Publication.errorString(result));
+            }
+            idle.idle();
+        }
+        throw new IllegalStateException("snapshot publication back-pressured for " + SNAPSHOT_OFFER_IDLES_MAX +
+            " idle cycles");
+    }
+
+    private void loadSnapshot(final Image image, final IdleStrategy idle)
+    {
+        stateMachine.beginRestore();
+        final ImageFragmentAssembler assembler = new ImageFragmentAssembler(
+            (buffer, offset, length, header) -> stateMachine.onSnapshotMessage(buffer, offset, length));
+        idle.reset();
+        while (stateMachine.isRestoring())
+        {
+            final int fragments = image.poll(assembler, 1);
+            if (fragments == 0)
+            {
+                if (image.isClosed() || image.isEndOfStream())
+                {
+                    throw new IllegalStateException("manager snapshot ended before SnapshotEnd");
+                }
+                idle.idle();
+            }
+        }
+    }
+
+    /**
+     * {@inheritDoc}
+     */
+    public void onRoleChange(final Cluster.Role newRole)
+    {
+        role = newRole;
+        eventLog.accept("role " + newRole);
+    }
+
+    /**
+     * {@inheritDoc}
+     */
+    public void onTerminate(final Cluster cluster)
+    {
+    }
+
+    /**
+     * @return this member's role as last notified; readable from any thread.
+     */
+    public Cluster.Role role()
+    {
+        return role;
+    }
+
+    /**
+     * @return answers dropped because the session's egress stayed back-pressured or disconnected.
+     */
+    public long droppedResponses()
+    {
+        return droppedResponses;
+    }
+
+    /**
+     * @return the state machine, for tests that run the service in-process.
+     */
+    ManagerStateMachine stateMachine()
+    {
+        return stateMachine;
+    }
+}
