@@ -2,6 +2,7 @@ package io.cairn.client;
 
 import io.cairn.manager.ClusterStatus;
 import io.cairn.manager.ExtentInfo;
+import io.cairn.manager.ManagerEndpoints;
 import io.cairn.manager.ManagerException;
 import io.cairn.manager.NodeInfo;
 import io.cairn.manager.StreamInfo;
@@ -144,9 +145,13 @@ public final class CairnCli
         {
             managers = managersFlag;
         }
-        if (!managers.matches("\\d+=[^,=\\s]+:\\d+(,\\d+=[^,=\\s]+:\\d+)*"))
+        try
         {
-            throw new UsageException("--managers '" + managers + "' must look like 0=host:port,1=host:port,2=host:port");
+            ManagerEndpoints.parse(managers);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new UsageException("--managers: " + ex.getMessage());
         }
         final String timeoutFlag = takeOption(args, "--timeout-ms");
         final long timeoutMs = null == timeoutFlag ? 20_000 : parseLong("--timeout-ms", timeoutFlag, 1, 600_000);
@@ -254,10 +259,10 @@ public final class CairnCli
         final ClusterStatus status = client.clusterStatus();
         out.println("leader: member " + status.leaderMemberId() + "  log position " + status.logPosition());
         out.println("members:");
-        for (final String member : managers.split(","))
+        for (final ManagerEndpoints.Member member : ManagerEndpoints.parse(managers).members())
         {
-            final int id = Integer.parseInt(member.substring(0, member.indexOf('=')));
-            out.println("  " + member + (id == status.leaderMemberId() ? "  (leader)" : ""));
+            out.println("  " + member.memberId() + "=" + member.endpoint(ManagerEndpoints.INGRESS_PORT_OFFSET) +
+                (member.memberId() == status.leaderMemberId() ? "  (leader)" : ""));
         }
         out.println("streams: " + status.streamCount() + "  extents: " + status.extentCount());
         out.println("nodes: " + status.nodes().size());

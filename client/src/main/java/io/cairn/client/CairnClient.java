@@ -7,6 +7,7 @@ import io.aeron.driver.MediaDriver;
 import io.cairn.manager.ClusterStatus;
 import io.cairn.manager.ExtentInfo;
 import io.cairn.manager.ManagerClient;
+import io.cairn.manager.ManagerEndpoints;
 import io.cairn.manager.StreamInfo;
 import io.cairn.replication.AeronDefaults;
 import io.cairn.replication.NodeProtocol;
@@ -182,11 +183,7 @@ public final class CairnClient implements AutoCloseable
             {
                 throw new IllegalStateException("Context already concluded");
             }
-            if (null == managers || !managers.matches("\\d+=[^,=\\s]+:\\d+(,\\d+=[^,=\\s]+:\\d+)*"))
-            {
-                throw new IllegalArgumentException(
-                    "managers='" + managers + "' must look like 0=host:port,1=host:port,2=host:port");
-            }
+            ManagerEndpoints.parse(managers); // Throws naming the bad entry.
             requirePositive("nodeTimeoutNs", nodeTimeoutNs);
             requirePositive("managerTimeoutNs", managerTimeoutNs);
             if (maxAppendAttempts < 1 || maxAppendAttempts > 100)

@@ -35,7 +35,7 @@ class CairnCliTest
             Arguments.of(new String[]{ "stream", "read", "1", "--replica", "3" }, "--replica 3 must be in [0, 2]"),
             Arguments.of(new String[]{ "stream", "read", "1", "--out" }, "--out needs a value"),
             Arguments.of(new String[]{ "status", "extra" }, "unexpected argument(s): extra"),
-            Arguments.of(new String[]{ "--managers", "localhost", "status" }, "must look like 0=host:port"),
+            Arguments.of(new String[]{ "--managers", "localhost", "status" }, "--managers: managers entry 'localhost' is not id=host:port"),
             Arguments.of(new String[]{ "--timeout-ms", "0", "status" }, "--timeout-ms 0 must be in"));
     }
 
@@ -81,7 +81,7 @@ class CairnCliTest
     static Stream<Arguments> badContexts()
     {
         return Stream.of(
-            Arguments.of(new CairnClient.Context().managers("nope"), "managers='nope'"),
+            Arguments.of(new CairnClient.Context().managers("nope"), "managers entry 'nope' is not id=host:port"),
             Arguments.of(new CairnClient.Context().nodeTimeoutNs(0), "nodeTimeoutNs=0 must be > 0"),
             Arguments.of(new CairnClient.Context().managerTimeoutNs(-5), "managerTimeoutNs=-5"),
             Arguments.of(new CairnClient.Context().maxAppendAttempts(0), "maxAppendAttempts=0"),

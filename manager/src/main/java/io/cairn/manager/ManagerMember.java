@@ -473,6 +473,7 @@ public final class ManagerMember implements AutoCloseable
 
         final MediaDriver.Context driverCtx = AeronDefaults.driverContext("manager-" + ctx.memberId())
             .aeronDirectoryName(aeronDir) // per member and port base, so test suites and run.sh do not collide
+            .sharedIdleStrategy(AeronDefaults.controlIdleStrategy())
             .publicationTermBufferLength(termLength)
             .ipcTermBufferLength(termLength)
             .initialWindowLength(Math.min(termLength / 2, 2 * 1024 * 1024))
@@ -489,7 +490,7 @@ public final class ManagerMember implements AutoCloseable
                 .controlResponseChannel("aeron:udp?endpoint=" + host + ":0"))
             .recordingEventsEnabled(false)
             .threadingMode(ArchiveThreadingMode.SHARED)
-            .idleStrategySupplier(AeronDefaults::idleStrategy)
+            .idleStrategySupplier(AeronDefaults::controlIdleStrategy)
             .segmentFileLength(ctx.archiveSegmentFileLengthBytes())
             .deleteArchiveOnStart(false)
             .errorHandler(ctx.errorHandler());
@@ -516,7 +517,7 @@ public final class ManagerMember implements AutoCloseable
             .electionTimeoutNs(ctx.electionTimeoutNs())
             .maxConcurrentSessions(ctx.maxConcurrentSessions())
             .authorisationServiceSupplier(() -> SNAPSHOT_ONLY_AUTHORISATION)
-            .idleStrategySupplier(AeronDefaults::idleStrategy)
+            .idleStrategySupplier(AeronDefaults::controlIdleStrategy)
             .errorHandler(ctx.errorHandler())
             .terminationHook(ctx.terminationHook());
 
@@ -526,7 +527,7 @@ public final class ManagerMember implements AutoCloseable
             .clusterDir(clusterDir)
             .clusteredService(service)
             .serviceId(0)
-            .idleStrategySupplier(AeronDefaults::idleStrategy)
+            .idleStrategySupplier(AeronDefaults::controlIdleStrategy)
             .errorHandler(ctx.errorHandler())
             .terminationHook(ctx.terminationHook());
 

@@ -1,5 +1,6 @@
 package io.cairn.manager;
 
+import io.cairn.replication.Verify;
 import io.cairn.sbe.manager.AllocateExtentRequestDecoder;
 import io.cairn.sbe.manager.ClusterStatusRequestDecoder;
 import io.cairn.sbe.manager.ClusterStatusResponseEncoder;
@@ -218,8 +219,8 @@ public final class ManagerStateMachine
         final MutableDirectBuffer out,
         final int outOffset)
     {
-        Verify.that(out.capacity() - outOffset >= RESPONSE_BUFFER_LENGTH_MIN, "response buffer too small");
-        Verify.that(!restoring, "command while a snapshot restore is incomplete");
+        Verify.verify(out.capacity() - outOffset >= RESPONSE_BUFFER_LENGTH_MIN, "response buffer too small");
+        Verify.verify(!restoring, "command while a snapshot restore is incomplete");
         if (length < HEADER_LENGTH || offset < 0 || offset + length > buffer.capacity())
         {
             return writeError(out, outOffset, NULL_ID, "truncated: " + length + " bytes is shorter than a header");
@@ -579,21 +580,21 @@ public final class ManagerStateMachine
     private void verifyStream(final Stream stream)
     {
         final List<Extent> extents = stream.extents;
-        Verify.that(!extents.isEmpty(), "stream %d has an extent", stream.streamId);
+        Verify.verify(!extents.isEmpty(), "stream has an extent", stream.streamId);
         for (int i = 0, last = extents.size() - 1; i <= last; i++)
         {
             final Extent extent = extents.get(i);
-            Verify.that(extent.streamId == stream.streamId, "extent %d belongs to its stream", extent.extentId);
-            Verify.that(i == last ? extent.sealedLength == UNSEALED : extent.sealedLength >= 0,
-                "only the tail of a stream is unsealed; extent %d", extent.extentId);
+            Verify.verify(extent.streamId == stream.streamId, "extent belongs to its stream", extent.extentId);
+            Verify.verify(i == last ? extent.sealedLength == UNSEALED : extent.sealedLength >= 0,
+                "only the tail of a stream is unsealed; extent", extent.extentId);
             final int[] r = extent.replicas;
-            Verify.that(r.length == Placement.REPLICA_COUNT && r[0] != r[1] && r[0] != r[2] && r[1] != r[2],
-                "replicas of extent %d are distinct", extent.extentId);
+            Verify.verify(r.length == Placement.REPLICA_COUNT && r[0] != r[1] && r[0] != r[2] && r[1] != r[2],
+                "replicas of extent are distinct", extent.extentId);
             for (final int nodeId : r)
             {
-                Verify.that(nodes.containsKey(nodeId), "replica node %d is registered", nodeId);
+                Verify.verify(nodes.containsKey(nodeId), "replica node is registered", nodeId);
             }
-            Verify.that(extent.extentId < nextId, "extent id %d was allocated", extent.extentId);
+            Verify.verify(extent.extentId < nextId, "extent id was allocated", extent.extentId);
         }
     }
 
@@ -610,11 +611,11 @@ public final class ManagerStateMachine
         for (final Stream stream : streams.values())
         {
             verifyStream(stream);
-            Verify.that(streamsByName.get(stream.name) == stream, "stream %d is indexed by name", stream.streamId);
-            Verify.that(stream.streamId < nextId && ids.add(stream.streamId), "stream id %d unique", stream.streamId);
+            Verify.verify(streamsByName.get(stream.name) == stream, "stream is indexed by name", stream.streamId);
+            Verify.verify(stream.streamId < nextId && ids.add(stream.streamId), "stream id unique", stream.streamId);
             for (final Extent extent : stream.extents)
             {
-                Verify.that(ids.add(extent.extentId), "extent id %d unique", extent.extentId);
+                Verify.verify(ids.add(extent.extentId), "extent id unique", extent.extentId);
                 for (final int nodeId : extent.replicas)
                 {
                     countsByNode.merge(nodeId, 1, Integer::sum);
@@ -622,12 +623,12 @@ public final class ManagerStateMachine
             }
             extents += stream.extents.size();
         }
-        Verify.that(streamsByName.size() == streams.size(), "name index size %d", streamsByName.size());
-        Verify.that(extents == extentCount, "extentCount %d matches the streams", extentCount);
+        Verify.verify(streamsByName.size() == streams.size(), "name index size", streamsByName.size());
+        Verify.verify(extents == extentCount, "extentCount matches the streams", extentCount);
         for (final Node node : nodes.values())
         {
-            Verify.that(node.extentCount == countsByNode.getOrDefault(node.nodeId, 0),
-                "extent count of node %d matches its extents", node.nodeId);
+            Verify.verify(node.extentCount == countsByNode.getOrDefault(node.nodeId, 0),
+                "extent count of node matches its extents", node.nodeId);
         }
     }
 
@@ -799,7 +800,7 @@ public final class ManagerStateMachine
      */
     public void takeSnapshot(final SnapshotSink sink)
     {
-        Verify.that(!restoring, "snapshot while a restore is incomplete");
+        Verify.verify(!restoring, "snapshot while a restore is incomplete");
         int entryCount = 0;
         snapshotBeginEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder)
             .formatVersion(SNAPSHOT_FORMAT_VERSION)
@@ -881,7 +882,7 @@ public final class ManagerStateMachine
      */
     public boolean onSnapshotMessage(final DirectBuffer buffer, final int offset, final int length)
     {
-        Verify.that(restoring, "snapshot message outside a restore");
+        Verify.verify(restoring, "snapshot message outside a restore");
         if (length < HEADER_LENGTH)
         {
             throw new IllegalStateException("snapshot message of " + length + " bytes is shorter than a header");
@@ -967,8 +968,8 @@ public final class ManagerStateMachine
         node.registeredAtMs = decoder.registeredAtMs();
         node.endpoint = decoder.endpoint();
         node.endpointBytes = node.endpoint.getBytes(StandardCharsets.UTF_8);
-        Verify.that(nodes.put(node.nodeId, node) == null, "snapshot node %d is unique", node.nodeId);
-        Verify.that(nodes.size() <= MAX_NODES, "snapshot node count %d within limit", nodes.size());
+        Verify.verify(nodes.put(node.nodeId, node) == null, "snapshot node is unique", node.nodeId);
+        Verify.verify(nodes.size() <= MAX_NODES, "snapshot node count within limit", nodes.size());
     }
 
     private void restoreStream(
@@ -979,8 +980,8 @@ public final class ManagerStateMachine
         final long streamId = decoder.streamId();
         final String name = decoder.name();
         final Stream stream = new Stream(streamId, name, name.getBytes(StandardCharsets.UTF_8));
-        Verify.that(streams.put(streamId, stream) == null, "snapshot stream %d is unique", streamId);
-        Verify.that(streamsByName.put(name, stream) == null, "snapshot stream name of %d is unique", streamId);
+        Verify.verify(streams.put(streamId, stream) == null, "snapshot stream is unique", streamId);
+        Verify.verify(streamsByName.put(name, stream) == null, "snapshot stream name of is unique", streamId);
         restoringStream = stream;
     }
 
@@ -990,15 +991,15 @@ public final class ManagerStateMachine
         final ExtentEntryDecoder decoder = extentEntryDecoder.wrap(buffer, bodyOffset, blockLength, version);
         final long extentId = decoder.extentId();
         final long streamId = decoder.streamId();
-        Verify.that(restoringStream != null && restoringStream.streamId == streamId,
-            "snapshot extent %d follows its stream", extentId);
+        Verify.verify(restoringStream != null && restoringStream.streamId == streamId,
+            "snapshot extent follows its stream", extentId);
         final Extent extent = new Extent(
             extentId, streamId, new int[]{ decoder.replica0(), decoder.replica1(), decoder.replica2() });
         extent.sealedLength = decoder.sealedLength();
         for (final int nodeId : extent.replicas)
         {
             final Node node = nodes.get(nodeId);
-            Verify.that(node != null, "snapshot replica node %d is registered", nodeId);
+            Verify.verify(node != null, "snapshot replica node is registered", nodeId);
             node.extentCount++;
         }
         restoringStream.extents.add(extent);
@@ -1014,7 +1015,7 @@ public final class ManagerStateMachine
         final long sessionId = decoder.clusterSessionId();
         session.lastCorrelationId = decoder.lastCorrelationId();
         session.lastStreamId = decoder.lastStreamId();
-        Verify.that(sessions.put(sessionId, session) == null, "snapshot session %d is unique", sessionId);
+        Verify.verify(sessions.put(sessionId, session) == null, "snapshot session is unique", sessionId);
     }
 
     private void finishRestoringStream()

@@ -1,5 +1,6 @@
 package io.cairn.manager;
 
+import io.cairn.replication.Verify;
 /**
  * Chooses the nodes that hold a new extent's replicas. Pure and deterministic, so every cluster member
  * that applies the same command picks the same nodes.
@@ -36,7 +37,7 @@ public final class Placement
         {
             return false;
         }
-        Verify.that(replicasOut.length >= REPLICA_COUNT, "replicasOut too small");
+        Verify.verify(replicasOut.length >= REPLICA_COUNT, "replicasOut too small");
 
         int chosen0 = -1;
         int chosen1 = -1;
@@ -70,7 +71,7 @@ public final class Placement
             final int index = slot == 0 ? chosen0 : slot == 1 ? chosen1 : chosen2;
             replicasOut[i] = nodeIds[index];
         }
-        Verify.that(replicasOut[0] != replicasOut[1] && replicasOut[0] != replicasOut[2] &&
+        Verify.verify(replicasOut[0] != replicasOut[1] && replicasOut[0] != replicasOut[2] &&
             replicasOut[1] != replicasOut[2], "placement replicas distinct");
         return true;
     }

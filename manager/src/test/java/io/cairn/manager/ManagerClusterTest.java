@@ -143,6 +143,94 @@ class ManagerClusterTest
         assertFalse(harness.allErrors().contains("invariant violated"), harness.allErrors());
     }
 
+    @Test
+    @Timeout(value = 180, unit = TimeUnit.SECONDS)
+    void malformedCommandsOverTheWireAreAnsweredBadRequestAndChangeNothing()
+    {
+        for (int i = 0; i < MEMBERS; i++)
+        {
+            harness.start(i);
+        }
+        client = connect();
+        for (int nodeId = 1; nodeId <= 3; nodeId++)
+        {
+            client.registerNode(nodeId, "127.0.0.1:" + (30000 + nodeId), 1, 1L << 40);
+        }
+        final ClusterStatus before = client.clusterStatus();
+
+        final List<ManagerStatus> answers = new ArrayList<>();
+        final io.cairn.sbe.manager.MessageHeaderDecoder header = new io.cairn.sbe.manager.MessageHeaderDecoder();
+        final io.cairn.sbe.manager.ManagerErrorResponseDecoder error = new io.cairn.sbe.manager.ManagerErrorResponseDecoder();
+        final io.aeron.cluster.client.EgressListener listener =
+            (clusterSessionId, timestamp, buffer, offset, length, h) ->
+            {
+                header.wrap(buffer, offset);
+                assertEquals(io.cairn.sbe.manager.ManagerErrorResponseDecoder.TEMPLATE_ID, header.templateId());
+                error.wrapAndApplyHeader(buffer, offset, header);
+                answers.add(error.status());
+            };
+        final org.agrona.concurrent.UnsafeBuffer junk = new org.agrona.concurrent.UnsafeBuffer(new byte[256]);
+        final java.util.Random random = new java.util.Random(0xBADL);
+        try (io.aeron.cluster.client.AeronCluster raw = io.aeron.cluster.client.AeronCluster.connect(
+            new io.aeron.cluster.client.AeronCluster.Context()
+                .aeronDirectoryName(clientDriver.aeronDirectoryName())
+                .ingressChannel("aeron:udp")
+                .ingressEndpoints(harness.managers())
+                .egressChannel("aeron:udp?endpoint=127.0.0.1:0")
+                .egressListener(listener)))
+        {
+            // Shorter than a header; random bytes; a valid header of another schema; a CreateStream whose
+            // name length points far past the end of the message.
+            final int[] lengths = { 3, 64, 8, 24 };
+            for (int i = 0; i < lengths.length; i++)
+            {
+                random.nextBytes(junk.byteArray());
+                if (2 == i)
+                {
+                    new io.cairn.sbe.manager.MessageHeaderEncoder().wrap(junk, 0).blockLength(8).templateId(3)
+                        .schemaId(999).version(1);
+                }
+                else if (3 == i)
+                {
+                    new io.cairn.sbe.manager.CreateStreamRequestEncoder()
+                        .wrapAndApplyHeader(junk, 0, new io.cairn.sbe.manager.MessageHeaderEncoder())
+                        .correlationId(1);
+                    junk.putInt(16, 100_000); // name length, far beyond the 24 bytes sent
+                }
+                final int length = lengths[i];
+                final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+                while (raw.offer(junk, 0, length) < 0)
+                {
+                    assertTrue(System.nanoTime() < deadlineNs, "offer of malformed command " + i);
+                    raw.pollEgress();
+                    Thread.yield();
+                }
+            }
+            final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (answers.size() < lengths.length)
+            {
+                assertTrue(System.nanoTime() < deadlineNs, "answers so far: " + answers);
+                if (0 == raw.pollEgress())
+                {
+                    Thread.yield();
+                }
+            }
+        }
+        assertEquals(List.of(ManagerStatus.BAD_REQUEST, ManagerStatus.BAD_REQUEST, ManagerStatus.BAD_REQUEST,
+            ManagerStatus.BAD_REQUEST), answers);
+
+        final ClusterStatus after = client.clusterStatus();
+        assertEquals(before.streamCount(), after.streamCount());
+        assertEquals(before.extentCount(), after.extentCount());
+        assertEquals(before.nodes(), after.nodes());
+        assertEquals(1, client.createStream("still-serving").extents().size());
+        for (int i = 0; i < MEMBERS; i++)
+        {
+            assertTrue(harness.isAlive(i), "member " + i + " survived");
+        }
+        assertFalse(harness.allErrors().contains("invariant violated"), harness.allErrors());
+    }
+
     private ManagerClient connect()
     {
         return ManagerClient.connect(new ManagerClient.Context()

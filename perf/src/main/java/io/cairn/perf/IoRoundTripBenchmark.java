@@ -44,11 +44,11 @@ public final class IoRoundTripBenchmark
             {
                 switch (args[i])
                 {
-                    case "--dir" -> dir = Path.of(arg(args, ++i, "--dir"));
-                    case "--ops" -> ops = number(args, ++i, "--ops", 1, 10_000_000);
-                    case "--warmup-ops" -> warmupOps = number(args, ++i, "--warmup-ops", 0, 10_000_000);
-                    case "--block-bytes" -> blockBytes = number(args, ++i, "--block-bytes", 4096, 4 * 1024 * 1024);
-                    case "--file-bytes" -> fileBytes = number(args, ++i, "--file-bytes", 1 << 20, 1L << 34);
+                    case "--dir" -> dir = Path.of(BenchArgs.value(args, ++i, "--dir"));
+                    case "--ops" -> ops = BenchArgs.number(args, ++i, "--ops", 1, 10_000_000);
+                    case "--warmup-ops" -> warmupOps = BenchArgs.number(args, ++i, "--warmup-ops", 0, 10_000_000);
+                    case "--block-bytes" -> blockBytes = BenchArgs.number(args, ++i, "--block-bytes", 4096, 4 * 1024 * 1024);
+                    case "--file-bytes" -> fileBytes = BenchArgs.number(args, ++i, "--file-bytes", 1 << 20, 1L << 34);
                     default -> throw new IllegalArgumentException("unknown argument '" + args[i] + "'");
                 }
             }
@@ -128,33 +128,5 @@ public final class IoRoundTripBenchmark
             NativeIo.close(fd);
         }
         return histogram;
-    }
-
-    private static String arg(final String[] args, final int i, final String name)
-    {
-        if (i >= args.length)
-        {
-            throw new IllegalArgumentException(name + " needs a value");
-        }
-        return args[i];
-    }
-
-    private static long number(final String[] args, final int i, final String name, final long min, final long max)
-    {
-        final String v = arg(args, i, name);
-        final long parsed;
-        try
-        {
-            parsed = Long.parseLong(v);
-        }
-        catch (final NumberFormatException ex)
-        {
-            throw new IllegalArgumentException(name + " '" + v + "' is not a whole number");
-        }
-        if (parsed < min || parsed > max)
-        {
-            throw new IllegalArgumentException(name + " " + parsed + " must be in [" + min + ", " + max + "]");
-        }
-        return parsed;
     }
 }

@@ -88,45 +88,17 @@ public final class WriteBenchmark
             {
                 case "--mixed-sizes" -> mixed = true;
                 case "--verify" -> verify = true;
-                case "--managers" -> managers = value(args, ++i, arg);
-                case "--stream" -> stream = value(args, ++i, arg);
-                case "--duration-s" -> durationS = number(args, ++i, arg, 1, MAX_DURATION_S);
-                case "--warmup-s" -> warmupS = number(args, ++i, arg, 0, MAX_DURATION_S);
-                case "--size-bytes" -> sizeBytes = (int)number(args, ++i, arg, 1, NodeProtocol.MAX_PAYLOAD_BYTES);
-                case "--max-ops" -> maxOps = (int)number(args, ++i, arg, 1, 100_000_000);
-                case "--seed" -> seed = number(args, ++i, arg, Long.MIN_VALUE, Long.MAX_VALUE);
+                case "--managers" -> managers = BenchArgs.value(args, ++i, arg);
+                case "--stream" -> stream = BenchArgs.value(args, ++i, arg);
+                case "--duration-s" -> durationS = BenchArgs.number(args, ++i, arg, 1, MAX_DURATION_S);
+                case "--warmup-s" -> warmupS = BenchArgs.number(args, ++i, arg, 0, MAX_DURATION_S);
+                case "--size-bytes" -> sizeBytes = (int)BenchArgs.number(args, ++i, arg, 1, NodeProtocol.MAX_PAYLOAD_BYTES);
+                case "--max-ops" -> maxOps = (int)BenchArgs.number(args, ++i, arg, 1, 100_000_000);
+                case "--seed" -> seed = BenchArgs.number(args, ++i, arg, Long.MIN_VALUE, Long.MAX_VALUE);
                 default -> throw new IllegalArgumentException("unknown argument '" + arg + "'");
             }
         }
         return new Options(managers, durationS, warmupS, sizeBytes, mixed, maxOps, seed, verify, stream);
-    }
-
-    private static String value(final String[] args, final int index, final String name)
-    {
-        if (index >= args.length)
-        {
-            throw new IllegalArgumentException(name + " needs a value");
-        }
-        return args[index];
-    }
-
-    private static long number(final String[] args, final int index, final String name, final long min, final long max)
-    {
-        final String v = value(args, index, name);
-        final long parsed;
-        try
-        {
-            parsed = Long.parseLong(v);
-        }
-        catch (final NumberFormatException ex)
-        {
-            throw new IllegalArgumentException(name + " '" + v + "' is not a whole number");
-        }
-        if (parsed < min || parsed > max)
-        {
-            throw new IllegalArgumentException(name + " " + parsed + " must be in [" + min + ", " + max + "]");
-        }
-        return parsed;
     }
 
     /**
@@ -176,6 +148,7 @@ public final class WriteBenchmark
                     measuring = true;
                     startNs = nowNs;
                     endNs = startNs + TimeUnit.SECONDS.toNanos(options.durationS());
+                    nextProgressNs = startNs + TimeUnit.SECONDS.toNanos(1);
                 }
                 if (measuring && nowNs - endNs >= 0)
                 {
@@ -212,7 +185,7 @@ public final class WriteBenchmark
                 bytes += length;
                 if (t0 - nextProgressNs >= 0)
                 {
-                    nextProgressNs += TimeUnit.SECONDS.toNanos(1);
+                    nextProgressNs = t0 + TimeUnit.SECONDS.toNanos(1);
                     out.printf("[bench] %3d s  %d appends  p50 %.1f µs  p99 %.1f µs%n",
                         TimeUnit.NANOSECONDS.toSeconds(t0 - startNs), count,
                         histogram.getValueAtPercentile(50) / 1000.0, histogram.getValueAtPercentile(99) / 1000.0);

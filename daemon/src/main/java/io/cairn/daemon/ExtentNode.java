@@ -1,0 +1,588 @@
+package io.cairn.daemon;
+
+import io.aeron.Aeron;
+import io.aeron.driver.MediaDriver;
+import io.aeron.driver.ThreadingMode;
+import io.cairn.bindings.NativeIoException;
+import io.cairn.replication.AeronDefaults;
+import io.cairn.replication.AeronMessageTransport;
+import io.cairn.replication.BlockFormat;
+import io.cairn.replication.NodeProtocol;
+import io.cairn.replication.ReplicationAgent;
+import io.cairn.replication.ReplicationConductor;
+import io.cairn.replication.ReplicationCounters;
+import org.agrona.CloseHelper;
+import org.agrona.ErrorHandler;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.AgentInvoker;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.CompositeAgent;
+import org.agrona.concurrent.ShutdownSignalBarrier;
+import org.agrona.concurrent.SystemNanoClock;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The extent node daemon: recovers its extents, starts an embedded media driver, one replication agent
+ * and one {@link DiskIoAgent} per data directory, optionally registers with the manager, and serves the
+ * node protocol (see {@link ReplicationConductor}) until closed or SIGTERM.
+ * <pre>
+ * ExtentNode --node-id N --endpoint 127.0.0.1:PORT --data-dir DIR [--data-dir DIR2 ...]
+ *            [--managers "0=host:port,1=host:port,2=host:port"] [--extent-size-bytes N]
+ *            [--io-buffers N] [--threading SHARED|DEDICATED]
+ * </pre>
+ * Prints exactly one line on stdout once serving: {@code cairn-node <id> ready endpoint=<endpoint>}.
+ * Bad flags print usage on stderr and exit with status 2.
+ */
+public final class ExtentNode implements AutoCloseable
+{
+    /** Exit status for bad flags. */
+    public static final int EXIT_USAGE = 2;
+    /** Exit status when a critical agent failed. */
+    public static final int EXIT_CRITICAL = 70;
+
+    static final String USAGE = """
+        usage: ExtentNode --node-id N --endpoint HOST:PORT --data-dir DIR [--data-dir DIR ...]
+                          [--managers "0=host:port,1=host:port,2=host:port"] [--extent-size-bytes N]
+                          [--io-buffers N] [--threading SHARED|DEDICATED]""";
+
+    private final Context ctx;
+    private final MediaDriver driver;
+    private final Aeron aeron;
+    private final ReplicationConductor conductor;
+    private final IoUringReplicaStore store;
+    private final List<AgentRunner> runners = new ArrayList<>();
+    private final List<RecoveredExtent> recovered;
+
+    private ExtentNode(final Context ctx) throws IOException
+    {
+        this.ctx = ctx;
+        final Path[] dirs = ctx.dataDirs().toArray(new Path[0]);
+        recovered = new ArrayList<>();
+        final DiskIoAgent[] disks = new DiskIoAgent[dirs.length];
+        MediaDriver launchedDriver = null;
+        Aeron connected = null;
+        try
+        {
+            for (int d = 0; d < dirs.length; d++)
+            {
+                final List<RecoveredExtent> found = ExtentFiles.recover(dirs[d], d, ctx.log());
+                recovered.addAll(found);
+                disks[d] = new DiskIoAgent(d, dirs[d], ctx.extentSizeBytes(), ctx.ioBufferCount(), ctx.ringEntries(),
+                    found.stream().mapToInt(RecoveredExtent::fd).toArray());
+            }
+            store = new IoUringReplicaStore(disks, dirs, ctx.extentSizeBytes(), recovered);
+            final MediaDriver.Context driverCtx = AeronDefaults.driverContext("node-" + ctx.nodeId())
+                .aeronDirectoryName(ctx.aeronDirectoryName());
+            if (Threading.SHARED == ctx.threading())
+            {
+                // One hot thread per node: the driver's duty cycle runs inside the node's composite agent.
+                // A separate driver thread doubled the wake-ups competing for 2 cores with the other nodes.
+                driverCtx.threadingMode(ThreadingMode.INVOKER);
+            }
+            launchedDriver = MediaDriver.launch(driverCtx);
+            final Aeron.Context aeronCtx = new Aeron.Context().aeronDirectoryName(launchedDriver.aeronDirectoryName());
+            if (null != launchedDriver.sharedAgentInvoker())
+            {
+                // Blocking client calls (addPublication from the replication agent) drive the driver themselves;
+                // the client's conductor then runs in the composite too (Aeron requires both or neither).
+                aeronCtx.driverAgentInvoker(launchedDriver.sharedAgentInvoker()).useConductorAgentInvoker(true);
+            }
+            connected = Aeron.connect(aeronCtx);
+            conductor = new ReplicationConductor(ctx.replication()
+                .nodeId(ctx.nodeId())
+                .endpoint(ctx.endpoint())
+                .store(store)
+                .transport(new AeronMessageTransport(connected)));
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            for (final DiskIoAgent disk : disks)
+            {
+                if (null != disk)
+                {
+                    disk.onClose();
+                }
+            }
+            CloseHelper.quietCloseAll(connected, launchedDriver);
+            throw ex;
+        }
+        driver = launchedDriver;
+        aeron = connected;
+        startAgents(new ReplicationAgent(aeron, conductor, SystemNanoClock.INSTANCE), disks);
+    }
+
+    /**
+     * Recover, start and serve.
+     *
+     * @param ctx configuration, concluded here.
+     * @return the running node.
+     * @throws IOException when a data directory cannot be recovered.
+     */
+    public static ExtentNode launch(final Context ctx) throws IOException
+    {
+        ctx.conclude();
+        final ExtentNode node = new ExtentNode(ctx);
+        try
+        {
+            if (null != ctx.managers())
+            {
+                ManagerRegistration.register(ctx.managers(), node.driver.aeronDirectoryName(), ctx.nodeId(),
+                    ctx.endpoint(), ctx.dataDirs());
+            }
+        }
+        catch (final Exception ex)
+        {
+            node.close();
+            throw new IOException("registration with the manager failed: " + ex.getMessage(), ex);
+        }
+        return node;
+    }
+
+    private void startAgents(final ReplicationAgent replication, final DiskIoAgent[] disks)
+    {
+        final ErrorHandler errorHandler = ctx.errorHandler();
+        if (ctx.threading() == Threading.SHARED)
+        {
+            final Agent[] all = new Agent[disks.length + 3];
+            all[0] = new InvokerAgent(driver.sharedAgentInvoker(), "media-driver");
+            all[1] = new InvokerAgent(aeron.conductorAgentInvoker(), "aeron-client-conductor");
+            all[2] = replication;
+            System.arraycopy(disks, 0, all, 3, disks.length);
+            runners.add(new AgentRunner(AeronDefaults.idleStrategy(), errorHandler, null, new CompositeAgent(all)));
+        }
+        else
+        {
+            runners.add(new AgentRunner(AeronDefaults.idleStrategy(), errorHandler, null, replication));
+            for (final DiskIoAgent disk : disks)
+            {
+                runners.add(new AgentRunner(AeronDefaults.idleStrategy(), errorHandler, null, disk));
+            }
+        }
+        for (final AgentRunner runner : runners)
+        {
+            AgentRunner.startOnThread(runner);
+        }
+    }
+
+    /** Runs an invoker-mode duty cycle (the embedded driver, the Aeron client conductor) inside the composite. */
+    private record InvokerAgent(AgentInvoker invoker, String roleName) implements Agent
+    {
+        public int doWork()
+        {
+            return invoker.invoke();
+        }
+    }
+
+    /**
+     * @return the configuration.
+     */
+    public Context context()
+    {
+        return ctx;
+    }
+
+    /**
+     * @return the replication counters (readable from any thread).
+     */
+    public ReplicationCounters counters()
+    {
+        return conductor.counters();
+    }
+
+    /**
+     * @return extents found at start.
+     */
+    public List<RecoveredExtent> recoveredExtents()
+    {
+        return recovered;
+    }
+
+    /**
+     * @return errors reported by the agents so far.
+     */
+    public long errorCount()
+    {
+        return ctx.errorCount().get();
+    }
+
+    /**
+     * Stop the agents (disk agents reap what is in flight and close their files), then Aeron and the driver.
+     */
+    public void close()
+    {
+        CloseHelper.closeAll(runners);
+        CloseHelper.quietCloseAll(aeron, driver);
+    }
+
+    /**
+     * @param args see {@link #USAGE}.
+     */
+    public static void main(final String[] args)
+    {
+        final Context ctx;
+        try
+        {
+            ctx = parse(args).conclude();
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            System.err.println("cairn-node: " + ex.getMessage());
+            System.err.println(USAGE);
+            System.exit(EXIT_USAGE);
+            return;
+        }
+        ctx.errorHandler(error ->
+        {
+            // A critical agent failed (an invariant, an fsync error): stop rather than serve on.
+            System.err.println("cairn-node " + ctx.nodeId() + ": critical error, exiting");
+            error.printStackTrace(System.err);
+            Runtime.getRuntime().halt(EXIT_CRITICAL);
+        });
+        // Closed last: the SIGTERM hook waits for it, so the node is shut down before the JVM exits.
+        try (ShutdownSignalBarrier barrier = new ShutdownSignalBarrier(); ExtentNode ignored = launch(ctx))
+        {
+            System.out.println("cairn-node " + ctx.nodeId() + " ready endpoint=" + ctx.endpoint());
+            System.out.flush();
+            barrier.await();
+        }
+        catch (final IOException ex)
+        {
+            System.err.println("cairn-node " + ctx.nodeId() + ": " + ex.getMessage());
+            System.exit(1);
+        }
+    }
+
+    /**
+     * Parse command-line flags into a context (not yet concluded).
+     *
+     * @param args flags.
+     * @return the context.
+     * @throws IllegalArgumentException naming the flag that is wrong.
+     */
+    public static Context parse(final String[] args)
+    {
+        final Context ctx = new Context();
+        for (int i = 0; i < args.length; i++)
+        {
+            final String flag = args[i];
+            if (i + 1 >= args.length)
+            {
+                throw new IllegalArgumentException(flag + " needs a value");
+            }
+            final String value = args[++i];
+            switch (flag)
+            {
+                case "--node-id" -> ctx.nodeId(parseInt(flag, value));
+                case "--endpoint" -> ctx.endpoint(value);
+                case "--data-dir" -> ctx.dataDirs().add(Path.of(value));
+                case "--managers" -> ctx.managers(value);
+                case "--extent-size-bytes" -> ctx.extentSizeBytes(parseLong(flag, value));
+                case "--io-buffers" -> ctx.ioBufferCount(parseInt(flag, value));
+                case "--threading" ->
+                {
+                    try
+                    {
+                        ctx.threading(Threading.valueOf(value));
+                    }
+                    catch (final IllegalArgumentException ex)
+                    {
+                        throw new IllegalArgumentException("--threading " + value + ": must be SHARED or DEDICATED");
+                    }
+                }
+                default -> throw new IllegalArgumentException("unknown flag " + flag);
+            }
+        }
+        return ctx;
+    }
+
+    private static int parseInt(final String flag, final String value)
+    {
+        try
+        {
+            return Integer.parseInt(value);
+        }
+        catch (final NumberFormatException ex)
+        {
+            throw new IllegalArgumentException(flag + " " + value + ": not an integer");
+        }
+    }
+
+    private static long parseLong(final String flag, final String value)
+    {
+        try
+        {
+            return Long.parseLong(value);
+        }
+        catch (final NumberFormatException ex)
+        {
+            throw new IllegalArgumentException(flag + " " + value + ": not an integer");
+        }
+    }
+
+    /** How the agents are mapped onto threads. */
+    public enum Threading
+    {
+        /** All agents on one thread with the backoff idle strategy (the default, for 2 cores). */
+        SHARED,
+        /** One thread per agent. */
+        DEDICATED
+    }
+
+    /**
+     * Configuration of an extent node: named defaults, fluent setters, one {@link #conclude()}.
+     */
+    public static final class Context
+    {
+        /** Default extent size limit: 64 MiB. */
+        public static final long EXTENT_SIZE_BYTES_DEFAULT = 64L * 1024 * 1024;
+        /** Smallest extent: the header plus one largest block. */
+        public static final long EXTENT_SIZE_BYTES_MIN =
+            BlockFormat.EXTENT_HEADER_LENGTH_BYTES + (long)BlockFormat.MAX_BLOCK_LENGTH_BYTES;
+        /** Largest extent: 1 TiB. */
+        public static final long EXTENT_SIZE_BYTES_MAX = 1L << 40;
+        /** Default aligned I/O buffers per data directory (each holds one largest block, ~1 MiB). */
+        public static final int IO_BUFFER_COUNT_DEFAULT = 32;
+        /** Default io_uring submission entries per data directory. */
+        public static final int RING_ENTRIES_DEFAULT = 256;
+
+        private boolean concluded;
+        private int nodeId;
+        private String endpoint;
+        private final List<Path> dataDirs = new ArrayList<>();
+        private String managers;
+        private long extentSizeBytes = EXTENT_SIZE_BYTES_DEFAULT;
+        private int ioBufferCount = IO_BUFFER_COUNT_DEFAULT;
+        private int ringEntries = RING_ENTRIES_DEFAULT;
+        private Threading threading = Threading.SHARED;
+        private String aeronDirectoryName;
+        private ReplicationConductor.Context replication = new ReplicationConductor.Context();
+        private PrintStream log = System.err;
+        private final AtomicLong errorCount = new AtomicLong();
+        private ErrorHandler errorHandler;
+
+        /**
+         * Validate every value; idempotent.
+         *
+         * @return this.
+         * @throws IllegalArgumentException naming the flag, its value and the allowed range.
+         */
+        public Context conclude()
+        {
+            if (concluded)
+            {
+                return this;
+            }
+            require(nodeId > 0, "--node-id " + nodeId + ": must be > 0");
+            require(null != endpoint && endpoint.matches("[^:]+:\\d{1,5}") &&
+                Integer.parseInt(endpoint.substring(endpoint.lastIndexOf(':') + 1)) <= 65535,
+                "--endpoint " + endpoint + ": must be host:port with port in [0, 65535]");
+            require(!dataDirs.isEmpty(), "--data-dir: at least one is required");
+            require(dataDirs.stream().distinct().count() == dataDirs.size(), "--data-dir: the same directory twice");
+            require(null == managers || managers.matches("\\d+=[^,=]+:\\d+(,\\d+=[^,=]+:\\d+)*"),
+                "--managers " + managers + ": must look like 0=host:port,1=host:port,2=host:port");
+            require(extentSizeBytes >= EXTENT_SIZE_BYTES_MIN && extentSizeBytes <= EXTENT_SIZE_BYTES_MAX &&
+                extentSizeBytes % NodeProtocol.BLOCK_ALIGNMENT_BYTES == 0,
+                "--extent-size-bytes " + extentSizeBytes + ": must be a multiple of 4096 in [" + EXTENT_SIZE_BYTES_MIN +
+                ", " + EXTENT_SIZE_BYTES_MAX + "]");
+            require(ioBufferCount >= 2 && ioBufferCount <= 4096, "--io-buffers " + ioBufferCount + ": must be in [2, 4096]");
+            require(ringEntries >= 8 && ringEntries <= 32768 && Integer.bitCount(ringEntries) == 1,
+                "ringEntries " + ringEntries + ": must be a power of two in [8, 32768]");
+            require(null != threading, "--threading: must be SHARED or DEDICATED");
+            if (null == aeronDirectoryName)
+            {
+                aeronDirectoryName = AeronDefaults.aeronDirectory("node-" + nodeId);
+            }
+            if (null == errorHandler)
+            {
+                errorHandler = error ->
+                {
+                    errorCount.incrementAndGet();
+                    log.println("cairn-node " + nodeId + ": agent error: " + error);
+                    error.printStackTrace(log);
+                };
+            }
+            concluded = true;
+            return this;
+        }
+
+        private static void require(final boolean ok, final String message)
+        {
+            if (!ok)
+            {
+                throw new IllegalArgumentException(message);
+            }
+        }
+
+        /** @param nodeId this node's id (--node-id), &gt; 0. @return this. */
+        public Context nodeId(final int nodeId)
+        {
+            this.nodeId = nodeId;
+            return this;
+        }
+
+        /** @return this node's id. */
+        public int nodeId()
+        {
+            return nodeId;
+        }
+
+        /** @param endpoint host:port of the request channel (--endpoint). @return this. */
+        public Context endpoint(final String endpoint)
+        {
+            this.endpoint = endpoint;
+            return this;
+        }
+
+        /** @return host:port of the request channel. */
+        public String endpoint()
+        {
+            return endpoint;
+        }
+
+        /** @return the data directories (--data-dir, repeatable), mutable before conclude. */
+        public List<Path> dataDirs()
+        {
+            return dataDirs;
+        }
+
+        /** @param dir add a data directory (one I/O agent and ring each). @return this. */
+        public Context dataDir(final Path dir)
+        {
+            dataDirs.add(dir);
+            return this;
+        }
+
+        /** @param managers manager members (--managers); null skips registration. @return this. */
+        public Context managers(final String managers)
+        {
+            this.managers = managers;
+            return this;
+        }
+
+        /** @return manager members, or null. */
+        public String managers()
+        {
+            return managers;
+        }
+
+        /** @param extentSizeBytes preallocated size of new extents (--extent-size-bytes). @return this. */
+        public Context extentSizeBytes(final long extentSizeBytes)
+        {
+            this.extentSizeBytes = extentSizeBytes;
+            return this;
+        }
+
+        /** @return preallocated size of new extents. */
+        public long extentSizeBytes()
+        {
+            return extentSizeBytes;
+        }
+
+        /** @param ioBufferCount aligned I/O buffers per data directory (--io-buffers). @return this. */
+        public Context ioBufferCount(final int ioBufferCount)
+        {
+            this.ioBufferCount = ioBufferCount;
+            return this;
+        }
+
+        /** @return aligned I/O buffers per data directory. */
+        public int ioBufferCount()
+        {
+            return ioBufferCount;
+        }
+
+        /** @param ringEntries io_uring entries per data directory. @return this. */
+        public Context ringEntries(final int ringEntries)
+        {
+            this.ringEntries = ringEntries;
+            return this;
+        }
+
+        /** @return io_uring entries per data directory. */
+        public int ringEntries()
+        {
+            return ringEntries;
+        }
+
+        /** @param threading SHARED (default) or DEDICATED (--threading). @return this. */
+        public Context threading(final Threading threading)
+        {
+            this.threading = threading;
+            return this;
+        }
+
+        /** @return the threading mode. */
+        public Threading threading()
+        {
+            return threading;
+        }
+
+        /** @param aeronDirectoryName the embedded driver's directory; default under /dev/shm. @return this. */
+        public Context aeronDirectoryName(final String aeronDirectoryName)
+        {
+            this.aeronDirectoryName = aeronDirectoryName;
+            return this;
+        }
+
+        /** @return the embedded driver's directory. */
+        public String aeronDirectoryName()
+        {
+            return aeronDirectoryName;
+        }
+
+        /**
+         * @param replication protocol limits and timeouts; nodeId, endpoint, store and transport are set by
+         *                    the node.
+         * @return this.
+         */
+        public Context replication(final ReplicationConductor.Context replication)
+        {
+            this.replication = replication;
+            return this;
+        }
+
+        /** @return protocol limits and timeouts. */
+        public ReplicationConductor.Context replication()
+        {
+            return replication;
+        }
+
+        /** @param log where recovery and errors are reported; default stderr. @return this. */
+        public Context log(final PrintStream log)
+        {
+            this.log = log;
+            return this;
+        }
+
+        /** @return where recovery and errors are reported. */
+        public PrintStream log()
+        {
+            return log;
+        }
+
+        /** @param errorHandler receives agent errors; default logs and counts. @return this. */
+        public Context errorHandler(final ErrorHandler errorHandler)
+        {
+            this.errorHandler = errorHandler;
+            return this;
+        }
+
+        /** @return receives agent errors. */
+        public ErrorHandler errorHandler()
+        {
+            return errorHandler;
+        }
+
+        /** @return errors counted by the default error handler. */
+        public AtomicLong errorCount()
+        {
+            return errorCount;
+        }
+    }
+}

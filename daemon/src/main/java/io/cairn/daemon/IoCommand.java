@@ -1,0 +1,58 @@
+package io.cairn.daemon;
+
+import io.cairn.sbe.node.NodeStatus;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+
+/**
+ * A pooled disk operation passed between the replication thread and one {@link DiskIoAgent}.
+ * <p>
+ * Each command owns one aligned I/O buffer for life, so a block is encoded straight into the memory the
+ * kernel writes from (O_DIRECT), and a read is verified and published from the memory it was read into.
+ * Fields are written by one thread at a time; the queues between the threads publish them safely.
+ */
+final class IoCommand
+{
+    static final int CREATE = 1;
+    static final int OPEN_EXISTING = 2;
+    static final int WRITE = 3;
+    static final int READ = 4;
+
+    final int diskIndex;
+    final long address;
+    final ByteBuffer byteBuffer;
+    final UnsafeBuffer view;
+
+    int kind;
+    long token;
+    long extentId;
+    int fd = -1;
+    long blockOffset;
+    int blockLengthBytes;
+    int payloadLengthBytes;
+    Path path;
+    NodeStatus status;
+    String error;
+    int ioResult;
+
+    IoCommand(final int diskIndex, final long address, final ByteBuffer byteBuffer, final int lengthBytes)
+    {
+        this.diskIndex = diskIndex;
+        this.address = address;
+        this.byteBuffer = byteBuffer;
+        this.view = new UnsafeBuffer(address, lengthBytes);
+    }
+
+    void reset(final int kind, final long token, final long extentId)
+    {
+        this.kind = kind;
+        this.token = token;
+        this.extentId = extentId;
+        this.status = null;
+        this.error = null;
+        this.ioResult = 0;
+        this.path = null;
+    }
+}

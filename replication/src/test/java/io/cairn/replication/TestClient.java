@@ -1,0 +1,186 @@
+package io.cairn.replication;
+
+import io.cairn.sbe.node.AppendRequestEncoder;
+import io.cairn.sbe.node.AppendResponseDecoder;
+import io.cairn.sbe.node.ConnectRequestEncoder;
+import io.cairn.sbe.node.ErrorResponseDecoder;
+import io.cairn.sbe.node.ExtentStatusRequestEncoder;
+import io.cairn.sbe.node.MessageHeaderDecoder;
+import io.cairn.sbe.node.MessageHeaderEncoder;
+import io.cairn.sbe.node.OpenExtentRequestEncoder;
+import io.cairn.sbe.node.OpenExtentResponseDecoder;
+import io.cairn.sbe.node.ReadRequestEncoder;
+import io.cairn.sbe.node.ReadResponseDecoder;
+import io.cairn.sbe.node.ConnectResponseDecoder;
+import io.cairn.sbe.node.ExtentStatusResponseDecoder;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Encodes requests and decodes responses for tests (both the simulated and the Aeron ones).
+ */
+public final class TestClient
+{
+    /** A decoded response, with the fields tests look at. */
+    public record Response(int templateId, long correlationId, String status, long blockOffset, long nextOffset,
+        long commitLength, byte[] payload, String message)
+    {
+    }
+
+    public final long clientId;
+    public final String responseChannel;
+    public final List<Response> responses = new ArrayList<>();
+    private final UnsafeBuffer buffer = new UnsafeBuffer(new byte[2 * 1024 * 1024]);
+    private final MessageHeaderEncoder header = new MessageHeaderEncoder();
+    private long nextCorrelationId = 1;
+
+    public TestClient(final long clientId, final String responseChannel)
+    {
+        this.clientId = clientId;
+        this.responseChannel = responseChannel;
+    }
+
+    public long nextCorrelationId()
+    {
+        return nextCorrelationId;
+    }
+
+    public byte[] connect()
+    {
+        final ConnectRequestEncoder e = new ConnectRequestEncoder().wrapAndApplyHeader(buffer, 0, header)
+            .correlationId(nextCorrelationId++).clientId(clientId).responseStreamId(NodeProtocol.RESPONSE_STREAM_ID)
+            .responseChannel(responseChannel);
+        return copy(MessageHeaderEncoder.ENCODED_LENGTH + e.encodedLength());
+    }
+
+    public byte[] openExtent(final long extentId, final long streamId, final int[] nodeIds, final String[] endpoints)
+    {
+        final OpenExtentRequestEncoder e = new OpenExtentRequestEncoder().wrapAndApplyHeader(buffer, 0, header);
+        final OpenExtentRequestEncoder.ReplicasEncoder r = e.correlationId(nextCorrelationId++).clientId(clientId)
+            .extentId(extentId).streamId(streamId).forwarded((short)0).replicasCount(3);
+        for (int i = 0; i < 3; i++)
+        {
+            r.next().nodeId(nodeIds[i]).endpoint(endpoints[i]);
+        }
+        return copy(MessageHeaderEncoder.ENCODED_LENGTH + e.encodedLength());
+    }
+
+    public byte[] append(final long extentId, final long expectedOffset, final byte[] payload)
+    {
+        final AppendRequestEncoder e = new AppendRequestEncoder().wrapAndApplyHeader(buffer, 0, header)
+            .correlationId(nextCorrelationId++).clientId(clientId).extentId(extentId).expectedOffset(expectedOffset)
+            .putPayload(payload, 0, payload.length);
+        return copy(MessageHeaderEncoder.ENCODED_LENGTH + e.encodedLength());
+    }
+
+    public byte[] read(final long extentId, final long blockOffset)
+    {
+        final ReadRequestEncoder e = new ReadRequestEncoder().wrapAndApplyHeader(buffer, 0, header)
+            .correlationId(nextCorrelationId++).clientId(clientId).extentId(extentId).blockOffset(blockOffset);
+        return copy(MessageHeaderEncoder.ENCODED_LENGTH + e.encodedLength());
+    }
+
+    public byte[] extentStatus(final long extentId)
+    {
+        final ExtentStatusRequestEncoder e = new ExtentStatusRequestEncoder().wrapAndApplyHeader(buffer, 0, header)
+            .correlationId(nextCorrelationId++).clientId(clientId).extentId(extentId);
+        return copy(MessageHeaderEncoder.ENCODED_LENGTH + e.encodedLength());
+    }
+
+    private byte[] copy(final int length)
+    {
+        final byte[] bytes = new byte[length];
+        buffer.getBytes(0, bytes);
+        return bytes;
+    }
+
+    /**
+     * Decode one response message and add it to {@link #responses}.
+     *
+     * @param b buffer holding exactly one message at offset.
+     * @param offset where it starts.
+     */
+    public synchronized void onResponse(final org.agrona.DirectBuffer b, final int offset)
+    {
+        final MessageHeaderDecoder h = new MessageHeaderDecoder().wrap(b, offset);
+        final int body = offset + MessageHeaderDecoder.ENCODED_LENGTH;
+        final int bl = h.blockLength();
+        final int v = h.version();
+        final Response r = switch (h.templateId())
+        {
+            case ConnectResponseDecoder.TEMPLATE_ID ->
+            {
+                final ConnectResponseDecoder d = new ConnectResponseDecoder().wrap(b, body, bl, v);
+                yield new Response(h.templateId(), d.correlationId(), d.status().name(), -1, -1, -1, null, "");
+            }
+            case OpenExtentResponseDecoder.TEMPLATE_ID ->
+            {
+                final OpenExtentResponseDecoder d = new OpenExtentResponseDecoder().wrap(b, body, bl, v);
+                final long c = d.correlationId();
+                d.extentId();
+                final String s = d.status().name();
+                final long cl = d.commitLength();
+                yield new Response(h.templateId(), c, s, -1, -1, cl, null, d.errorMessage());
+            }
+            case AppendResponseDecoder.TEMPLATE_ID ->
+            {
+                final AppendResponseDecoder d = new AppendResponseDecoder().wrap(b, body, bl, v);
+                final long c = d.correlationId();
+                d.extentId();
+                final String s = d.status().name();
+                final long bo = d.blockOffset();
+                final long no = d.nextOffset();
+                yield new Response(h.templateId(), c, s, bo, no, -1, null, d.errorMessage());
+            }
+            case ReadResponseDecoder.TEMPLATE_ID ->
+            {
+                final ReadResponseDecoder d = new ReadResponseDecoder().wrap(b, body, bl, v);
+                final long c = d.correlationId();
+                d.extentId();
+                final String s = d.status().name();
+                final long bo = d.blockOffset();
+                final long no = d.nextOffset();
+                final long cl = d.commitLength();
+                final byte[] p = new byte[d.payloadLength()];
+                d.getPayload(p, 0, p.length);
+                yield new Response(h.templateId(), c, s, bo, no, cl, p, d.errorMessage());
+            }
+            case ErrorResponseDecoder.TEMPLATE_ID ->
+            {
+                final ErrorResponseDecoder d = new ErrorResponseDecoder().wrap(b, body, bl, v);
+                final long c = d.correlationId();
+                final String s = d.status().name();
+                yield new Response(h.templateId(), c, s, -1, -1, -1, null, d.errorMessage());
+            }
+            case ExtentStatusResponseDecoder.TEMPLATE_ID ->
+            {
+                final ExtentStatusResponseDecoder d = new ExtentStatusResponseDecoder().wrap(b, body, bl, v);
+                final long c = d.correlationId();
+                d.nodeId();
+                d.extentId();
+                final String s = d.status().name();
+                yield new Response(h.templateId(), c, s, -1, -1, d.commitLength(), null, "");
+            }
+            default -> new Response(h.templateId(), -1, "UNKNOWN_TEMPLATE", -1, -1, -1, null, "");
+        };
+        responses.add(r);
+    }
+
+    /**
+     * @param correlationId of the request.
+     * @return its response, or null.
+     */
+    public synchronized Response find(final long correlationId)
+    {
+        for (final Response r : responses)
+        {
+            if (r.correlationId() == correlationId)
+            {
+                return r;
+            }
+        }
+        return null;
+    }
+}
