@@ -99,7 +99,13 @@ source bin/cairn-env.sh
 
 if [ $BUILD -eq 1 ]; then
     log "building (mvn -DskipTests install; the first build downloads dependencies from Maven Central)"
-    mvn -B -q -DskipTests install || die "build failed"
+    # Progress: one line per module; the full log is kept for when it fails.
+    mkdir -p "$STATE_DIR"
+    if ! mvn -B -ntp -DskipTests install > "$STATE_DIR/build.log" 2>&1 < /dev/null; then
+        grep -E "ERROR|FAILURE" "$STATE_DIR/build.log" | head -30 >&2
+        die "build failed (full log: $STATE_DIR/build.log)"
+    fi
+    grep -E "^\[INFO\] (Cairn[^:]*\.+ SUCCESS|BUILD SUCCESS|Total time)" "$STATE_DIR/build.log" | sed 's/^\[INFO\] /[run]   /' 
 fi
 
 mkdir -p "$STATE_DIR"
