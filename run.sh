@@ -136,7 +136,7 @@ for i in 1 2 3; do
     mkdir -p "$DATA_DIR/node-$i/disk0"
     start_process "node-$i" "$DATA_DIR/logs/node-$i.log" \
         ./bin/cairn-node --node-id "$i" --endpoint "127.0.0.1:$((NODE_PORT_BASE + i))" \
-        --data-dir "$DATA_DIR/node-$i/disk0" --managers "$MANAGERS"
+        --data-dir "$DATA_DIR/node-$i/disk0" --managers "$MANAGERS" --format-if-empty
     NODE_PIDS+=("$STARTED_PID")
 done
 for i in 1 2 3; do

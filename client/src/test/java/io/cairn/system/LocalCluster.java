@@ -95,6 +95,7 @@ public final class LocalCluster implements AutoCloseable
             "--endpoint", nodeEndpoint(nodeId),
             "--data-dir", disk.toString(),
             "--managers", managersString(),
+            "--format-if-empty",
             "--extent-size-bytes", Long.toString(extentSizeBytes));
     }
 

@@ -1,96 +1,174 @@
 package io.cairn.daemon;
 
 import io.cairn.bindings.AlignedBufferPool;
+import io.cairn.bindings.Errno;
 import io.cairn.bindings.IoRing;
-import io.cairn.bindings.NativeIo;
 import io.cairn.bindings.NativeIoException;
 import io.cairn.replication.BlockFormat;
 import io.cairn.replication.Verify;
 import io.cairn.sbe.node.NodeStatus;
-import org.agrona.collections.IntArrayList;
+import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.OneToOneConcurrentArrayQueue;
+import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
+import java.util.List;
 import java.util.zip.CRC32C;
 
 /**
- * The I/O agent of one data directory: owns its io_uring, its aligned buffers and its extent files.
+ * The I/O agent of one data directory: owns its {@link IoEngine}, its aligned buffers and its extent files.
  * <p>
- * Commands arrive on a bounded queue from the replication thread. The agent takes everything queued as
- * one batch (group commit) and submits it in one downcall: per file, a linked chain
- * {@code write -> write -> ... -> fdatasync}, and reads unlinked beside them. A write completes OK only
- * when its chain's fdatasync succeeded. One batch is in flight at a time, so completions go back in
- * submission order and a completed write implies every earlier one on that file is durable.
- * Creating a file (open O_DIRECT, fallocate) is a blocking call made here, rarely.
+ * Commands arrive on a bounded queue from the replication thread. The agent takes what is queued, up to
+ * {@link Config#maxBatchCommands} commands and {@link Config#maxBatchBytes} bytes, as one batch (group
+ * commit) and submits it in one call: per file, a linked chain {@code write -> ... -> [state page] ->
+ * fdatasync}, and reads unlinked beside them. A write completes OK only when its chain's fdatasync
+ * succeeded. One batch is in flight at a time, so completions go back in submission order and a completed
+ * write implies every earlier one on that file is durable.
+ * <p>
+ * Files grow by preallocation steps ({@link Config#preallocStepBytes}) up to the extent's size limit.
+ * ENOSPC on a step puts the disk in state FULL: the write answers EXTENT_FULL and the disk takes no new
+ * extents. An I/O error (write, fdatasync, fallocate other than ENOSPC) puts the disk in state FAILED:
+ * nothing more is written to it; reads continue. A failed write never leaves a hole: every later write
+ * to that file fails too.
+ * <p>
+ * The durable checkpoint (state slot of the header page, see {@link BlockFormat}) is rewritten in a
+ * chain whenever the durable length has grown by {@link Config#checkpointIntervalBytes}; it records a
+ * length that was already durable before the chain, so it never runs ahead of the data.
  */
 public final class DiskIoAgent implements Agent
 {
+    /** Disk states, as in {@link DiskCounters#STATE_OK} etc. */
+    static final int STATE_OK = DiskCounters.STATE_OK;
+    static final int STATE_FULL = DiskCounters.STATE_FULL;
+    static final int STATE_FAILED = DiskCounters.STATE_FAILED;
+
     private static final long FSYNC_TAG = 1L << 40;
+    private static final long STATE_TAG = 1L << 41;
+
+    /**
+     * Per-disk settings.
+     *
+     * @param bufferCount             aligned I/O buffers (and so commands in flight).
+     * @param maxBlockLengthBytes     the largest block (each buffer's length), at most
+     *                                {@link BlockFormat#STORE_MAX_BLOCK_LENGTH_BYTES}.
+     * @param ringEntries             io_uring submission entries.
+     * @param maxBatchCommands        most commands in one batch (one fdatasync per file per batch).
+     * @param maxBatchBytes           most bytes written by one batch (a batch always takes one command).
+     * @param preallocStepBytes       how much a file grows by at a time.
+     * @param checkpointIntervalBytes durable growth after which the checkpoint is rewritten.
+     */
+    public record Config(
+        int bufferCount,
+        int maxBlockLengthBytes,
+        int ringEntries,
+        int maxBatchCommands,
+        long maxBatchBytes,
+        long preallocStepBytes,
+        long checkpointIntervalBytes)
+    {
+    }
 
     private final int diskIndex;
     private final Path extentsDir;
-    private final long extentSizeBytes;
+    private final DiskStorage storage;
+    private final DiskCounters counters;
+    private final Config config;
     private final AlignedBufferPool pool;
-    private final IoRing ring;
+    private final AlignedBufferPool statePool;
+    private final IoEngine engine;
     private final IoCommand[] commands;
     private final OneToOneConcurrentArrayQueue<IoCommand> submitQueue;
     private final OneToOneConcurrentArrayQueue<IoCommand> completionQueue;
-    private final IntArrayList openFds = new IntArrayList();
+    private final Int2ObjectHashMap<ExtentFile> files = new Int2ObjectHashMap<>();
     private final CRC32C crc = new CRC32C();
     private final IoCommand[] batch;
     private final int[] groupFd;
     private final int[] groupSyncResult;
+    private final int[] groupStateResult;
+    private final boolean[] groupHasState;
+    private final ByteBuffer[] stateByteBuffers;
+    private final UnsafeBuffer[] stateViews;
+    private final long[] stateAddresses;
     private final int maxBatch;
     private final IoRing.CompletionHandler completionHandler = this::onCompletion;
+    private volatile int diskState = STATE_OK;
     private int batchSize;
     private int groupCount;
     private int pendingCompletions;
     private boolean createdInBatch;
 
     /**
-     * @param diskIndex       index of this data directory.
-     * @param dataDir         the data directory; extents live in {@code dataDir/extents}.
-     * @param extentSizeBytes size new extent files are preallocated to.
-     * @param bufferCount     aligned I/O buffers (and so commands in flight) for this disk.
-     * @param ringEntries     io_uring submission entries.
-     * @param recoveredFds    descriptors of extents recovered on this disk; this agent closes them.
-     * @throws NativeIoException when the ring cannot be set up.
+     * @param diskIndex index of this data directory.
+     * @param dataDir   the data directory; extents live in {@code dataDir/extents}.
+     * @param storage   the file system (real or simulated).
+     * @param counters  this disk's counters.
+     * @param config    settings.
+     * @param recovered extents recovered on this disk; this agent owns (and closes) their files.
+     * @throws NativeIoException when the engine cannot be set up.
      */
     public DiskIoAgent(
         final int diskIndex,
         final Path dataDir,
-        final long extentSizeBytes,
-        final int bufferCount,
-        final int ringEntries,
-        final int[] recoveredFds) throws NativeIoException
+        final DiskStorage storage,
+        final DiskCounters counters,
+        final Config config,
+        final List<RecoveredExtent> recovered) throws NativeIoException
     {
+        Verify.verify(config.maxBlockLengthBytes() >= BlockFormat.EXTENT_HEADER_LENGTH_BYTES &&
+            config.maxBlockLengthBytes() <= BlockFormat.STORE_MAX_BLOCK_LENGTH_BYTES, "max block length out of range",
+            config.maxBlockLengthBytes());
         this.diskIndex = diskIndex;
         this.extentsDir = dataDir.resolve(ExtentFiles.EXTENTS_DIR);
-        this.extentSizeBytes = extentSizeBytes;
-        pool = new AlignedBufferPool(bufferCount, BlockFormat.MAX_BLOCK_LENGTH_BYTES);
-        ring = new IoRing(ringEntries);
-        commands = new IoCommand[bufferCount];
-        for (int i = 0; i < bufferCount; i++)
+        this.storage = storage;
+        this.counters = counters;
+        this.config = config;
+        pool = new AlignedBufferPool(config.bufferCount(), config.maxBlockLengthBytes());
+        engine = storage.newEngine(config.ringEntries());
+        commands = new IoCommand[config.bufferCount()];
+        for (int i = 0; i < commands.length; i++)
         {
             final int index = pool.acquire();
             commands[i] = new IoCommand(diskIndex, pool.address(index),
                 pool.segment(index).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN), pool.bufferLengthBytes());
         }
-        submitQueue = new OneToOneConcurrentArrayQueue<>(bufferCount);
-        completionQueue = new OneToOneConcurrentArrayQueue<>(bufferCount);
-        maxBatch = Math.min(bufferCount, ring.capacity() / 2);
+        submitQueue = new OneToOneConcurrentArrayQueue<>(commands.length);
+        completionQueue = new OneToOneConcurrentArrayQueue<>(commands.length);
+        // Per command at most: a write, plus per file a state page and an fdatasync.
+        maxBatch = Math.min(Math.min(commands.length, config.maxBatchCommands()), engine.capacity() / 3);
+        Verify.verify(maxBatch >= 1, "ring too small for one batch", engine.capacity());
         batch = new IoCommand[maxBatch];
         groupFd = new int[maxBatch];
         groupSyncResult = new int[maxBatch];
-        for (final int fd : recoveredFds)
+        groupStateResult = new int[maxBatch];
+        groupHasState = new boolean[maxBatch];
+        statePool = new AlignedBufferPool(maxBatch, BlockFormat.EXTENT_HEADER_LENGTH_BYTES);
+        stateByteBuffers = new ByteBuffer[maxBatch];
+        stateViews = new UnsafeBuffer[maxBatch];
+        stateAddresses = new long[maxBatch];
+        for (int g = 0; g < maxBatch; g++)
         {
-            openFds.addInt(fd);
+            final int index = statePool.acquire();
+            stateAddresses[g] = statePool.address(index);
+            stateByteBuffers[g] = statePool.segment(index).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+            stateViews[g] = new UnsafeBuffer(stateAddresses[g], BlockFormat.EXTENT_HEADER_LENGTH_BYTES);
         }
+        for (final RecoveredExtent r : recovered)
+        {
+            final ExtentFile file = new ExtentFile(r.fd(), r.allocatedBytes(), r.commitLength());
+            file.header.copy(r.header());
+            file.state.copyFrom(r.state());
+            file.hasPrevious = null != r.previousState();
+            if (file.hasPrevious)
+            {
+                file.previous.copyFrom(r.previousState());
+            }
+            files.put(r.fd(), file);
+        }
+        counters.diskState.setRelease(STATE_OK);
     }
 
     IoCommand[] commands()
@@ -108,6 +186,22 @@ public final class DiskIoAgent implements Agent
         return completionQueue;
     }
 
+    /**
+     * @return {@link #STATE_OK}, {@link #STATE_FULL} or {@link #STATE_FAILED}; readable from any thread.
+     */
+    int diskState()
+    {
+        return diskState;
+    }
+
+    /**
+     * @return this disk's counters.
+     */
+    public DiskCounters counters()
+    {
+        return counters;
+    }
+
     /** {@inheritDoc} */
     public int doWork() throws NativeIoException
     {
@@ -118,7 +212,7 @@ public final class DiskIoAgent implements Agent
         }
         if (pendingCompletions > 0)
         {
-            work += ring.reap(completionHandler, 0);
+            work += engine.reap(completionHandler, 0);
         }
         if (batchSize > 0 && 0 == pendingCompletions)
         {
@@ -135,27 +229,28 @@ public final class DiskIoAgent implements Agent
         {
             if (pendingCompletions > 0)
             {
-                ring.reap(completionHandler, pendingCompletions);
+                engine.reap(completionHandler, pendingCompletions);
             }
         }
         catch (final NativeIoException ignore)
         {
             // Closing: nothing more to do with the ring.
         }
-        for (int i = 0; i < openFds.size(); i++)
+        for (final ExtentFile file : files.values())
         {
             try
             {
-                NativeIo.close(openFds.getInt(i));
+                storage.close(file.fd);
             }
             catch (final NativeIoException ignore)
             {
                 // Every completed write was already fdatasync'd.
             }
         }
-        openFds.clear();
-        ring.close();
+        files.clear();
+        engine.close();
         pool.close();
+        statePool.close();
     }
 
     /** {@inheritDoc} */
@@ -166,23 +261,31 @@ public final class DiskIoAgent implements Agent
 
     private int startBatch() throws NativeIoException
     {
-        IoCommand command;
-        while (batchSize < maxBatch && null != (command = submitQueue.poll()))
-        {
-            batch[batchSize++] = command;
-        }
-        if (0 == batchSize)
+        final int queued = submitQueue.size();
+        if (0 == queued)
         {
             return 0;
+        }
+        counters.queueDepth.setRelease(queued);
+        long batchBytes = 0;
+        IoCommand command;
+        while (batchSize < maxBatch && (0 == batchSize || batchBytes < config.maxBatchBytes()) &&
+            null != (command = submitQueue.poll()))
+        {
+            batch[batchSize++] = command;
+            batchBytes += command.kind == IoCommand.WRITE ? command.blockLengthBytes : 0;
+        }
+        counters.batches.incrementRelease();
+        counters.batchedCommands.getAndAddRelease(batchSize);
+        if (batchSize > counters.maxBatch.get())
+        {
+            counters.maxBatch.setRelease(batchSize);
         }
         groupCount = 0;
         createdInBatch = false;
         for (int i = 0; i < batchSize; i++)
         {
-            if (batch[i].kind == IoCommand.CREATE)
-            {
-                createFile(batch[i]);
-            }
+            admit(batch[i]);
         }
         prepareWriteChains();
         for (int i = 0; i < batchSize; i++)
@@ -190,16 +293,84 @@ public final class DiskIoAgent implements Agent
             final IoCommand c = batch[i];
             if (c.kind == IoCommand.READ)
             {
-                Verify.verify(ring.prepareRead(c.fd, c.address, c.blockLengthBytes, c.blockOffset, i, false),
+                Verify.verify(engine.prepareRead(c.fd, c.address, c.blockLengthBytes, c.blockOffset, i, false),
                     "ring full preparing read", i);
                 pendingCompletions++;
             }
         }
-        if (ring.preparedCount() > 0)
+        if (engine.preparedCount() > 0)
         {
-            ring.submit();
+            engine.submit();
         }
         return batchSize;
+    }
+
+    /** Decide, before any I/O, whether a command can go ahead: create files, grow them, refuse on a bad disk. */
+    private void admit(final IoCommand c)
+    {
+        switch (c.kind)
+        {
+            case IoCommand.CREATE -> createFile(c);
+            case IoCommand.WRITE -> admitWrite(c);
+            case IoCommand.SEAL -> admitSeal(c);
+            default ->
+            {
+            }
+        }
+    }
+
+    private void admitWrite(final IoCommand c)
+    {
+        final ExtentFile file = files.get(c.fd);
+        Verify.verify(null != file, "write to unknown file", c.fd);
+        if (file.failed || diskState == STATE_FAILED)
+        {
+            c.fail(diskState == STATE_FAILED ? NodeStatus.IO_ERROR : file.failedStatus,
+                "extent " + c.extentId + " on disk " + diskIndex + " takes no more writes after an earlier failure");
+            file.failed = true;
+            return;
+        }
+        final long end = c.blockOffset + c.blockLengthBytes;
+        if (end > file.allocatedBytes)
+        {
+            grow(c, file, end);
+        }
+    }
+
+    private void grow(final IoCommand c, final ExtentFile file, final long end)
+    {
+        final long step = config.preallocStepBytes();
+        final long target = Math.min(file.header.page.extentSizeBytes, ((end + step - 1) / step) * step);
+        try
+        {
+            storage.fallocate(c.fd, file.allocatedBytes, target - file.allocatedBytes);
+            file.allocatedBytes = target;
+            counters.preallocations.incrementRelease();
+        }
+        catch (final NativeIoException ex)
+        {
+            final boolean full = ex.errno() == Errno.ENOSPC;
+            file.failed = true;
+            file.failedStatus = full ? NodeStatus.EXTENT_FULL : NodeStatus.IO_ERROR;
+            c.fail(file.failedStatus, (full ? "disk " + diskIndex + " is full (" + extentsDir +
+                "): read-only for new extents; " : "") + ex.getMessage());
+            counters.ioErrors.increment();
+            setDiskState(full ? STATE_FULL : STATE_FAILED);
+        }
+    }
+
+    private void admitSeal(final IoCommand c)
+    {
+        final ExtentFile file = files.get(c.fd);
+        Verify.verify(null != file, "seal of unknown file", c.fd);
+        if (diskState == STATE_FAILED)
+        {
+            c.fail(NodeStatus.IO_ERROR, "disk " + diskIndex + " failed");
+            return;
+        }
+        file.pending.set(file.state.sequence + 1, c.extentId, file.state.epoch, true, c.blockOffset, c.blockOffset);
+        BlockFormat.encodeHeaderPage(c.byteBuffer, c.view, crc, file.header.page, file.pending, file.state);
+        c.blockLengthBytes = BlockFormat.EXTENT_HEADER_LENGTH_BYTES;
     }
 
     private void prepareWriteChains()
@@ -209,29 +380,51 @@ public final class DiskIoAgent implements Agent
             final IoCommand c = batch[i];
             if (needsWrite(c) && groupOf(c.fd) < 0)
             {
-                groupFd[groupCount] = c.fd;
-                groupSyncResult[groupCount] = Integer.MIN_VALUE;
+                final int g = groupCount++;
+                groupFd[g] = c.fd;
+                groupSyncResult[g] = Integer.MIN_VALUE;
+                groupStateResult[g] = Integer.MIN_VALUE;
+                boolean sealing = false;
                 for (int j = i; j < batchSize; j++)
                 {
                     final IoCommand w = batch[j];
                     if (needsWrite(w) && w.fd == c.fd)
                     {
-                        final long offset = w.kind == IoCommand.CREATE ? 0 : w.blockOffset;
-                        Verify.verify(ring.prepareWrite(w.fd, w.address, w.blockLengthBytes, offset, j, true),
+                        final long offset = w.kind == IoCommand.WRITE ? w.blockOffset : 0;
+                        Verify.verify(engine.prepareWrite(w.fd, w.address, w.blockLengthBytes, offset, j, true),
                             "ring full preparing write", j);
                         pendingCompletions++;
+                        sealing |= w.kind == IoCommand.SEAL;
                     }
                 }
-                Verify.verify(ring.prepareFdatasync(c.fd, FSYNC_TAG | groupCount, false), "ring full preparing fdatasync");
+                groupHasState[g] = !sealing && prepareCheckpoint(g, files.get(c.fd));
+                Verify.verify(engine.prepareFdatasync(c.fd, FSYNC_TAG | g, false), "ring full preparing fdatasync");
                 pendingCompletions++;
-                groupCount++;
             }
         }
     }
 
+    private boolean prepareCheckpoint(final int g, final ExtentFile file)
+    {
+        if (null == file || file.state.sealed ||
+            file.durableLength - file.state.checkpointLength < config.checkpointIntervalBytes())
+        {
+            return false;
+        }
+        // The length recorded is durable already (previous batches), so the slot never runs ahead of the data.
+        file.pending.set(file.state.sequence + 1, file.header.page.extentId, file.state.epoch, false,
+            file.durableLength, -1);
+        BlockFormat.encodeHeaderPage(stateByteBuffers[g], stateViews[g], crc, file.header.page, file.pending,
+            file.state);
+        Verify.verify(engine.prepareWrite(file.fd, stateAddresses[g], BlockFormat.EXTENT_HEADER_LENGTH_BYTES, 0,
+            STATE_TAG | g, true), "ring full preparing checkpoint", g);
+        pendingCompletions++;
+        return true;
+    }
+
     private static boolean needsWrite(final IoCommand c)
     {
-        return c.kind == IoCommand.WRITE || (c.kind == IoCommand.CREATE && null == c.status);
+        return null == c.status && (c.kind == IoCommand.WRITE || c.kind == IoCommand.CREATE || c.kind == IoCommand.SEAL);
     }
 
     private int groupOf(final int fd)
@@ -248,18 +441,61 @@ public final class DiskIoAgent implements Agent
 
     private void createFile(final IoCommand c)
     {
+        if (diskState != STATE_OK)
+        {
+            c.fail(NodeStatus.IO_ERROR, "disk " + diskIndex + " (" + extentsDir + ") is " +
+                (diskState == STATE_FULL ? "full: read-only for new extents" : "failed"));
+            return;
+        }
+        int fd = -1;
         try
         {
-            c.fd = NativeIo.openDirect(c.path, true);
-            openFds.addInt(c.fd);
-            NativeIo.fallocate(c.fd, 0, extentSizeBytes);
+            fd = storage.open(c.path, true);
+            final long first = Math.min(c.extentSizeBytes, config.preallocStepBytes());
+            storage.fallocate(fd, 0, first);
+            counters.preallocations.incrementRelease();
+            final ExtentFile file = new ExtentFile(fd, first, BlockFormat.EXTENT_HEADER_LENGTH_BYTES);
+            file.header.page.set(c.extentId, c.streamId, c.extentSizeBytes, BlockFormat.STORE_MAX_BLOCK_LENGTH_BYTES);
+            file.pending.set(1, c.extentId, 1, false, BlockFormat.EXTENT_HEADER_LENGTH_BYTES, -1);
+            BlockFormat.encodeHeaderPage(c.byteBuffer, c.view, crc, file.header.page, file.pending, null);
+            files.put(fd, file);
+            c.fd = fd;
             c.blockLengthBytes = BlockFormat.EXTENT_HEADER_LENGTH_BYTES;
             createdInBatch = true;
         }
         catch (final NativeIoException ex)
         {
-            c.status = NodeStatus.IO_ERROR;
-            c.error = ex.getMessage();
+            final boolean full = ex.errno() == Errno.ENOSPC;
+            c.fail(NodeStatus.IO_ERROR, (full ? "disk " + diskIndex + " is full: read-only for new extents; " : "") +
+                ex.getMessage());
+            counters.ioErrors.increment();
+            setDiskState(full ? STATE_FULL : STATE_FAILED);
+            abandon(fd, c.path);
+        }
+    }
+
+    private void abandon(final int fd, final Path path)
+    {
+        try
+        {
+            if (fd >= 0)
+            {
+                storage.close(fd);
+            }
+            storage.delete(path);
+        }
+        catch (final IOException ignore)
+        {
+            // Best effort: an extent file without a valid header is skipped at recovery.
+        }
+    }
+
+    private void setDiskState(final int state)
+    {
+        if (state > diskState)
+        {
+            diskState = state;
+            counters.diskState.setRelease(state);
         }
     }
 
@@ -269,6 +505,10 @@ public final class DiskIoAgent implements Agent
         if ((userData & FSYNC_TAG) != 0)
         {
             groupSyncResult[(int)(userData & ~FSYNC_TAG)] = result;
+        }
+        else if ((userData & STATE_TAG) != 0)
+        {
+            groupStateResult[(int)(userData & ~STATE_TAG)] = result;
         }
         else
         {
@@ -282,21 +522,13 @@ public final class DiskIoAgent implements Agent
         {
             syncDirectory();
         }
+        finishGroups();
         for (int i = 0; i < batchSize; i++)
         {
             final IoCommand c = batch[i];
             switch (c.kind)
             {
-                case IoCommand.CREATE, IoCommand.WRITE ->
-                {
-                    if (null == c.status)
-                    {
-                        final int g = groupOf(c.fd);
-                        final boolean ok = c.ioResult == c.blockLengthBytes && groupSyncResult[g] == 0;
-                        c.status = ok ? NodeStatus.OK : NodeStatus.IO_ERROR;
-                        c.error = ok ? null : "write result " + c.ioResult + ", fdatasync result " + groupSyncResult[g];
-                    }
-                }
+                case IoCommand.CREATE, IoCommand.WRITE, IoCommand.SEAL -> finishWrite(c);
                 case IoCommand.READ -> verifyRead(c);
                 default -> c.status = NodeStatus.OK;
             }
@@ -306,29 +538,140 @@ public final class DiskIoAgent implements Agent
         batchSize = 0;
     }
 
+    private void finishGroups()
+    {
+        for (int g = 0; g < groupCount; g++)
+        {
+            if (groupSyncResult[g] == 0)
+            {
+                counters.fsyncs.incrementRelease();
+            }
+            final ExtentFile file = files.get(groupFd[g]);
+            if (groupHasState[g] && null != file)
+            {
+                if (groupStateResult[g] == BlockFormat.EXTENT_HEADER_LENGTH_BYTES && groupSyncResult[g] == 0)
+                {
+                    file.commitState();
+                    counters.checkpoints.incrementRelease();
+                    counters.bytesWritten.getAndAddRelease(BlockFormat.EXTENT_HEADER_LENGTH_BYTES);
+                }
+            }
+        }
+    }
+
+    private void finishWrite(final IoCommand c)
+    {
+        if (null != c.status)
+        {
+            return;
+        }
+        final int g = groupOf(c.fd);
+        final boolean ok = c.ioResult == c.blockLengthBytes && groupSyncResult[g] == 0;
+        final ExtentFile file = files.get(c.fd);
+        if (ok)
+        {
+            c.status = NodeStatus.OK;
+            counters.bytesWritten.getAndAddRelease(c.blockLengthBytes);
+            switch (c.kind)
+            {
+                case IoCommand.WRITE ->
+                {
+                    counters.blocksWritten.incrementRelease();
+                    file.durableLength = Math.max(file.durableLength, c.blockOffset + c.blockLengthBytes);
+                }
+                case IoCommand.SEAL, IoCommand.CREATE -> file.commitState();
+                default ->
+                {
+                }
+            }
+            return;
+        }
+        c.fail(NodeStatus.IO_ERROR, "write result " + c.ioResult + ", fdatasync result " + groupSyncResult[g]);
+        if (null != file)
+        {
+            file.failed = true;
+            file.failedStatus = NodeStatus.IO_ERROR;
+        }
+        if (c.ioResult != -Errno.ECANCELED)
+        {
+            counters.ioErrors.increment();
+        }
+        // An fdatasync error leaves the page cache and the disk disagreeing: nothing more is written here.
+        setDiskState(STATE_FAILED);
+    }
+
     private void verifyRead(final IoCommand c)
     {
         if (c.ioResult != c.blockLengthBytes)
         {
-            c.status = NodeStatus.IO_ERROR;
-            c.error = "read result " + c.ioResult;
+            c.fail(NodeStatus.IO_ERROR, "read result " + c.ioResult);
+            counters.ioErrors.increment();
             return;
         }
+        counters.bytesRead.getAndAddRelease(c.blockLengthBytes);
+        counters.blocksRead.incrementRelease();
         c.payloadLengthBytes = BlockFormat.verifyBlock(
             c.byteBuffer, c.view, crc, c.extentId, c.blockOffset, c.blockLengthBytes);
         c.status = c.payloadLengthBytes >= 0 ? NodeStatus.OK : NodeStatus.CORRUPT;
+        if (c.status == NodeStatus.CORRUPT)
+        {
+            counters.corruptBlocks.increment();
+        }
     }
 
     private void syncDirectory()
     {
         // A new file's directory entry must be durable too, or a crash can lose an acknowledged extent.
-        try (FileChannel dir = FileChannel.open(extentsDir, StandardOpenOption.READ))
+        try
         {
-            dir.force(true);
+            storage.syncDirectory(extentsDir);
         }
         catch (final IOException ex)
         {
             throw new IllegalStateException("fsync of " + extentsDir + " failed", ex);
+        }
+    }
+
+    /** The agent's view of one open extent file. */
+    private static final class ExtentFile
+    {
+        final int fd;
+        final HeaderHolder header = new HeaderHolder();
+        final BlockFormat.ExtentStatePage state = new BlockFormat.ExtentStatePage();
+        final BlockFormat.ExtentStatePage previous = new BlockFormat.ExtentStatePage();
+        final BlockFormat.ExtentStatePage pending = new BlockFormat.ExtentStatePage();
+        boolean hasPrevious;
+        long allocatedBytes;
+        long durableLength;
+        boolean failed;
+        NodeStatus failedStatus = NodeStatus.IO_ERROR;
+
+        ExtentFile(final int fd, final long allocatedBytes, final long durableLength)
+        {
+            this.fd = fd;
+            this.allocatedBytes = allocatedBytes;
+            this.durableLength = durableLength;
+        }
+
+        void commitState()
+        {
+            if (state.sequence > 0)
+            {
+                previous.copyFrom(state);
+                hasPrevious = true;
+            }
+            state.copyFrom(pending);
+        }
+    }
+
+    /** The header of a file, with the size limit at hand. */
+    private static final class HeaderHolder
+    {
+        final BlockFormat.ExtentHeaderPage page = new BlockFormat.ExtentHeaderPage();
+
+        void copy(final BlockFormat.ExtentHeaderPage from)
+        {
+            page.set(from.extentId, from.streamId, from.extentSizeBytes, from.maxBlockLengthBytes);
         }
     }
 }

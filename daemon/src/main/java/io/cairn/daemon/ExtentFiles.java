@@ -2,7 +2,6 @@ package io.cairn.daemon;
 
 import io.cairn.bindings.AlignedBufferPool;
 import io.cairn.bindings.IoRing;
-import io.cairn.bindings.NativeIo;
 import io.cairn.bindings.NativeIoException;
 import io.cairn.replication.BlockFormat;
 import io.cairn.replication.BlockIndex;
@@ -13,8 +12,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,10 +21,21 @@ import java.util.zip.CRC32C;
  * Where extent files live and how they are recovered at start.
  * <p>
  * One file per extent, {@code <dataDir>/extents/<extentId>.ext}, in the format of {@link BlockFormat}.
- * Recovery reads each file from the first block, verifying every block (magic, length, extentId,
- * blockOffset, CRC32C); the commit length is the end of the last valid block, so a torn tail, or zeroes,
- * ends the extent. The page after the commit length is then zeroed and synced, so stale bytes of a torn
- * write can never be mistaken for a block later.
+ * Recovery of one extent:
+ * <ol>
+ *   <li>Read the header page: the header must be valid (else the file is skipped, with the reason); the
+ *       newer valid state slot gives the epoch, the sealed state and the last durable checkpoint.</li>
+ *   <li>Up to the checkpoint (or the sealed length), walk the block headers only, to rebuild the index:
+ *       those blocks were durable when the checkpoint was written; their CRCs are checked lazily on read and
+ *       by the scrubber. A bad header there is corruption of acknowledged data: the range up to the
+ *       checkpoint is reported and answers CORRUPT; the commit length does not shrink.</li>
+ *   <li>Unsealed extents only: from the checkpoint, verify every block (magic, length, extentId,
+ *       blockOffset, CRC32C, epoch not below the previous block's). The first invalid block ends the
+ *       extent: a torn or partial tail is cut to the last whole block.</li>
+ *   <li>Unsealed extents only: write a new state slot (epoch + 1, checkpoint = the recovered length) and
+ *       fdatasync before serving. Every later block carries the new epoch, so a stale block beyond the cut
+ *       can never be taken for part of the extent by a later recovery.</li>
+ * </ol>
  */
 public final class ExtentFiles
 {
@@ -35,6 +43,8 @@ public final class ExtentFiles
     public static final String EXTENTS_DIR = "extents";
     /** File name suffix of an extent file. */
     public static final String SUFFIX = ".ext";
+    /** Recovery reads this much at a time (and so can hold the largest block). */
+    static final int SCAN_CHUNK_BYTES = BlockFormat.STORE_MAX_BLOCK_LENGTH_BYTES;
 
     private ExtentFiles()
     {
@@ -53,26 +63,26 @@ public final class ExtentFiles
     /**
      * Recover every extent of one data directory (creating its extents directory if absent).
      *
+     * @param storage   the file system.
      * @param dataDir   the data directory.
      * @param diskIndex its index.
      * @param log       where to report each extent found.
      * @return the valid extents, with their files open.
-     * @throws IOException when the directory cannot be read or a file cannot be opened or read.
+     * @throws IOException when the directory cannot be read, or a file cannot be opened, read or written.
      */
-    public static List<RecoveredExtent> recover(final Path dataDir, final int diskIndex, final PrintStream log)
-        throws IOException
+    public static List<RecoveredExtent> recover(
+        final DiskStorage storage, final Path dataDir, final int diskIndex, final PrintStream log) throws IOException
     {
         final Path dir = dataDir.resolve(EXTENTS_DIR);
-        Files.createDirectories(dir);
+        storage.createDirectories(dir);
         final List<RecoveredExtent> extents = new ArrayList<>();
-        try (AlignedBufferPool pool = new AlignedBufferPool(1, BlockFormat.MAX_BLOCK_LENGTH_BYTES);
-            IoRing ring = new IoRing(4);
-            DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*" + SUFFIX))
+        try (AlignedBufferPool pool = new AlignedBufferPool(1, SCAN_CHUNK_BYTES);
+            IoEngine engine = storage.newEngine(4))
         {
             final int bufferIndex = pool.acquire();
-            final Scanner scanner = new Scanner(ring, pool.address(bufferIndex),
+            final Scanner scanner = new Scanner(storage, engine, pool.address(bufferIndex),
                 pool.segment(bufferIndex).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN));
-            for (final Path file : files)
+            for (final Path file : storage.list(dir, SUFFIX))
             {
                 final String name = file.getFileName().toString();
                 final long extentId;
@@ -85,11 +95,12 @@ public final class ExtentFiles
                     log.println("cairn-node: skipping " + file + ": not an extent file name");
                     continue;
                 }
-                final RecoveredExtent extent = scanner.scan(file, extentId, diskIndex, log);
+                final RecoveredExtent extent = scanner.recover(file, extentId, diskIndex, log);
                 if (null != extent)
                 {
                     log.println("cairn-node: recovered extent " + extentId + " commitLength=" + extent.commitLength() +
-                        " blocks=" + extent.index().count() + " in " + dataDir);
+                        " blocks=" + extent.index().count() + " epoch=" + extent.state().epoch +
+                        (extent.sealed() ? " sealed" : "") + " in " + dataDir);
                     extents.add(extent);
                 }
             }
@@ -99,16 +110,21 @@ public final class ExtentFiles
 
     private static final class Scanner implements IoRing.CompletionHandler
     {
-        private final IoRing ring;
+        private final DiskStorage storage;
+        private final IoEngine engine;
         private final long address;
         private final ByteBuffer byteBuffer;
         private final UnsafeBuffer view;
         private final CRC32C crc = new CRC32C();
         private int result;
+        private int syncResult;
+        private long chunkStart = -1;
+        private int chunkLength;
 
-        Scanner(final IoRing ring, final long address, final ByteBuffer byteBuffer)
+        Scanner(final DiskStorage storage, final IoEngine engine, final long address, final ByteBuffer byteBuffer)
         {
-            this.ring = ring;
+            this.storage = storage;
+            this.engine = engine;
             this.address = address;
             this.byteBuffer = byteBuffer;
             this.view = new UnsafeBuffer(address, byteBuffer.capacity());
@@ -116,86 +132,215 @@ public final class ExtentFiles
 
         public void onCompletion(final long userData, final int result)
         {
-            this.result = result;
+            if (userData == 1)
+            {
+                syncResult = result;
+            }
+            else
+            {
+                this.result = result;
+            }
         }
 
-        RecoveredExtent scan(final Path file, final long extentId, final int diskIndex, final PrintStream log)
-            throws NativeIoException
+        RecoveredExtent recover(final Path file, final long extentId, final int diskIndex, final PrintStream log)
+            throws IOException
         {
-            final int fd = NativeIo.openDirect(file, false);
-            final long fileSize = NativeIo.fileSizeBytes(fd);
-            if (fileSize < 2L * NodeProtocol.BLOCK_ALIGNMENT_BYTES ||
-                read(fd, 0, BlockFormat.EXTENT_HEADER_LENGTH_BYTES) != BlockFormat.EXTENT_HEADER_LENGTH_BYTES ||
-                null != BlockFormat.verifyExtentHeader(byteBuffer, view, crc, extentId))
+            final int fd = storage.open(file, false);
+            try
             {
-                log.println("cairn-node: skipping " + file + ": invalid extent header (size " + fileSize + ")");
-                NativeIo.close(fd);
+                final RecoveredExtent extent = scan(file, fd, extentId, diskIndex, log);
+                if (null == extent)
+                {
+                    storage.close(fd);
+                }
+                return extent;
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                storage.close(fd);
+                throw ex;
+            }
+        }
+
+        private RecoveredExtent scan(
+            final Path file, final int fd, final long extentId, final int diskIndex, final PrintStream log)
+            throws IOException
+        {
+            chunkStart = -1;
+            final long fileSize = storage.fileSizeBytes(fd);
+            final BlockFormat.ExtentHeaderPage header = new BlockFormat.ExtentHeaderPage();
+            if (fileSize < BlockFormat.EXTENT_HEADER_LENGTH_BYTES ||
+                read(fd, 0, BlockFormat.EXTENT_HEADER_LENGTH_BYTES) != BlockFormat.EXTENT_HEADER_LENGTH_BYTES)
+            {
+                log.println("cairn-node: skipping " + file + ": shorter than an extent header (size " + fileSize + ")");
                 return null;
             }
-            final long streamId = BlockFormat.headerStreamId(view);
-            final BlockIndex index = new BlockIndex(256);
-            long offset = BlockFormat.EXTENT_HEADER_LENGTH_BYTES;
-            while (offset + NodeProtocol.BLOCK_ALIGNMENT_BYTES <= fileSize)
+            final String why = header.decode(byteBuffer, view, crc, extentId);
+            if (null != why)
             {
-                final int blockLength = validBlockLength(fd, extentId, offset, fileSize);
-                if (blockLength < 0)
+                log.println("cairn-node: skipping " + file + ": " + why);
+                return null;
+            }
+            final BlockFormat.ExtentStatePage state = new BlockFormat.ExtentStatePage();
+            if (!state.decodeNewest(byteBuffer, view, crc, extentId))
+            {
+                // Both slots unreadable (a torn first write, or damage): scan everything from the first block.
+                log.println("cairn-node: " + file + ": no valid state slot; scanning from the first block");
+                state.set(0, extentId, 0, false, BlockFormat.EXTENT_HEADER_LENGTH_BYTES, -1);
+            }
+            final long limit = Math.min(fileSize, header.extentSizeBytes) & -NodeProtocol.BLOCK_ALIGNMENT_BYTES;
+            final BlockIndex index = new BlockIndex(256);
+            final long trusted = state.sealed ? state.sealedLength : state.checkpointLength;
+            final Walk walk = walkHeaders(fd, extentId, Math.min(trusted, limit), index);
+            long corruptFrom = -1;
+            if (walk.end < trusted)
+            {
+                corruptFrom = walk.end;
+                log.println("cairn-node: CORRUPTION in " + file + ": block header at " + walk.end +
+                    " is invalid below the durable " + (state.sealed ? "sealed length " : "checkpoint ") + trusted +
+                    "; [" + walk.end + ", " + trusted + ") answers CORRUPT");
+            }
+            if (state.sealed)
+            {
+                return new RecoveredExtent(extentId, header.streamId, diskIndex, fd, state.sealedLength,
+                    header.extentSizeBytes, fileSize, index, header, state, null, corruptFrom, trusted);
+            }
+            final long end = verifyTail(fd, extentId, Math.max(trusted, walk.end), limit, walk.maxEpoch, index);
+            if (end < limit && end > trusted)
+            {
+                log.println("cairn-node: " + file + ": tail cut at " + end + " (the block there is torn or absent)");
+            }
+            final BlockFormat.ExtentStatePage previous = new BlockFormat.ExtentStatePage().copyFrom(state);
+            final BlockFormat.ExtentStatePage next = new BlockFormat.ExtentStatePage().set(state.sequence + 1, extentId,
+                Math.max(state.epoch, walk.maxEpoch) + 1, false, end, -1);
+            writeState(fd, header, next, state.sequence > 0 ? previous : null);
+            return new RecoveredExtent(extentId, header.streamId, diskIndex, fd, end, header.extentSizeBytes, fileSize,
+                index, header, next, state.sequence > 0 ? previous : null, corruptFrom, trusted);
+        }
+
+        private record Walk(long end, int maxEpoch)
+        {
+        }
+
+        /** Header-only walk of the checkpointed prefix. */
+        private Walk walkHeaders(final int fd, final long extentId, final long trusted, final BlockIndex index)
+            throws NativeIoException
+        {
+            long offset = BlockFormat.EXTENT_HEADER_LENGTH_BYTES;
+            int epoch = 0;
+            while (offset < trusted)
+            {
+                if (!ensure(fd, offset, BlockFormat.BLOCK_HEADER_LENGTH_BYTES, trusted))
                 {
                     break;
                 }
-                index.add(offset, BlockFormat.payloadLengthField(view));
+                final int at = (int)(offset - chunkStart);
+                final int payloadLength = BlockFormat.checkBlockHeader(view, at, extentId, offset);
+                final int blockEpoch = view.getInt(at + 28, ByteOrder.LITTLE_ENDIAN);
+                if (payloadLength < 0 || blockEpoch < epoch ||
+                    offset + BlockFormat.blockLengthBytes(payloadLength) > trusted)
+                {
+                    break;
+                }
+                epoch = blockEpoch;
+                index.add(offset, payloadLength);
+                offset += BlockFormat.blockLengthBytes(payloadLength);
+            }
+            return new Walk(offset, epoch);
+        }
+
+        /** Full verification from the checkpoint: returns the end of the last whole valid block. */
+        private long verifyTail(
+            final int fd, final long extentId, final long from, final long limit, final int minEpoch,
+            final BlockIndex index) throws NativeIoException
+        {
+            long offset = from;
+            int epoch = minEpoch;
+            while (offset + NodeProtocol.BLOCK_ALIGNMENT_BYTES <= limit)
+            {
+                if (!ensure(fd, offset, BlockFormat.BLOCK_HEADER_LENGTH_BYTES, limit))
+                {
+                    break;
+                }
+                int at = (int)(offset - chunkStart);
+                final int payloadLength = BlockFormat.checkBlockHeader(view, at, extentId, offset);
+                if (payloadLength < 0)
+                {
+                    break;
+                }
+                final int blockLength = BlockFormat.blockLengthBytes(payloadLength);
+                if (offset + blockLength > limit || !ensure(fd, offset, blockLength, limit))
+                {
+                    break;
+                }
+                at = (int)(offset - chunkStart);
+                final int blockEpoch = view.getInt(at + 28, ByteOrder.LITTLE_ENDIAN);
+                if (blockEpoch < epoch ||
+                    BlockFormat.verifyBlockAt(byteBuffer, view, crc, at, extentId, offset, blockLength) < 0)
+                {
+                    break;
+                }
+                epoch = blockEpoch;
+                index.add(offset, payloadLength);
                 offset += blockLength;
             }
-            if (offset + NodeProtocol.BLOCK_ALIGNMENT_BYTES <= fileSize)
-            {
-                zeroPage(fd, offset);
-            }
-            return new RecoveredExtent(extentId, streamId, diskIndex, fd, offset, fileSize, index);
+            return offset;
         }
 
-        private int validBlockLength(final int fd, final long extentId, final long offset, final long fileSize)
+        /** Make [offset, offset + length) available in the chunk buffer; false when the file is too short. */
+        private boolean ensure(final int fd, final long offset, final int length, final long limit)
             throws NativeIoException
         {
-            if (read(fd, offset, NodeProtocol.BLOCK_ALIGNMENT_BYTES) != NodeProtocol.BLOCK_ALIGNMENT_BYTES)
+            if (chunkStart >= 0 && offset >= chunkStart && offset + length <= chunkStart + chunkLength)
             {
-                return -1;
+                return true;
             }
-            final int payloadLength = BlockFormat.payloadLengthField(view);
-            if (payloadLength <= 0 || payloadLength > NodeProtocol.MAX_PAYLOAD_BYTES)
+            final int want = (int)Math.min(SCAN_CHUNK_BYTES, limit - offset);
+            if (want < length)
             {
-                return -1;
+                return false;
             }
-            final int blockLength = BlockFormat.blockLengthBytes(payloadLength);
-            if (offset + blockLength > fileSize ||
-                (blockLength > NodeProtocol.BLOCK_ALIGNMENT_BYTES && read(fd, offset, blockLength) != blockLength))
-            {
-                return -1;
-            }
-            return BlockFormat.verifyBlock(byteBuffer, view, crc, extentId, offset, blockLength) >= 0 ? blockLength : -1;
+            final int got = read(fd, offset, want);
+            chunkStart = offset;
+            chunkLength = Math.max(0, got);
+            return chunkLength >= length;
         }
 
-        private void zeroPage(final int fd, final long offset) throws NativeIoException
+        private void writeState(
+            final int fd,
+            final BlockFormat.ExtentHeaderPage header,
+            final BlockFormat.ExtentStatePage next,
+            final BlockFormat.ExtentStatePage previous) throws NativeIoException
         {
-            view.setMemory(0, NodeProtocol.BLOCK_ALIGNMENT_BYTES, (byte)0);
-            ring.prepareWrite(fd, address, NodeProtocol.BLOCK_ALIGNMENT_BYTES, offset, 0, true);
-            ring.prepareFdatasync(fd, 1, false);
-            ring.submit();
+            chunkStart = -1;
+            BlockFormat.encodeHeaderPage(byteBuffer, view, crc, header, next, previous);
+            result = Integer.MIN_VALUE;
+            syncResult = Integer.MIN_VALUE;
+            engine.prepareWrite(fd, address, BlockFormat.EXTENT_HEADER_LENGTH_BYTES, 0, 0, true);
+            engine.prepareFdatasync(fd, 1, false);
+            engine.submit();
             int reaped = 0;
             while (reaped < 2)
             {
-                reaped += ring.reap(this, 1);
-                if (result < 0)
-                {
-                    throw new NativeIoException("zeroing the page after the commit length", -result, fd, offset, null);
-                }
+                reaped += engine.reap(this, 2 - reaped);
+            }
+            if (result != BlockFormat.EXTENT_HEADER_LENGTH_BYTES || syncResult != 0)
+            {
+                throw new NativeIoException("writing the recovered state", result < 0 ? -result : -syncResult, fd, 0,
+                    null);
             }
         }
 
         private int read(final int fd, final long offset, final int length) throws NativeIoException
         {
             result = 0;
-            ring.prepareRead(fd, address, length, offset, 0, false);
-            ring.submit();
-            ring.reap(this, 1);
+            engine.prepareRead(fd, address, length, offset, 0, false);
+            engine.submit();
+            int reaped = 0;
+            while (reaped < 1)
+            {
+                reaped += engine.reap(this, 1);
+            }
             return result;
         }
     }

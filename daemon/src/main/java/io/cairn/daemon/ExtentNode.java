@@ -47,9 +47,13 @@ public final class ExtentNode implements AutoCloseable
     public static final int EXIT_CRITICAL = 70;
 
     static final String USAGE = """
-        usage: ExtentNode --node-id N --endpoint HOST:PORT --data-dir DIR [--data-dir DIR ...]
+        usage: cairn-node --node-id N --endpoint HOST:PORT --data-dir DIR [--data-dir DIR ...]
                           [--managers "0=host:port,1=host:port,2=host:port"] [--extent-size-bytes N]
-                          [--io-buffers N] [--threading SHARED|DEDICATED]""";
+                          [--io-buffers N] [--max-block-bytes N] [--prealloc-step-bytes N]
+                          [--batch-max-commands N] [--batch-max-bytes N] [--checkpoint-interval-bytes N]
+                          [--threading SHARED|DEDICATED] [--format-if-empty]
+               cairn-node format --node-id N --data-dir DIR [--data-dir DIR ...] [--upgrade]
+               cairn-node stat --node-id N [--aeron-dir DIR]""";
 
     private final Context ctx;
     private final MediaDriver driver;
@@ -65,18 +69,19 @@ public final class ExtentNode implements AutoCloseable
         final Path[] dirs = ctx.dataDirs().toArray(new Path[0]);
         recovered = new ArrayList<>();
         final DiskIoAgent[] disks = new DiskIoAgent[dirs.length];
+        final List<List<RecoveredExtent>> perDisk = new ArrayList<>();
         MediaDriver launchedDriver = null;
         Aeron connected = null;
         try
         {
             for (int d = 0; d < dirs.length; d++)
             {
-                final List<RecoveredExtent> found = ExtentFiles.recover(dirs[d], d, ctx.log());
+                checkIdentity(ctx, dirs[d], d);
+                ctx.storage().probeDirect(dirs[d]);
+                final List<RecoveredExtent> found = ExtentFiles.recover(ctx.storage(), dirs[d], d, ctx.log());
+                perDisk.add(found);
                 recovered.addAll(found);
-                disks[d] = new DiskIoAgent(d, dirs[d], ctx.extentSizeBytes(), ctx.ioBufferCount(), ctx.ringEntries(),
-                    found.stream().mapToInt(RecoveredExtent::fd).toArray());
             }
-            store = new IoUringReplicaStore(disks, dirs, ctx.extentSizeBytes(), recovered);
             final MediaDriver.Context driverCtx = AeronDefaults.driverContext("node-" + ctx.nodeId())
                 .aeronDirectoryName(ctx.aeronDirectoryName());
             if (Threading.SHARED == ctx.threading())
@@ -94,6 +99,16 @@ public final class ExtentNode implements AutoCloseable
                 aeronCtx.driverAgentInvoker(launchedDriver.sharedAgentInvoker()).useConductorAgentInvoker(true);
             }
             connected = Aeron.connect(aeronCtx);
+            final Aeron aeronForCounters = connected;
+            for (int d = 0; d < dirs.length; d++)
+            {
+                // Counters live in the driver's CnC file: `cairn-node stat` reads them while the node runs.
+                final DiskCounters counters = new DiskCounters(aeronForCounters::addCounter, ctx.nodeId(), d,
+                    dirs[d].toString());
+                disks[d] = new DiskIoAgent(d, dirs[d], ctx.storage(), counters, ctx.diskConfig(), perDisk.get(d));
+            }
+            store = new IoUringReplicaStore(disks, dirs, ctx.extentSizeBytes(),
+                ctx.maxBlockLengthBytes() - BlockFormat.BLOCK_HEADER_LENGTH_BYTES, recovered);
             conductor = new ReplicationConductor(ctx.replication()
                 .nodeId(ctx.nodeId())
                 .endpoint(ctx.endpoint())
@@ -109,12 +124,43 @@ public final class ExtentNode implements AutoCloseable
                     disk.onClose();
                 }
             }
+            if (null == disks[0])
+            {
+                closeRecovered(ctx, recovered);
+            }
             CloseHelper.quietCloseAll(connected, launchedDriver);
             throw ex;
         }
         driver = launchedDriver;
         aeron = connected;
         startAgents(new ReplicationAgent(aeron, conductor, SystemNanoClock.INSTANCE), disks);
+    }
+
+    private static void checkIdentity(final Context ctx, final Path dir, final int diskId) throws IOException
+    {
+        if (ctx.formatIfEmpty() && !java.nio.file.Files.exists(dir.resolve(DiskFormat.COOKIE_FILE)) &&
+            DiskFormat.isEmpty(dir))
+        {
+            final DiskFormat.Cookie cookie = DiskFormat.format(dir, ctx.nodeId(), diskId);
+            ctx.log().println("cairn-node " + ctx.nodeId() + ": formatted empty " + dir + " as disk " + diskId +
+                " (uuid " + cookie.uuid() + ")");
+        }
+        DiskFormat.verify(dir, ctx.nodeId(), diskId);
+    }
+
+    private static void closeRecovered(final Context ctx, final List<RecoveredExtent> recovered)
+    {
+        for (final RecoveredExtent r : recovered)
+        {
+            try
+            {
+                ctx.storage().close(r.fd());
+            }
+            catch (final NativeIoException ignore)
+            {
+                // Failing start-up anyway.
+            }
+        }
     }
 
     /**
@@ -225,6 +271,16 @@ public final class ExtentNode implements AutoCloseable
      */
     public static void main(final String[] args)
     {
+        if (args.length > 0 && "format".equals(args[0]))
+        {
+            System.exit(DiskFormatCommand.run(java.util.Arrays.copyOfRange(args, 1, args.length)));
+            return;
+        }
+        if (args.length > 0 && "stat".equals(args[0]))
+        {
+            System.exit(DiskStat.run(java.util.Arrays.copyOfRange(args, 1, args.length), System.out));
+            return;
+        }
         final Context ctx;
         try
         {
@@ -271,6 +327,11 @@ public final class ExtentNode implements AutoCloseable
         for (int i = 0; i < args.length; i++)
         {
             final String flag = args[i];
+            if ("--format-if-empty".equals(flag))
+            {
+                ctx.formatIfEmpty(true);
+                continue;
+            }
             if (i + 1 >= args.length)
             {
                 throw new IllegalArgumentException(flag + " needs a value");
@@ -284,6 +345,11 @@ public final class ExtentNode implements AutoCloseable
                 case "--managers" -> ctx.managers(value);
                 case "--extent-size-bytes" -> ctx.extentSizeBytes(parseLong(flag, value));
                 case "--io-buffers" -> ctx.ioBufferCount(parseInt(flag, value));
+                case "--max-block-bytes" -> ctx.maxBlockLengthBytes(parseInt(flag, value));
+                case "--prealloc-step-bytes" -> ctx.preallocStepBytes(parseLong(flag, value));
+                case "--batch-max-commands" -> ctx.maxBatchCommands(parseInt(flag, value));
+                case "--batch-max-bytes" -> ctx.maxBatchBytes(parseLong(flag, value));
+                case "--checkpoint-interval-bytes" -> ctx.checkpointIntervalBytes(parseLong(flag, value));
                 case "--threading" ->
                 {
                     try
@@ -339,8 +405,18 @@ public final class ExtentNode implements AutoCloseable
      */
     public static final class Context
     {
-        /** Default extent size limit: 64 MiB. */
-        public static final long EXTENT_SIZE_BYTES_DEFAULT = 64L * 1024 * 1024;
+        /** Default extent size limit: 1 GiB (files grow by preallocation steps, not all at once). */
+        public static final long EXTENT_SIZE_BYTES_DEFAULT = 1L << 30;
+        /** Default preallocation step: 64 MiB. */
+        public static final long PREALLOC_STEP_BYTES_DEFAULT = 64L * 1024 * 1024;
+        /** Default largest block: what one network append can carry (header + 1 MiB, aligned). */
+        public static final int MAX_BLOCK_LENGTH_BYTES_DEFAULT = BlockFormat.MAX_BLOCK_LENGTH_BYTES;
+        /** Default most commands in one group commit. */
+        public static final int MAX_BATCH_COMMANDS_DEFAULT = 64;
+        /** Default most bytes in one group commit: 8 MiB. */
+        public static final long MAX_BATCH_BYTES_DEFAULT = 8L * 1024 * 1024;
+        /** Default durable growth between checkpoints: 16 MiB (bounds the verification scan at start). */
+        public static final long CHECKPOINT_INTERVAL_BYTES_DEFAULT = 16L * 1024 * 1024;
         /** Smallest extent: the header plus one largest block. */
         public static final long EXTENT_SIZE_BYTES_MIN =
             BlockFormat.EXTENT_HEADER_LENGTH_BYTES + (long)BlockFormat.MAX_BLOCK_LENGTH_BYTES;
@@ -359,6 +435,13 @@ public final class ExtentNode implements AutoCloseable
         private long extentSizeBytes = EXTENT_SIZE_BYTES_DEFAULT;
         private int ioBufferCount = IO_BUFFER_COUNT_DEFAULT;
         private int ringEntries = RING_ENTRIES_DEFAULT;
+        private int maxBlockLengthBytes = MAX_BLOCK_LENGTH_BYTES_DEFAULT;
+        private long preallocStepBytes = PREALLOC_STEP_BYTES_DEFAULT;
+        private int maxBatchCommands = MAX_BATCH_COMMANDS_DEFAULT;
+        private long maxBatchBytes = MAX_BATCH_BYTES_DEFAULT;
+        private long checkpointIntervalBytes = CHECKPOINT_INTERVAL_BYTES_DEFAULT;
+        private boolean formatIfEmpty;
+        private DiskStorage storage = UringDiskStorage.INSTANCE;
         private Threading threading = Threading.SHARED;
         private String aeronDirectoryName;
         private ReplicationConductor.Context replication = new ReplicationConductor.Context();
@@ -394,6 +477,21 @@ public final class ExtentNode implements AutoCloseable
             require(ringEntries >= 8 && ringEntries <= 32768 && Integer.bitCount(ringEntries) == 1,
                 "ringEntries " + ringEntries + ": must be a power of two in [8, 32768]");
             require(null != threading, "--threading: must be SHARED or DEDICATED");
+            require(maxBlockLengthBytes >= BlockFormat.MAX_BLOCK_LENGTH_BYTES &&
+                maxBlockLengthBytes <= BlockFormat.STORE_MAX_BLOCK_LENGTH_BYTES &&
+                maxBlockLengthBytes % NodeProtocol.BLOCK_ALIGNMENT_BYTES == 0,
+                "--max-block-bytes " + maxBlockLengthBytes + ": must be a multiple of 4096 in [" +
+                BlockFormat.MAX_BLOCK_LENGTH_BYTES + ", " + BlockFormat.STORE_MAX_BLOCK_LENGTH_BYTES + "]");
+            require(preallocStepBytes >= NodeProtocol.BLOCK_ALIGNMENT_BYTES &&
+                preallocStepBytes % NodeProtocol.BLOCK_ALIGNMENT_BYTES == 0 && preallocStepBytes <= EXTENT_SIZE_BYTES_MAX,
+                "--prealloc-step-bytes " + preallocStepBytes + ": must be a multiple of 4096 in [4096, " +
+                EXTENT_SIZE_BYTES_MAX + "]");
+            require(maxBatchCommands >= 1 && maxBatchCommands <= 4096,
+                "--batch-max-commands " + maxBatchCommands + ": must be in [1, 4096]");
+            require(maxBatchBytes >= NodeProtocol.BLOCK_ALIGNMENT_BYTES,
+                "--batch-max-bytes " + maxBatchBytes + ": must be >= 4096");
+            require(checkpointIntervalBytes >= NodeProtocol.BLOCK_ALIGNMENT_BYTES,
+                "--checkpoint-interval-bytes " + checkpointIntervalBytes + ": must be >= 4096");
             if (null == aeronDirectoryName)
             {
                 aeronDirectoryName = AeronDefaults.aeronDirectory("node-" + nodeId);
@@ -417,6 +515,104 @@ public final class ExtentNode implements AutoCloseable
             {
                 throw new IllegalArgumentException(message);
             }
+        }
+
+        /** @return the per-disk settings of the I/O agents. */
+        public DiskIoAgent.Config diskConfig()
+        {
+            return new DiskIoAgent.Config(ioBufferCount, maxBlockLengthBytes, ringEntries, maxBatchCommands,
+                maxBatchBytes, preallocStepBytes, checkpointIntervalBytes);
+        }
+
+        /** @param bytes largest block, header included (--max-block-bytes). @return this. */
+        public Context maxBlockLengthBytes(final int bytes)
+        {
+            this.maxBlockLengthBytes = bytes;
+            return this;
+        }
+
+        /** @return largest block, header included. */
+        public int maxBlockLengthBytes()
+        {
+            return maxBlockLengthBytes;
+        }
+
+        /** @param bytes how much an extent file grows by at a time (--prealloc-step-bytes). @return this. */
+        public Context preallocStepBytes(final long bytes)
+        {
+            this.preallocStepBytes = bytes;
+            return this;
+        }
+
+        /** @return how much an extent file grows by at a time. */
+        public long preallocStepBytes()
+        {
+            return preallocStepBytes;
+        }
+
+        /** @param count most commands per group commit (--batch-max-commands). @return this. */
+        public Context maxBatchCommands(final int count)
+        {
+            this.maxBatchCommands = count;
+            return this;
+        }
+
+        /** @return most commands per group commit. */
+        public int maxBatchCommands()
+        {
+            return maxBatchCommands;
+        }
+
+        /** @param bytes most bytes per group commit (--batch-max-bytes). @return this. */
+        public Context maxBatchBytes(final long bytes)
+        {
+            this.maxBatchBytes = bytes;
+            return this;
+        }
+
+        /** @return most bytes per group commit. */
+        public long maxBatchBytes()
+        {
+            return maxBatchBytes;
+        }
+
+        /** @param bytes durable growth between checkpoints (--checkpoint-interval-bytes). @return this. */
+        public Context checkpointIntervalBytes(final long bytes)
+        {
+            this.checkpointIntervalBytes = bytes;
+            return this;
+        }
+
+        /** @return durable growth between checkpoints. */
+        public long checkpointIntervalBytes()
+        {
+            return checkpointIntervalBytes;
+        }
+
+        /** @param formatIfEmpty format a data directory that is empty or absent (--format-if-empty). @return this. */
+        public Context formatIfEmpty(final boolean formatIfEmpty)
+        {
+            this.formatIfEmpty = formatIfEmpty;
+            return this;
+        }
+
+        /** @return whether empty data directories are formatted at start. */
+        public boolean formatIfEmpty()
+        {
+            return formatIfEmpty;
+        }
+
+        /** @param storage the file system (tests pass a simulated one). @return this. */
+        public Context storage(final DiskStorage storage)
+        {
+            this.storage = storage;
+            return this;
+        }
+
+        /** @return the file system. */
+        public DiskStorage storage()
+        {
+            return storage;
         }
 
         /** @param nodeId this node's id (--node-id), &gt; 0. @return this. */

@@ -19,6 +19,7 @@ final class IoCommand
     static final int OPEN_EXISTING = 2;
     static final int WRITE = 3;
     static final int READ = 4;
+    static final int SEAL = 5;
 
     final int diskIndex;
     final long address;
@@ -28,7 +29,10 @@ final class IoCommand
     int kind;
     long token;
     long extentId;
+    long streamId;
+    long extentSizeBytes;
     int fd = -1;
+    /** Block offset (WRITE, READ) or sealed length (SEAL). */
     long blockOffset;
     int blockLengthBytes;
     int payloadLengthBytes;
@@ -54,5 +58,11 @@ final class IoCommand
         this.error = null;
         this.ioResult = 0;
         this.path = null;
+    }
+
+    void fail(final NodeStatus status, final String error)
+    {
+        this.status = status;
+        this.error = error;
     }
 }

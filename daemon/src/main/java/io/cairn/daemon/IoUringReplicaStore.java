@@ -2,7 +2,6 @@ package io.cairn.daemon;
 
 import io.cairn.replication.BlockFormat;
 import io.cairn.replication.BlockIndex;
-import io.cairn.replication.NodeProtocol;
 import io.cairn.replication.ReplicaStore;
 import io.cairn.replication.Verify;
 import io.cairn.sbe.node.NodeStatus;
@@ -31,23 +30,31 @@ public final class IoUringReplicaStore implements ReplicaStore
     private final IoCommand[][] freeCommands;
     private final int[] freeCount;
     private final long extentSizeBytes;
+    private final int maxPayloadBytes;
     private final Long2ObjectHashMap<Extent> extents = new Long2ObjectHashMap<>();
     private final CRC32C crc = new CRC32C();
     private final AtomicLong failedOffers = new AtomicLong();
     private int nextDisk;
+    private boolean noDiskReported;
 
     /**
      * @param disks           one agent per data directory, not yet started.
      * @param dataDirs        the data directories, in the same order.
      * @param extentSizeBytes size limit of new extents.
+     * @param maxPayloadBytes largest payload of one block (the disks' buffers hold one largest block).
      * @param recovered       extents found at start.
      */
     public IoUringReplicaStore(
-        final DiskIoAgent[] disks, final Path[] dataDirs, final long extentSizeBytes, final List<RecoveredExtent> recovered)
+        final DiskIoAgent[] disks,
+        final Path[] dataDirs,
+        final long extentSizeBytes,
+        final int maxPayloadBytes,
+        final List<RecoveredExtent> recovered)
     {
         this.disks = disks;
         this.dataDirs = dataDirs;
         this.extentSizeBytes = extentSizeBytes;
+        this.maxPayloadBytes = maxPayloadBytes;
         freeCommands = new IoCommand[disks.length][];
         freeCount = new int[disks.length];
         for (int d = 0; d < disks.length; d++)
@@ -61,8 +68,22 @@ public final class IoUringReplicaStore implements ReplicaStore
             extent.fd = r.fd();
             extent.commitLength = r.commitLength();
             extent.endOffset = r.commitLength();
+            extent.epoch = r.state().epoch;
+            extent.sealed = r.sealed();
+            extent.corruptFrom = r.corruptFrom();
+            extent.corruptTo = r.corruptTo();
             extents.put(r.extentId(), extent);
         }
+    }
+
+    /**
+     * @param extentId extent.
+     * @return whether it is sealed.
+     */
+    public boolean isSealed(final long extentId)
+    {
+        final Extent extent = extents.get(extentId);
+        return null != extent && extent.sealed;
     }
 
     /**
@@ -101,7 +122,11 @@ public final class IoUringReplicaStore implements ReplicaStore
         {
             return NodeStatus.BAD_REQUEST;
         }
-        final int disk = null != extent ? extent.diskIndex : nextDisk;
+        final int disk = null != extent ? extent.diskIndex : chooseDisk();
+        if (disk < 0)
+        {
+            return NodeStatus.IO_ERROR;
+        }
         final IoCommand command = acquire(disk);
         if (null == command)
         {
@@ -114,14 +139,35 @@ public final class IoUringReplicaStore implements ReplicaStore
             command.fd = extent.fd;
             return offer(command);
         }
-        nextDisk = (nextDisk + 1) % disks.length;
+        nextDisk = (disk + 1) % disks.length;
         extent = new Extent(extentId, streamId, disk, extentSizeBytes, new BlockIndex(256));
         extent.creating = true;
+        extent.epoch = 1;
         extents.put(extentId, extent);
         command.reset(IoCommand.CREATE, token, extentId);
         command.path = ExtentFiles.path(dataDirs[disk], extentId);
-        BlockFormat.encodeExtentHeader(command.byteBuffer, command.view, crc, extentId, streamId, extentSizeBytes);
+        command.streamId = streamId;
+        command.extentSizeBytes = extentSizeBytes;
         return offer(command);
+    }
+
+    /** Round robin over the disks that take new extents (not full, not failed); -1 when none does. */
+    private int chooseDisk()
+    {
+        for (int i = 0; i < disks.length; i++)
+        {
+            final int d = (nextDisk + i) % disks.length;
+            if (disks[d].diskState() == DiskIoAgent.STATE_OK)
+            {
+                return d;
+            }
+        }
+        if (!noDiskReported)
+        {
+            noDiskReported = true;
+            System.err.println("cairn-node: no data directory takes new extents (every disk is full or failed)");
+        }
+        return -1;
     }
 
     /** {@inheritDoc} */
@@ -138,11 +184,19 @@ public final class IoUringReplicaStore implements ReplicaStore
         {
             return NodeStatus.NO_SUCH_EXTENT;
         }
+        if (extent.sealed || extent.sealing)
+        {
+            return NodeStatus.SEALED;
+        }
         if (extent.failed)
+        {
+            return extent.failedStatus;
+        }
+        if (disks[extent.diskIndex].diskState() == DiskIoAgent.STATE_FAILED)
         {
             return NodeStatus.IO_ERROR;
         }
-        if (payloadLengthBytes <= 0 || payloadLengthBytes > NodeProtocol.MAX_PAYLOAD_BYTES)
+        if (payloadLengthBytes <= 0 || payloadLengthBytes > maxPayloadBytes)
         {
             return NodeStatus.BAD_REQUEST;
         }
@@ -164,7 +218,7 @@ public final class IoUringReplicaStore implements ReplicaStore
         command.fd = extent.fd;
         command.blockOffset = blockOffset;
         command.blockLengthBytes = BlockFormat.encodeBlock(command.byteBuffer, command.view, crc, extentId, blockOffset,
-            payload, payloadOffset, payloadLengthBytes);
+            extent.epoch, payload, payloadOffset, payloadLengthBytes);
         command.payloadLengthBytes = payloadLengthBytes;
         extent.endOffset = blockOffset + blockLength;
         return offer(command);
@@ -182,10 +236,23 @@ public final class IoUringReplicaStore implements ReplicaStore
         {
             return NodeStatus.END_OF_EXTENT;
         }
+        if (blockOffset >= extent.corruptFrom && blockOffset < extent.corruptTo && extent.corruptFrom >= 0 &&
+            extent.index.payloadLength(blockOffset) < 0)
+        {
+            // Below a durable checkpoint but past an unreadable block header: acknowledged data that is damaged.
+            disks[extent.diskIndex].counters().corruptBlocks.increment();
+            return NodeStatus.CORRUPT;
+        }
         final int payloadLength = blockOffset > extent.commitLength ? -1 : extent.index.payloadLength(blockOffset);
         if (payloadLength < 0)
         {
             return NodeStatus.OUT_OF_RANGE;
+        }
+        if (payloadLength > maxPayloadBytes)
+        {
+            // Only an unverified header below a checkpoint can claim this: a damaged length field.
+            disks[extent.diskIndex].counters().corruptBlocks.increment();
+            return NodeStatus.CORRUPT;
         }
         final IoCommand command = acquire(extent.diskIndex);
         if (null == command)
@@ -197,6 +264,40 @@ public final class IoUringReplicaStore implements ReplicaStore
         command.blockOffset = blockOffset;
         command.blockLengthBytes = BlockFormat.blockLengthBytes(payloadLength);
         return offer(command);
+    }
+
+    /** {@inheritDoc} */
+    public NodeStatus submitSeal(final long extentId, final long sealedLength, final long token)
+    {
+        final Extent extent = extents.get(extentId);
+        if (null == extent || extent.creating)
+        {
+            return NodeStatus.NO_SUCH_EXTENT;
+        }
+        if (extent.sealed || extent.sealing)
+        {
+            return NodeStatus.SEALED;
+        }
+        if (extent.endOffset != extent.commitLength)
+        {
+            return NodeStatus.BUSY;
+        }
+        if (sealedLength > extent.commitLength || sealedLength < BlockFormat.EXTENT_HEADER_LENGTH_BYTES ||
+            (sealedLength != extent.commitLength && extent.index.payloadLength(sealedLength) < 0))
+        {
+            return NodeStatus.BAD_REQUEST;
+        }
+        final IoCommand command = acquire(extent.diskIndex);
+        if (null == command)
+        {
+            return NodeStatus.BUSY;
+        }
+        command.reset(IoCommand.SEAL, token, extentId);
+        command.fd = extent.fd;
+        command.blockOffset = sealedLength;
+        final NodeStatus offered = offer(command);
+        extent.sealing = offered == NodeStatus.OK;
+        return offered;
     }
 
     /** {@inheritDoc} */
@@ -230,6 +331,7 @@ public final class IoUringReplicaStore implements ReplicaStore
         {
             case IoCommand.CREATE, IoCommand.OPEN_EXISTING -> completeCreate(listener, command, extent);
             case IoCommand.WRITE -> completeWrite(listener, command, extent);
+            case IoCommand.SEAL -> completeSeal(listener, command, extent);
             default ->
             {
                 final long next = command.blockOffset + command.blockLengthBytes;
@@ -259,6 +361,22 @@ public final class IoUringReplicaStore implements ReplicaStore
             command.status == NodeStatus.OK ? extent.commitLength : NO_EXTENT);
     }
 
+    private void completeSeal(final Listener listener, final IoCommand command, final Extent extent)
+    {
+        if (command.status == NodeStatus.OK)
+        {
+            extent.sealed = true;
+            extent.commitLength = command.blockOffset;
+        }
+        else
+        {
+            System.err.println("cairn-node: sealing extent " + command.extentId + " failed: " + command.error);
+        }
+        extent.sealing = false;
+        extent.endOffset = extent.commitLength;
+        listener.onSealed(command.token, command.extentId, command.status, extent.commitLength);
+    }
+
     private void completeWrite(final Listener listener, final IoCommand command, final Extent extent)
     {
         final long next = command.blockOffset + command.blockLengthBytes;
@@ -273,11 +391,12 @@ public final class IoUringReplicaStore implements ReplicaStore
         {
             // The extent stops taking writes: its end is no longer known to be contiguous on disk.
             extent.failed = true;
+            extent.failedStatus = command.status == NodeStatus.OK ? NodeStatus.IO_ERROR : command.status;
             System.err.println("cairn-node: write to extent " + command.extentId + " at " + command.blockOffset +
                 " failed: " + command.error);
         }
         listener.onWritten(command.token, command.extentId, command.blockOffset,
-            extent.failed ? NodeStatus.IO_ERROR : NodeStatus.OK, next, extent.commitLength);
+            extent.failed ? extent.failedStatus : NodeStatus.OK, next, extent.commitLength);
     }
 
     private IoCommand acquire(final int disk)
@@ -308,6 +427,12 @@ public final class IoUringReplicaStore implements ReplicaStore
         long endOffset = BlockFormat.EXTENT_HEADER_LENGTH_BYTES;
         boolean creating;
         boolean failed;
+        NodeStatus failedStatus = NodeStatus.IO_ERROR;
+        boolean sealed;
+        boolean sealing;
+        int epoch;
+        long corruptFrom = -1;
+        long corruptTo = -1;
 
         Extent(final long extentId, final long streamId, final int diskIndex, final long sizeBytes, final BlockIndex index)
         {

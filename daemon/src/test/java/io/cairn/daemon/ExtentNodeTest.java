@@ -87,6 +87,7 @@ class ExtentNodeTest
                 .nodeId(nodeIds[i])
                 .endpoint(endpoints[i])
                 .dataDir(dirs[i])
+                .formatIfEmpty(true)
                 .extentSizeBytes(32L * 1024 * 1024)
                 .ioBufferCount(8)
                 .aeronDirectoryName(AeronDefaults.aeronDirectory("test-daemon-node-" + (i + 1)))
@@ -162,6 +163,13 @@ class ExtentNodeTest
             assertArrayEquals(payloads.get(0), request(i, client.read(EXTENT, BlockFormat.EXTENT_HEADER_LENGTH_BYTES)).payload());
             assertEquals(0, nodes[i].errorCount(), "agent errors on node " + (i + 1));
         }
+        // The per-disk counters are readable from outside the node, through its CnC file.
+        final ByteArrayOutputStream stat = new ByteArrayOutputStream();
+        assertEquals(0, DiskStat.run(new String[]{ "--aeron-dir", nodes[1].context().aeronDirectoryName() },
+            new PrintStream(stat)));
+        final String line = stat.toString();
+        assertTrue(line.contains("node=" + nodeIds[1] + " disk=0") && line.contains("disk_state=OK") &&
+            !line.contains("blocks_written=0 ") && line.contains("fsyncs="), line);
     }
 
     List<byte[]> appendMixed(final int count, final Random random)

@@ -23,6 +23,7 @@ public final class MemoryReplicaStore implements ReplicaStore
     private static final int OP_CREATE = 1;
     private static final int OP_WRITE = 2;
     private static final int OP_READ = 3;
+    private static final int OP_SEAL = 4;
 
     private final long extentSizeBytes;
     private final int maxPendingOps;
@@ -162,6 +163,10 @@ public final class MemoryReplicaStore implements ReplicaStore
         {
             return NodeStatus.NO_SUCH_EXTENT;
         }
+        if (extent.sealed)
+        {
+            return NodeStatus.SEALED;
+        }
         if (extent.failed)
         {
             return NodeStatus.IO_ERROR;
@@ -218,6 +223,34 @@ public final class MemoryReplicaStore implements ReplicaStore
     }
 
     /** {@inheritDoc} */
+    public NodeStatus submitSeal(final long extentId, final long sealedLength, final long token)
+    {
+        final Extent extent = extents.get(extentId);
+        if (null == extent)
+        {
+            return NodeStatus.NO_SUCH_EXTENT;
+        }
+        if (extent.sealed)
+        {
+            return NodeStatus.SEALED;
+        }
+        if (extent.endOffset != extent.commitLength || pending.size() >= maxPendingOps)
+        {
+            return NodeStatus.BUSY;
+        }
+        if (sealedLength > extent.commitLength || sealedLength < BlockFormat.EXTENT_HEADER_LENGTH_BYTES ||
+            (sealedLength != extent.commitLength && extent.index.payloadLength(sealedLength) < 0))
+        {
+            return NodeStatus.BAD_REQUEST;
+        }
+        extent.sealed = true;
+        extent.commitLength = sealedLength;
+        extent.endOffset = sealedLength;
+        pending.add(new Op(OP_SEAL, token, extent, sealedLength, 0, 0));
+        return NodeStatus.OK;
+    }
+
+    /** {@inheritDoc} */
     public int poll(final Listener listener, final int limit)
     {
         int count = 0;
@@ -229,6 +262,7 @@ public final class MemoryReplicaStore implements ReplicaStore
             {
                 case OP_CREATE -> listener.onCreated(op.token, op.extent.extentId, NodeStatus.OK, op.extent.commitLength);
                 case OP_WRITE -> completeWrite(listener, op);
+                case OP_SEAL -> listener.onSealed(op.token, op.extent.extentId, NodeStatus.OK, op.extent.commitLength);
                 default -> completeRead(listener, op);
             }
         }
@@ -288,6 +322,7 @@ public final class MemoryReplicaStore implements ReplicaStore
         long commitLength = BlockFormat.EXTENT_HEADER_LENGTH_BYTES;
         long endOffset = BlockFormat.EXTENT_HEADER_LENGTH_BYTES;
         boolean failed;
+        boolean sealed;
 
         Extent(final long extentId, final long streamId, final int sizeBytes)
         {

@@ -20,7 +20,10 @@ import org.agrona.DirectBuffer;
  *       contiguous prefix of durable blocks.</li>
  *   <li>Only committed blocks are readable; a read verifies the block's CRC32C and answers
  *       {@link NodeStatus#CORRUPT} (no data) when it fails.</li>
- *   <li>After a failed write an extent refuses further writes with {@link NodeStatus#IO_ERROR}.</li>
+ *   <li>After a failed write an extent refuses further writes with {@link NodeStatus#IO_ERROR} (or
+ *       {@link NodeStatus#EXTENT_FULL} when its disk is full).</li>
+ *   <li>A sealed extent refuses writes with {@link NodeStatus#SEALED}; its commit length is the sealed
+ *       length, which survives a restart.</li>
  * </ul>
  * Offsets are byte offsets of block starts within the extent; the first block starts at
  * {@link BlockFormat#EXTENT_HEADER_LENGTH_BYTES}; see {@link BlockFormat} for the layout.
@@ -83,6 +86,17 @@ public interface ReplicaStore extends AutoCloseable
     NodeStatus submitRead(long extentId, long blockOffset, long token);
 
     /**
+     * Seal the extent at {@code sealedLength} durably: it takes no more writes, and blocks beyond the sealed
+     * length are no longer readable. The sealed state survives restarts.
+     *
+     * @param extentId     extent.
+     * @param sealedLength a block boundary at or below the commit length; writes must not be in flight.
+     * @param token        echoed by the completion ({@link Listener#onSealed}).
+     * @return OK when a completion will follow, else the final status (BAD_REQUEST, BUSY, SEALED, ...).
+     */
+    NodeStatus submitSeal(long extentId, long sealedLength, long token);
+
+    /**
      * Deliver completed operations.
      *
      * @param listener receives them; buffers passed to it are valid only during the call.
@@ -109,6 +123,17 @@ public interface ReplicaStore extends AutoCloseable
          * @param commitLength the extent's durable length.
          */
         void onCreated(long token, long extentId, NodeStatus status, long commitLength);
+
+        /**
+         * @param token        as submitted.
+         * @param extentId     extent.
+         * @param status       OK once the sealed state is durable, else why not.
+         * @param commitLength the extent's commit length (the sealed length when OK).
+         */
+        default void onSealed(long token, long extentId, NodeStatus status, long commitLength)
+        {
+            // The replication protocol does not seal on the node yet (the manager records seals).
+        }
 
         /**
          * @param token        as submitted.
