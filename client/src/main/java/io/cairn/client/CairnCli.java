@@ -1,10 +1,11 @@
 package io.cairn.client;
 
-import io.cairn.manager.ClusterStatus;
+import io.cairn.client.cli.ManagerCommands;
 import io.cairn.manager.ExtentInfo;
+import io.cairn.manager.ManagerAuthenticator;
+import io.cairn.manager.ManagerClient;
 import io.cairn.manager.ManagerEndpoints;
 import io.cairn.manager.ManagerException;
-import io.cairn.manager.NodeInfo;
 import io.cairn.manager.StreamInfo;
 import io.cairn.replication.NodeProtocol;
 
@@ -30,10 +31,12 @@ public final class CairnCli
     static final int EXIT_USAGE = 2;
 
     static final String USAGE = """
-        usage: cairn [--managers 0=host:port,1=host:port,2=host:port] [--timeout-ms N] COMMAND
+        usage: cairn [--managers 0=host:port,1=host:port,2=host:port] [--timeout-ms N] [--json]
+                     [--credentials ROLE:SECRET] COMMAND
 
         commands:
-          status                           manager members, leader and registered extent nodes
+          status                           manager members, leader, term, log and snapshot positions
+        %s
           stream create NAME               create a stream (its first extent goes on 3 distinct nodes)
           stream info STREAM_ID            extents of a stream, their replicas and sealed lengths
           stream append STREAM_ID (--data TEXT | --file PATH | --random-bytes N) [--count K]
@@ -44,7 +47,11 @@ public final class CairnCli
                                            with --out write the payloads there, concatenated
 
         --managers defaults to $CAIRN_MANAGERS, else the ./run.sh local cluster (%s).
-        """.formatted(NodeProtocol.MAX_PAYLOAD_BYTES, CairnClient.Context.MANAGERS_DEFAULT);
+        --json prints JSON instead of tables (manager commands).
+        --credentials defaults to $CAIRN_MANAGER_CREDENTIALS, else the local cluster's client credentials; for
+          'snapshot' to $CAIRN_ADMIN_CREDENTIALS, else the local cluster's admin credentials.
+        """.formatted(ManagerCommands.USAGE.stripTrailing(), NodeProtocol.MAX_PAYLOAD_BYTES,
+        CairnClient.Context.MANAGERS_DEFAULT);
 
     private final PrintStream out;
     private final PrintStream err;
@@ -103,6 +110,12 @@ public final class CairnCli
             return EXIT_USAGE;
         }
 
+        // CairnClient builds its ManagerClient itself: hand the credentials over by the property its Context reads.
+        final String previousCredentials = System.getProperty(ManagerClient.Context.CREDENTIALS_PROP_NAME);
+        if (command.credentials != null)
+        {
+            System.setProperty(ManagerClient.Context.CREDENTIALS_PROP_NAME, command.credentials);
+        }
         try (CairnClient client = CairnClient.connect(new CairnClient.Context()
             .managers(command.managers)
             .managerTimeoutNs(TimeUnit.MILLISECONDS.toNanos(command.timeoutMs))
@@ -125,6 +138,17 @@ public final class CairnCli
             err.println("cairn: unexpected error: " + ex);
             return EXIT_FAILED;
         }
+        finally
+        {
+            if (previousCredentials == null)
+            {
+                System.clearProperty(ManagerClient.Context.CREDENTIALS_PROP_NAME);
+            }
+            else
+            {
+                System.setProperty(ManagerClient.Context.CREDENTIALS_PROP_NAME, previousCredentials);
+            }
+        }
     }
 
     @FunctionalInterface
@@ -133,8 +157,12 @@ public final class CairnCli
         int run(CairnClient client) throws IOException;
     }
 
-    record Command(String managers, long timeoutMs, Action action)
+    record Command(String managers, long timeoutMs, String credentials, Action action)
     {
+        Command(final String managers, final long timeoutMs, final Action action)
+        {
+            this(managers, timeoutMs, null, action);
+        }
     }
 
     Command parse(final List<String> args)
@@ -155,6 +183,13 @@ public final class CairnCli
         }
         final String timeoutFlag = takeOption(args, "--timeout-ms");
         final long timeoutMs = null == timeoutFlag ? 20_000 : parseLong("--timeout-ms", timeoutFlag, 1, 600_000);
+        final boolean json = args.remove("--json");
+        String credentials = takeOption(args, "--credentials");
+        if (credentials != null && credentials.indexOf(':') <= 0)
+        {
+            throw new UsageException("--credentials must be ROLE:SECRET");
+        }
+        final ManagerCommands managerCommands = new ManagerCommands(out, json);
 
         if (args.isEmpty())
         {
@@ -166,9 +201,28 @@ public final class CairnCli
             case "status" ->
             {
                 final String members = managers;
-                yield new Command(managers, timeoutMs, noMoreArgs(args, client -> status(client, members)));
+                yield new Command(managers, timeoutMs, credentials, noMoreArgs(args,
+                    client -> managerCommands.status(client.clusterStatus(), members)));
             }
-            case "stream" -> new Command(managers, timeoutMs, parseStream(args));
+            case "stream" -> new Command(managers, timeoutMs, credentials, parseStream(args));
+            case "nodes", "disks", "streams", "extents", "tasks", "kv", "snapshot" ->
+            {
+                if ("snapshot".equals(verb) && credentials == null)
+                {
+                    credentials = System.getenv().getOrDefault(
+                        "CAIRN_ADMIN_CREDENTIALS", ManagerAuthenticator.ADMIN_CREDENTIALS_DEFAULT);
+                }
+                final ManagerCommands.Action action;
+                try
+                {
+                    action = managerCommands.parse(verb, args);
+                }
+                catch (final IllegalArgumentException ex)
+                {
+                    throw new UsageException(ex.getMessage());
+                }
+                yield new Command(managers, timeoutMs, credentials, client -> action.run(client.manager()));
+            }
             default -> throw new UsageException("unknown command '" + verb + "'");
         };
     }
@@ -252,26 +306,6 @@ public final class CairnCli
                 payload.length);
         }
         return noMoreArgs(args, client -> streamAppend(client, streamId, payload, count));
-    }
-
-    private int status(final CairnClient client, final String managers)
-    {
-        final ClusterStatus status = client.clusterStatus();
-        out.println("leader: member " + status.leaderMemberId() + "  log position " + status.logPosition());
-        out.println("members:");
-        for (final ManagerEndpoints.Member member : ManagerEndpoints.parse(managers).members())
-        {
-            out.println("  " + member.memberId() + "=" + member.endpoint(ManagerEndpoints.INGRESS_PORT_OFFSET) +
-                (member.memberId() == status.leaderMemberId() ? "  (leader)" : ""));
-        }
-        out.println("streams: " + status.streamCount() + "  extents: " + status.extentCount());
-        out.println("nodes: " + status.nodes().size());
-        out.printf("  %-6s %-24s %-6s %s%n", "NODE", "ENDPOINT", "DISKS", "CAPACITY_BYTES");
-        for (final NodeInfo node : status.nodes())
-        {
-            out.printf("  %-6d %-24s %-6d %d%n", node.nodeId(), node.endpoint(), node.diskCount(), node.capacityBytes());
-        }
-        return EXIT_OK;
     }
 
     private int streamCreate(final CairnClient client, final String name)

@@ -36,7 +36,17 @@ class CairnCliTest
             Arguments.of(new String[]{ "stream", "read", "1", "--out" }, "--out needs a value"),
             Arguments.of(new String[]{ "status", "extra" }, "unexpected argument(s): extra"),
             Arguments.of(new String[]{ "--managers", "localhost", "status" }, "--managers: managers entry 'localhost' is not id=host:port"),
-            Arguments.of(new String[]{ "--timeout-ms", "0", "status" }, "--timeout-ms 0 must be in"));
+            Arguments.of(new String[]{ "--timeout-ms", "0", "status" }, "--timeout-ms 0 must be in"),
+            Arguments.of(new String[]{ "--credentials", "nocolon", "nodes" }, "--credentials must be ROLE:SECRET"),
+            Arguments.of(new String[]{ "nodes", "extra" }, "unexpected argument(s): extra"),
+            Arguments.of(new String[]{ "kv" }, "kv needs a subcommand"),
+            Arguments.of(new String[]{ "kv", "cas" }, "unknown kv subcommand 'cas'"),
+            Arguments.of(new String[]{ "kv", "get" }, "missing KEY"),
+            Arguments.of(new String[]{ "kv", "put", "k" }, "missing VALUE"),
+            Arguments.of(new String[]{ "kv", "put", "k", "v", "--lease", "0" }, "--lease 0 must be in"),
+            Arguments.of(new String[]{ "kv", "range", "a", "--limit", "5000" }, "--limit 5000 must be in [1, 1000]"),
+            Arguments.of(new String[]{ "kv", "watch", "k", "--count", "x" }, "--count 'x' is not a whole number"),
+            Arguments.of(new String[]{ "--json", "snapshot", "now" }, "unexpected argument(s): now"));
     }
 
     @ParameterizedTest
@@ -60,6 +70,12 @@ class CairnCliTest
         final int code = new CairnCli(new PrintStream(out, true), new PrintStream(new ByteArrayOutputStream())).run(args);
         assertEquals(expectedCode, code);
         assertTrue(out.toString().contains("stream append STREAM_ID"));
+    }
+
+    @org.junit.jupiter.api.Test
+    void jsonStringsAreEscaped()
+    {
+        assertEquals("\"a\\\"b\\\\c\\n\\u0001\"", io.cairn.client.cli.ManagerCommands.quote("a\"b\\c\n\u0001"));
     }
 
     static Stream<Arguments> emptyOrHelp()

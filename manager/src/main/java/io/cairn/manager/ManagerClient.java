@@ -9,6 +9,30 @@ import io.aeron.cluster.codecs.EventCode;
 import io.aeron.logbuffer.Header;
 import io.cairn.replication.AeronDefaults;
 import io.cairn.sbe.manager.AllocateExtentRequestEncoder;
+import io.cairn.sbe.manager.DiskListResponseDecoder;
+import io.cairn.sbe.manager.EventType;
+import io.cairn.sbe.manager.ExtentListResponseDecoder;
+import io.cairn.sbe.manager.KvDeleteRequestEncoder;
+import io.cairn.sbe.manager.KvPutRequestEncoder;
+import io.cairn.sbe.manager.KvRangeRequestEncoder;
+import io.cairn.sbe.manager.KvResponseDecoder;
+import io.cairn.sbe.manager.KvTxnRequestEncoder;
+import io.cairn.sbe.manager.LeaseGrantRequestEncoder;
+import io.cairn.sbe.manager.LeaseKeepAliveRequestEncoder;
+import io.cairn.sbe.manager.LeaseResponseDecoder;
+import io.cairn.sbe.manager.LeaseRevokeRequestEncoder;
+import io.cairn.sbe.manager.ListKind;
+import io.cairn.sbe.manager.ListRequestEncoder;
+import io.cairn.sbe.manager.NodeHeartbeatRequestEncoder;
+import io.cairn.sbe.manager.NodeHeartbeatResponseDecoder;
+import io.cairn.sbe.manager.NodeListResponseDecoder;
+import io.cairn.sbe.manager.NodeState;
+import io.cairn.sbe.manager.StreamListResponseDecoder;
+import io.cairn.sbe.manager.TaskListResponseDecoder;
+import io.cairn.sbe.manager.WatchCancelRequestEncoder;
+import io.cairn.sbe.manager.WatchCreateRequestEncoder;
+import io.cairn.sbe.manager.WatchEventDecoder;
+import io.cairn.sbe.manager.WatchResponseDecoder;
 import io.cairn.sbe.manager.ClusterStatusRequestEncoder;
 import io.cairn.sbe.manager.ClusterStatusResponseDecoder;
 import io.cairn.sbe.manager.CreateStreamRequestEncoder;
@@ -20,6 +44,7 @@ import io.cairn.sbe.manager.RegisterNodeRequestEncoder;
 import io.cairn.sbe.manager.RegisterNodeResponseDecoder;
 import io.cairn.sbe.manager.StreamInfoRequestEncoder;
 import io.cairn.sbe.manager.StreamInfoResponseDecoder;
+import io.aeron.security.CredentialsSupplier;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.IdleStrategy;
@@ -28,6 +53,7 @@ import org.agrona.concurrent.SystemNanoClock;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -64,7 +90,13 @@ public final class ManagerClient implements AutoCloseable
         /** A command that got no answer within this is sent again (same correlationId). */
         public static final long RESEND_INTERVAL_NS_DEFAULT = TimeUnit.SECONDS.toNanos(2);
 
+        /** System property naming the credentials when {@link #credentials(String)} is not called. */
+        public static final String CREDENTIALS_PROP_NAME = "cairn.manager.credentials";
+        /** Environment variable naming the credentials when neither the setter nor the property is used. */
+        public static final String CREDENTIALS_ENV = "CAIRN_MANAGER_CREDENTIALS";
+
         private String managers;
+        private String credentials;
         private String aeronDirectoryName;
         private long responseTimeoutNs = RESPONSE_TIMEOUT_NS_DEFAULT;
         private String egressChannel = EGRESS_CHANNEL_DEFAULT;
@@ -91,6 +123,26 @@ public final class ManagerClient implements AutoCloseable
         public String managers()
         {
             return managers;
+        }
+
+        /**
+         * @param credentials {@code role:secret} presented to the cluster's authenticator. Default: the system
+         *                    property {@value #CREDENTIALS_PROP_NAME}, else {@code $CAIRN_MANAGER_CREDENTIALS}, else
+         *                    {@link ManagerAuthenticator#CLIENT_CREDENTIALS_DEFAULT} (the local cluster's).
+         * @return this.
+         */
+        public Context credentials(final String credentials)
+        {
+            this.credentials = credentials;
+            return this;
+        }
+
+        /**
+         * @return the credentials.
+         */
+        public String credentials()
+        {
+            return credentials;
         }
 
         /**
@@ -269,11 +321,23 @@ public final class ManagerClient implements AutoCloseable
             {
                 idleStrategy = AeronDefaults.idleStrategy();
             }
+            if (credentials == null)
+            {
+                credentials = System.getProperty(CREDENTIALS_PROP_NAME, System.getenv(CREDENTIALS_ENV));
+            }
+            if (credentials == null || credentials.isBlank())
+            {
+                credentials = ManagerAuthenticator.CLIENT_CREDENTIALS_DEFAULT;
+            }
+            if (credentials.indexOf(':') <= 0)
+            {
+                throw new ManagerException(null, "credentials must be role:secret");
+            }
             return this;
         }
     }
 
-    private static final int REQUEST_BUFFER_LENGTH = 4096;
+    private static final int REQUEST_BUFFER_LENGTH = 64 * 1024;
     private static final int HEADER_LENGTH = MessageHeaderEncoder.ENCODED_LENGTH;
 
     private final Context ctx;
@@ -295,6 +359,21 @@ public final class ManagerClient implements AutoCloseable
     private final ClusterStatusResponseDecoder clusterStatusResponseDecoder = new ClusterStatusResponseDecoder();
     private final ManagerErrorResponseDecoder errorResponseDecoder = new ManagerErrorResponseDecoder();
     private final EgressAdapter egressAdapter = new EgressAdapter();
+    private final NodeHeartbeatRequestEncoder heartbeatEncoder = new NodeHeartbeatRequestEncoder();
+    private final NodeHeartbeatResponseDecoder heartbeatResponseDecoder = new NodeHeartbeatResponseDecoder();
+    private final ListRequestEncoder listEncoder = new ListRequestEncoder();
+    private final KvPutRequestEncoder kvPutEncoder = new KvPutRequestEncoder();
+    private final KvRangeRequestEncoder kvRangeEncoder = new KvRangeRequestEncoder();
+    private final KvDeleteRequestEncoder kvDeleteEncoder = new KvDeleteRequestEncoder();
+    private final KvTxnRequestEncoder kvTxnEncoder = new KvTxnRequestEncoder();
+    private final KvResponseDecoder kvResponseDecoder = new KvResponseDecoder();
+    private final LeaseGrantRequestEncoder leaseGrantEncoder = new LeaseGrantRequestEncoder();
+    private final LeaseKeepAliveRequestEncoder leaseKeepAliveEncoder = new LeaseKeepAliveRequestEncoder();
+    private final LeaseRevokeRequestEncoder leaseRevokeEncoder = new LeaseRevokeRequestEncoder();
+    private final LeaseResponseDecoder leaseResponseDecoder = new LeaseResponseDecoder();
+    private final WatchCreateRequestEncoder watchCreateEncoder = new WatchCreateRequestEncoder();
+    private final WatchCancelRequestEncoder watchCancelEncoder = new WatchCancelRequestEncoder();
+    private final WatchResponseDecoder watchResponseDecoder = new WatchResponseDecoder();
 
     private AeronCluster cluster;
     private long lastCorrelationId;
@@ -304,6 +383,12 @@ public final class ManagerClient implements AutoCloseable
     private long nextKeepAliveNs;
     private String lastSessionEvent = "";
     private AdminResponseCode adminResponseCode;
+    private final java.util.TreeMap<Long, WatchState> watches = new java.util.TreeMap<>();
+    private final WatchEventDecoder watchEventDecoder = new WatchEventDecoder();
+    private long nextWatchId = 1;
+    private boolean rewatchNeeded;
+    private boolean inCall;
+    private int sessionLeaderMemberId = -1;
     private String adminResponseMessage = "";
 
     private ManagerClient(final Context ctx, final Aeron aeron)
@@ -466,6 +551,12 @@ public final class ManagerClient implements AutoCloseable
         final long logPosition = decoder.logPosition();
         final int streamCount = decoder.streamCount();
         final int extentCount = decoder.extentCount();
+        final long termId = decoder.leadershipTermId();
+        final long snapshotPosition = decoder.snapshotLogPosition();
+        final long revision = decoder.revision();
+        final int keyCount = decoder.keyCount();
+        final int leaseCount = decoder.leaseCount();
+        final int taskCount = decoder.taskCount();
         final List<NodeInfo> nodes = new ArrayList<>();
         for (final ClusterStatusResponseDecoder.NodesDecoder node : decoder.nodes())
         {
@@ -475,7 +566,8 @@ public final class ManagerClient implements AutoCloseable
             final long registeredAtMs = node.registeredAtMs();
             nodes.add(new NodeInfo(nodeId, node.endpoint(), diskCount, capacityBytes, registeredAtMs));
         }
-        return new ClusterStatus(leaderMemberId(), memberId, logPosition, streamCount, extentCount, nodes);
+        return new ClusterStatus(leaderMemberId(), memberId, logPosition, streamCount, extentCount, nodes, termId,
+            snapshotPosition, revision, keyCount, leaseCount, taskCount);
     }
 
     /**
@@ -487,6 +579,13 @@ public final class ManagerClient implements AutoCloseable
     {
         final long correlationId = nextCorrelationId();
         final long deadlineNs = clock.nanoTime() + ctx.responseTimeoutNs();
+        if (cluster != null && !cluster.isClosed() && cluster.leaderMemberId() != sessionLeaderMemberId)
+        {
+            // A session that followed a leader change is known to the new leader's consensus module only from the
+            // log, without the principal its authenticator gave it (Aeron keeps principals per member), so an admin
+            // request on it is refused: authenticate afresh with the current leader.
+            openSession(deadlineNs);
+        }
         awaitedCorrelationId = correlationId;
         adminResponseCode = null;
         boolean sent = false;
@@ -528,6 +627,572 @@ public final class ManagerClient implements AutoCloseable
         }
     }
 
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Nodes: registration with a failure domain, heartbeats
+    // ---------------------------------------------------------------------------------------------------------------
+
+    /**
+     * Registers or re-registers an extent node with its failure domain; idempotent.
+     *
+     * @param nodeId        > 0.
+     * @param endpoint      host:port of the node's request channel.
+     * @param diskCount     > 0.
+     * @param capacityBytes >= 0.
+     * @param failureDomain rack/zone label, at most {@link ManagerStateMachine#MAX_FAILURE_DOMAIN_LENGTH_BYTES} bytes;
+     *                      empty: the node is its own domain.
+     * @return the registered node id.
+     */
+    public int registerNode(
+        final int nodeId, final String endpoint, final int diskCount, final long capacityBytes,
+        final String failureDomain)
+    {
+        final long correlationId = nextCorrelationId();
+        final RegisterNodeRequestEncoder encoder = registerNodeEncoder
+            .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .nodeId(nodeId)
+            .diskCount(diskCount)
+            .capacityBytes(capacityBytes)
+            .endpoint(endpoint)
+            .failureDomain(failureDomain);
+        call("registerNode(" + nodeId + ")", correlationId, HEADER_LENGTH + encoder.encodedLength());
+        if (headerDecoder.templateId() != RegisterNodeResponseDecoder.TEMPLATE_ID)
+        {
+            throw unexpectedAnswer("registerNode");
+        }
+        final RegisterNodeResponseDecoder decoder = registerNodeResponseDecoder.wrap(
+            responseBuffer, HEADER_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+        decoder.correlationId();
+        final ManagerStatus status = decoder.status();
+        final int registeredId = decoder.nodeId();
+        final String message = decoder.errorMessage();
+        if (status != ManagerStatus.OK)
+        {
+            throw new ManagerException(status, "registerNode(" + nodeId + ") refused: " + status + ": " + message);
+        }
+        return registeredId;
+    }
+
+    /**
+     * Reports a node alive with its disks' state. A node that never heartbeats is not tracked for liveness.
+     *
+     * @param nodeId a registered node.
+     * @param disks  its disks (nodeId of each is ignored), at most {@link ManagerStateMachine#MAX_DISKS_PER_NODE}.
+     * @return the node's liveness state after the heartbeat (ALIVE).
+     * @throws ManagerException NO_SUCH_NODE when not registered (register again), or status null on timeout.
+     */
+    public NodeState heartbeat(final int nodeId, final List<ManagerListing.Disk> disks)
+    {
+        final long correlationId = nextCorrelationId();
+        final NodeHeartbeatRequestEncoder encoder = heartbeatEncoder
+            .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .nodeId(nodeId);
+        final NodeHeartbeatRequestEncoder.DisksEncoder group = encoder.disksCount(disks.size());
+        for (final ManagerListing.Disk disk : disks)
+        {
+            group.next().diskId(disk.diskId()).capacityBytes(disk.capacityBytes()).freeBytes(disk.freeBytes())
+                .state(disk.state());
+        }
+        call("heartbeat(" + nodeId + ")", correlationId, HEADER_LENGTH + encoder.encodedLength());
+        if (headerDecoder.templateId() != NodeHeartbeatResponseDecoder.TEMPLATE_ID)
+        {
+            throw unexpectedAnswer("heartbeat");
+        }
+        final NodeHeartbeatResponseDecoder decoder = heartbeatResponseDecoder.wrap(
+            responseBuffer, HEADER_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+        decoder.correlationId();
+        final ManagerStatus status = decoder.status();
+        final NodeState state = decoder.nodeState();
+        final String message = decoder.errorMessage();
+        if (status != ManagerStatus.OK)
+        {
+            throw new ManagerException(status, "heartbeat(" + nodeId + ") refused: " + status + ": " + message);
+        }
+        return state;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Listings
+    // ---------------------------------------------------------------------------------------------------------------
+
+    private void list(final ListKind kind, final long fromId)
+    {
+        final long correlationId = nextCorrelationId();
+        final ListRequestEncoder encoder = listEncoder.wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .kind(kind)
+            .fromId(fromId)
+            .maxCount(0);
+        call("list " + kind, correlationId, HEADER_LENGTH + encoder.encodedLength());
+    }
+
+    /**
+     * @return every registered node with its liveness, by id.
+     */
+    public List<ManagerListing.Node> listNodes()
+    {
+        list(ListKind.NODES, 0);
+        expect(NodeListResponseDecoder.TEMPLATE_ID, "listNodes");
+        final NodeListResponseDecoder decoder = new NodeListResponseDecoder().wrap(
+            responseBuffer, HEADER_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+        decoder.correlationId();
+        final List<ManagerListing.Node> nodes = new ArrayList<>();
+        for (final NodeListResponseDecoder.NodesDecoder n : decoder.nodes())
+        {
+            final int nodeId = n.nodeId();
+            final NodeState state = n.state();
+            final int diskCount = n.diskCount();
+            final long capacity = n.capacityBytes();
+            final long free = n.freeBytes();
+            final int extents = n.extentCount();
+            final long registeredAtMs = n.registeredAtMs();
+            final long lastHeartbeatMs = n.lastHeartbeatMs();
+            final String endpoint = n.endpoint();
+            final String domain = n.failureDomain();
+            nodes.add(new ManagerListing.Node(nodeId, state, endpoint, domain, diskCount, capacity, free, extents,
+                registeredAtMs, lastHeartbeatMs));
+        }
+        return nodes;
+    }
+
+    /**
+     * @return every disk reported by heartbeats, by node and disk id.
+     */
+    public List<ManagerListing.Disk> listDisks()
+    {
+        list(ListKind.DISKS, 0);
+        expect(DiskListResponseDecoder.TEMPLATE_ID, "listDisks");
+        final DiskListResponseDecoder decoder = new DiskListResponseDecoder().wrap(
+            responseBuffer, HEADER_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+        decoder.correlationId();
+        final List<ManagerListing.Disk> disks = new ArrayList<>();
+        for (final DiskListResponseDecoder.DisksDecoder d : decoder.disks())
+        {
+            disks.add(new ManagerListing.Disk(d.nodeId(), d.diskId(), d.capacityBytes(), d.freeBytes(), d.state()));
+        }
+        return disks;
+    }
+
+    /**
+     * @return every stream, by id (several pages when there are many).
+     */
+    public List<ManagerListing.Stream> listStreams()
+    {
+        final List<ManagerListing.Stream> streams = new ArrayList<>();
+        long from = 0;
+        while (from >= 0)
+        {
+            list(ListKind.STREAMS, from);
+            expect(StreamListResponseDecoder.TEMPLATE_ID, "listStreams");
+            final StreamListResponseDecoder decoder = new StreamListResponseDecoder().wrap(
+                responseBuffer, HEADER_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+            decoder.correlationId();
+            from = decoder.nextFromId();
+            for (final StreamListResponseDecoder.StreamsDecoder st : decoder.streams())
+            {
+                final long streamId = st.streamId();
+                final int extentCount = st.extentCount();
+                final long tail = st.tailExtentId();
+                streams.add(new ManagerListing.Stream(streamId, st.name(), extentCount, tail));
+            }
+        }
+        return streams;
+    }
+
+    /**
+     * @return every extent, by id (several pages when there are many).
+     */
+    public List<ManagerListing.Extent> listExtents()
+    {
+        final List<ManagerListing.Extent> extents = new ArrayList<>();
+        long from = 0;
+        while (from >= 0)
+        {
+            list(ListKind.EXTENTS, from);
+            expect(ExtentListResponseDecoder.TEMPLATE_ID, "listExtents");
+            final ExtentListResponseDecoder decoder = new ExtentListResponseDecoder().wrap(
+                responseBuffer, HEADER_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+            decoder.correlationId();
+            from = decoder.nextFromId();
+            for (final ExtentListResponseDecoder.ExtentsDecoder e : decoder.extents())
+            {
+                extents.add(new ManagerListing.Extent(e.extentId(), e.streamId(), e.sealedLength(),
+                    new int[]{ e.replica0(), e.replica1(), e.replica2() }, e.refCount(), e.ownerRevision()));
+            }
+        }
+        return extents;
+    }
+
+    /**
+     * @return every open recovery task, by id.
+     */
+    public List<ManagerListing.Task> listTasks()
+    {
+        final List<ManagerListing.Task> tasks = new ArrayList<>();
+        long from = 0;
+        while (from >= 0)
+        {
+            list(ListKind.TASKS, from);
+            expect(TaskListResponseDecoder.TEMPLATE_ID, "listTasks");
+            final TaskListResponseDecoder decoder = new TaskListResponseDecoder().wrap(
+                responseBuffer, HEADER_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+            decoder.correlationId();
+            from = decoder.nextFromId();
+            for (final TaskListResponseDecoder.TasksDecoder t : decoder.tasks())
+            {
+                tasks.add(new ManagerListing.Task(t.taskId(), t.kind(), t.extentId(), t.streamId(), t.lostNodeId(),
+                    t.createdAtMs(), t.sealedLength()));
+            }
+        }
+        return tasks;
+    }
+
+    private void expect(final int templateId, final String what)
+    {
+        if (headerDecoder.templateId() != templateId)
+        {
+            throw unexpectedAnswer(what);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Key/value
+    // ---------------------------------------------------------------------------------------------------------------
+
+    /**
+     * Puts a key (linearizable; applied at most once per session even across leader changes).
+     *
+     * @param key     1 to {@link KvStore#MAX_KEY_LENGTH_BYTES} UTF-8 bytes.
+     * @param value   at most {@link KvStore#MAX_VALUE_LENGTH_BYTES} bytes.
+     * @param leaseId 0 for none; the key is deleted when the lease expires or is revoked.
+     * @return the revision of the put.
+     * @throws ManagerException NO_SUCH_LEASE, BAD_REQUEST, or status null on timeout.
+     */
+    public long kvPut(final String key, final byte[] value, final long leaseId)
+    {
+        final long correlationId = nextCorrelationId();
+        final KvPutRequestEncoder encoder = kvPutEncoder.wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .leaseId(leaseId)
+            .key(key)
+            .putValue(value, 0, value.length);
+        call("kvPut(" + key + ")", correlationId, HEADER_LENGTH + encoder.encodedLength());
+        return decodeKv("kvPut(" + key + ")").revision();
+    }
+
+    /**
+     * @param key the key.
+     * @return the key's entry, or null when absent.
+     */
+    public Kv.KeyValue kvGet(final String key)
+    {
+        final Kv.Result result = kvRange(key, false, 1);
+        return result.kvs().isEmpty() ? null : result.kvs().get(0);
+    }
+
+    /**
+     * @param key      the key, or the prefix when {@code prefix} (an empty prefix is every key).
+     * @param prefix   whether {@code key} is a prefix.
+     * @param maxCount most entries; 0 for the maximum ({@link ManagerStateMachine#MAX_RANGE_RESULTS}).
+     * @return the entries in key order and the revision they were read at.
+     */
+    public Kv.Result kvRange(final String key, final boolean prefix, final int maxCount)
+    {
+        final long correlationId = nextCorrelationId();
+        final KvRangeRequestEncoder encoder = kvRangeEncoder.wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .maxCount(maxCount)
+            .prefix((short)(prefix ? 1 : 0))
+            .key(key);
+        call("kvRange(" + key + ")", correlationId, HEADER_LENGTH + encoder.encodedLength());
+        return decodeKv("kvRange(" + key + ")");
+    }
+
+    /**
+     * @param key    the key or prefix.
+     * @param prefix whether {@code key} is a prefix.
+     * @return the answer; {@link Kv.Result#deleted()} keys were deleted.
+     */
+    public Kv.Result kvDelete(final String key, final boolean prefix)
+    {
+        final long correlationId = nextCorrelationId();
+        final KvDeleteRequestEncoder encoder = kvDeleteEncoder.wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .prefix((short)(prefix ? 1 : 0))
+            .key(key);
+        call("kvDelete(" + key + ")", correlationId, HEADER_LENGTH + encoder.encodedLength());
+        return decodeKv("kvDelete(" + key + ")");
+    }
+
+    /**
+     * Runs a compare-and-swap transaction atomically at one revision.
+     *
+     * @param txn compares and ops, at most 16 of each.
+     * @return whether the compares held, and the entries read by its range ops.
+     */
+    public Kv.Result txn(final Kv.Txn txn)
+    {
+        final long correlationId = nextCorrelationId();
+        final KvTxnRequestEncoder encoder = kvTxnEncoder.wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId);
+        final KvTxnRequestEncoder.ComparesEncoder compares = encoder.comparesCount(txn.compares().size());
+        for (final Kv.Compare c : txn.compares())
+        {
+            compares.next().target(c.target()).result(c.result()).operand(c.operand()).key(c.key())
+                .putValue(c.value(), 0, c.value().length);
+        }
+        final KvTxnRequestEncoder.OpsEncoder ops = encoder.opsCount(txn.ops().size());
+        for (final Kv.Op op : txn.ops())
+        {
+            ops.next().branch((short)(op.onSuccess() ? 0 : 1)).opType(op.type()).prefix((short)(op.prefix() ? 1 : 0))
+                .leaseId(op.leaseId()).maxCount(0).key(op.key()).putValue(op.value(), 0, op.value().length);
+        }
+        call("txn", correlationId, HEADER_LENGTH + encoder.encodedLength());
+        return decodeKv("txn");
+    }
+
+    private Kv.Result decodeKv(final String what)
+    {
+        expect(KvResponseDecoder.TEMPLATE_ID, what);
+        final KvResponseDecoder decoder = kvResponseDecoder.wrap(
+            responseBuffer, HEADER_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+        decoder.correlationId();
+        final ManagerStatus status = decoder.status();
+        final long revision = decoder.revision();
+        final boolean succeeded = decoder.succeeded() != 0;
+        final int deleted = decoder.deleted();
+        final boolean more = decoder.more() != 0;
+        final List<Kv.KeyValue> kvs = new ArrayList<>();
+        for (final KvResponseDecoder.KvsDecoder e : decoder.kvs())
+        {
+            final long create = e.createRevision();
+            final long mod = e.modRevision();
+            final long version = e.version();
+            final long leaseId = e.leaseId();
+            final String key = e.key();
+            final byte[] value = new byte[e.valueLength()];
+            e.getValue(value, 0, value.length);
+            kvs.add(new Kv.KeyValue(key, value, create, mod, version, leaseId));
+        }
+        final String message = decoder.errorMessage();
+        if (status != ManagerStatus.OK)
+        {
+            throw new ManagerException(status, what + " refused: " + status + ": " + message);
+        }
+        return new Kv.Result(revision, succeeded, deleted, kvs, more);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Leases
+    // ---------------------------------------------------------------------------------------------------------------
+
+    /**
+     * @param ttlMs within [{@link KvStore#MIN_LEASE_TTL_MS}, {@link KvStore#MAX_LEASE_TTL_MS}].
+     * @return the new lease.
+     */
+    public Kv.Lease leaseGrant(final long ttlMs)
+    {
+        final long correlationId = nextCorrelationId();
+        final LeaseGrantRequestEncoder encoder = leaseGrantEncoder.wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .ttlMs(ttlMs);
+        call("leaseGrant(" + ttlMs + ")", correlationId, HEADER_LENGTH + encoder.encodedLength());
+        return decodeLease("leaseGrant");
+    }
+
+    /**
+     * Extends the lease by its TTL from now (cluster time).
+     *
+     * @param leaseId the lease.
+     * @return the lease with its new expiry.
+     * @throws ManagerException NO_SUCH_LEASE once it expired.
+     */
+    public Kv.Lease leaseKeepAlive(final long leaseId)
+    {
+        final long correlationId = nextCorrelationId();
+        final LeaseKeepAliveRequestEncoder encoder = leaseKeepAliveEncoder
+            .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .leaseId(leaseId);
+        call("leaseKeepAlive(" + leaseId + ")", correlationId, HEADER_LENGTH + encoder.encodedLength());
+        return decodeLease("leaseKeepAlive(" + leaseId + ")");
+    }
+
+    /**
+     * Revokes the lease and deletes its keys.
+     *
+     * @param leaseId the lease.
+     */
+    public void leaseRevoke(final long leaseId)
+    {
+        final long correlationId = nextCorrelationId();
+        final LeaseRevokeRequestEncoder encoder = leaseRevokeEncoder
+            .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .leaseId(leaseId);
+        call("leaseRevoke(" + leaseId + ")", correlationId, HEADER_LENGTH + encoder.encodedLength());
+        decodeLease("leaseRevoke(" + leaseId + ")");
+    }
+
+    private Kv.Lease decodeLease(final String what)
+    {
+        expect(LeaseResponseDecoder.TEMPLATE_ID, what);
+        final LeaseResponseDecoder decoder = leaseResponseDecoder.wrap(
+            responseBuffer, HEADER_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+        decoder.correlationId();
+        final ManagerStatus status = decoder.status();
+        final long leaseId = decoder.leaseId();
+        final long ttlMs = decoder.ttlMs();
+        final long expiresAtMs = decoder.expiresAtMs();
+        decoder.revision();
+        final String message = decoder.errorMessage();
+        if (status != ManagerStatus.OK)
+        {
+            throw new ManagerException(status, what + " refused: " + status + ": " + message);
+        }
+        return new Kv.Lease(leaseId, ttlMs, expiresAtMs);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Watches
+    // ---------------------------------------------------------------------------------------------------------------
+
+    private static final class WatchState
+    {
+        final String key;
+        final boolean prefix;
+        final Kv.WatchListener listener;
+        /** Revision of the last event delivered; the watch is re-created from the one after. */
+        long lastRevision;
+
+        WatchState(final String key, final boolean prefix, final Kv.WatchListener listener, final long startRevision)
+        {
+            this.key = key;
+            this.prefix = prefix;
+            this.listener = listener;
+            this.lastRevision = startRevision <= 0 ? -1 : startRevision - 1;
+        }
+    }
+
+    /**
+     * Watches a key or prefix. Events arrive in revision order on the thread that calls {@link #poll()} (or any
+     * call). After a leader change the watch is re-created from the revision after the last event seen, so no
+     * event is lost or repeated while the manager still holds that history.
+     *
+     * @param key           the key, or the prefix when {@code prefix}.
+     * @param prefix        whether {@code key} is a prefix.
+     * @param startRevision first revision wanted; 0 for changes after now.
+     * @param listener      receives the events.
+     * @return the watch id.
+     * @throws ManagerException COMPACTED when {@code startRevision} is no longer kept.
+     */
+    public long watch(final String key, final boolean prefix, final long startRevision,
+        final Kv.WatchListener listener)
+    {
+        final long watchId = nextWatchId++;
+        final WatchState state = new WatchState(key, prefix, listener, startRevision);
+        watches.put(watchId, state);
+        try
+        {
+            sendWatchCreate(watchId, state);
+        }
+        catch (final RuntimeException ex)
+        {
+            watches.remove(watchId);
+            throw ex;
+        }
+        return watchId;
+    }
+
+    /**
+     * @param watchId a watch of this client.
+     */
+    public void cancelWatch(final long watchId)
+    {
+        if (watches.remove(watchId) == null)
+        {
+            return;
+        }
+        final long correlationId = nextCorrelationId();
+        final WatchCancelRequestEncoder encoder = watchCancelEncoder
+            .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .watchId(watchId);
+        call("cancelWatch(" + watchId + ")", correlationId, HEADER_LENGTH + encoder.encodedLength());
+    }
+
+    private void sendWatchCreate(final long watchId, final WatchState state)
+    {
+        final long correlationId = nextCorrelationId();
+        final WatchCreateRequestEncoder encoder = watchCreateEncoder
+            .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .watchId(watchId)
+            .startRevision(state.lastRevision < 0 ? 0 : state.lastRevision + 1)
+            .prefix((short)(state.prefix ? 1 : 0))
+            .key(state.key);
+        final String what = "watch(" + state.key + ")";
+        call(what, correlationId, HEADER_LENGTH + encoder.encodedLength());
+        expect(WatchResponseDecoder.TEMPLATE_ID, what);
+        final WatchResponseDecoder decoder = watchResponseDecoder.wrap(
+            responseBuffer, HEADER_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+        decoder.correlationId();
+        final ManagerStatus status = decoder.status();
+        decoder.watchId();
+        final long revision = decoder.revision();
+        decoder.compactRevision();
+        final String message = decoder.errorMessage();
+        if (status != ManagerStatus.OK)
+        {
+            throw new ManagerException(status, what + " refused: " + status + ": " + message);
+        }
+        if (state.lastRevision < 0)
+        {
+            state.lastRevision = revision;
+        }
+    }
+
+    private void onWatchEvent(final DirectBuffer buffer, final int offset)
+    {
+        final WatchEventDecoder d = watchEventDecoder.wrap(
+            buffer, offset + HEADER_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+        d.correlationId();
+        final long watchId = d.watchId();
+        final boolean delete = d.eventType() == EventType.DELETE;
+        final long revision = d.revision();
+        final long createRevision = d.createRevision();
+        final long version = d.version();
+        final long leaseId = d.leaseId();
+        final String key = d.key();
+        final byte[] value = new byte[d.valueLength()];
+        d.getValue(value, 0, value.length);
+        final WatchState state = watches.get(watchId);
+        if (state == null || revision < state.lastRevision)
+        {
+            return; // cancelled, or older than what was delivered
+        }
+        state.lastRevision = revision;
+        state.listener.onEvent(new Kv.WatchEvent(watchId, delete, revision, key, value, createRevision, version,
+            leaseId));
+    }
+
+    private void rewatchIfNeeded()
+    {
+        if (!rewatchNeeded || inCall)
+        {
+            return;
+        }
+        rewatchNeeded = false;
+        for (final Map.Entry<Long, WatchState> entry : new ArrayList<>(watches.entrySet()))
+        {
+            // Re-created from the revision after the last one delivered. The events of one revision are pushed in
+            // one burst, so a failover that cut a burst short can lose the rest of that one revision's events.
+            sendWatchCreate(entry.getKey(), entry.getValue());
+        }
+    }
+
     /**
      * @return the leader's member id as last learned by this client, or -1 when not connected.
      */
@@ -548,6 +1213,11 @@ public final class ManagerClient implements AutoCloseable
             return 0;
         }
         int work = cluster.pollEgress();
+        if (rewatchNeeded && !inCall)
+        {
+            rewatchIfNeeded();
+            work++;
+        }
         final long nowNs = clock.nanoTime();
         if (nowNs - nextKeepAliveNs >= 0 && !cluster.isClosed())
         {
@@ -584,6 +1254,7 @@ public final class ManagerClient implements AutoCloseable
         final long deadlineNs = startNs + ctx.responseTimeoutNs();
         awaitedCorrelationId = correlationId;
         responseLength = 0;
+        inCall = true;
         long resendAtNs = startNs;
         boolean sent = false;
         int sends = 0;
@@ -632,6 +1303,7 @@ public final class ManagerClient implements AutoCloseable
         finally
         {
             awaitedCorrelationId = ManagerStateMachine.NULL_ID;
+            inCall = false;
         }
 
         headerDecoder.wrap(responseBuffer, 0);
@@ -701,11 +1373,25 @@ public final class ManagerClient implements AutoCloseable
                 .ingressChannel(ctx.ingressChannel())
                 .egressChannel(ctx.egressChannel())
                 .egressListener(egressAdapter)
+                .credentialsSupplier(new CredentialsSupplier()
+                {
+                    public byte[] encodedCredentials()
+                    {
+                        return ctx.credentials().getBytes(StandardCharsets.UTF_8);
+                    }
+
+                    public byte[] onChallenge(final byte[] encodedChallenge)
+                    {
+                        return new byte[0];
+                    }
+                })
                 .messageTimeoutNs(remainingNs)
                 // Outlast a failover (about 2 s measured) rather than close the session and lose de-duplication.
                 .newLeaderTimeoutNs(ctx.responseTimeoutNs())
                 .idleStrategy(idle));
             nextKeepAliveNs = clock.nanoTime() + ctx.keepAliveIntervalNs();
+            sessionLeaderMemberId = cluster.leaderMemberId();
+            rewatchNeeded = !watches.isEmpty();
         }
         catch (final RuntimeException ex)
         {
@@ -724,8 +1410,7 @@ public final class ManagerClient implements AutoCloseable
             final Header header)
         {
             // Every answer starts with its correlationId; stale answers to earlier sends are dropped here.
-            if (awaitedCorrelationId == ManagerStateMachine.NULL_ID ||
-                length < HEADER_LENGTH + Long.BYTES || length > responseBuffer.capacity())
+            if (length < HEADER_LENGTH + Long.BYTES || length > responseBuffer.capacity())
             {
                 return;
             }
@@ -734,8 +1419,13 @@ public final class ManagerClient implements AutoCloseable
             {
                 return;
             }
+            if (headerDecoder.templateId() == WatchEventDecoder.TEMPLATE_ID)
+            {
+                onWatchEvent(buffer, offset);
+                return;
+            }
             final long correlationId = buffer.getLong(offset + HEADER_LENGTH, ByteOrder.LITTLE_ENDIAN);
-            if (correlationId == awaitedCorrelationId)
+            if (awaitedCorrelationId != ManagerStateMachine.NULL_ID && correlationId == awaitedCorrelationId)
             {
                 responseBuffer.putBytes(0, buffer, offset, length);
                 responseLength = length;
@@ -777,6 +1467,7 @@ public final class ManagerClient implements AutoCloseable
             final String ingressEndpoints)
         {
             newLeaderSinceSend = true;
+            rewatchNeeded = !watches.isEmpty();
         }
     }
 }

@@ -6,12 +6,9 @@ import io.aeron.archive.ArchiveThreadingMode;
 import io.aeron.archive.client.AeronArchive;
 import io.aeron.cluster.ClusteredMediaDriver;
 import io.aeron.cluster.ConsensusModule;
-import io.aeron.cluster.codecs.AdminRequestDecoder;
-import io.aeron.cluster.codecs.AdminRequestType;
 import io.aeron.cluster.service.ClusterMarkFile;
 import io.aeron.cluster.service.ClusteredServiceContainer;
 import io.aeron.driver.MediaDriver;
-import io.aeron.security.AuthorisationService;
 import io.cairn.replication.AeronDefaults;
 import org.agrona.CloseHelper;
 import org.agrona.ErrorHandler;
@@ -57,21 +54,19 @@ public final class ManagerMember implements AutoCloseable
     /** File in the member directory locked while a member process runs on it. */
     public static final String LOCK_FILENAME = "member.lock";
 
-    /**
-     * Any client may ask for a snapshot ({@link ManagerClient#requestSnapshot()}): it is harmless apart from its I/O.
-     * Every other admin action stays denied (Aeron's default).
-     */
-    public static final AuthorisationService SNAPSHOT_ONLY_AUTHORISATION =
-        (protocolId, actionId, type, encodedPrincipal) ->
-            protocolId == io.aeron.cluster.codecs.MessageHeaderDecoder.SCHEMA_ID &&
-            actionId == AdminRequestDecoder.TEMPLATE_ID &&
-            type == AdminRequestType.SNAPSHOT;
+    /** Environment variable holding the role secrets when {@code --secrets} is not given. */
+    public static final String SECRETS_ENV = "CAIRN_MANAGER_SECRETS";
 
     static final String USAGE = """
         usage: ManagerMember --member-id N --managers "0=host:port,1=host:port,2=host:port" --dir DIR
           --member-id  this member's id, one of the ids in --managers
           --managers   every member's id and port base (ingress +0, consensus +1, log +2, catch-up +3, archive +4)
-          --dir        directory for this member's cluster log, archive and snapshots; kept across restarts""";
+          --dir        directory for this member's cluster log, archive and snapshots; kept across restarts
+          --secrets    role secrets "client=S1,admin=S2" (default $CAIRN_MANAGER_SECRETS, else the documented
+                       local-cluster secrets "client=cairn-local,admin=cairn-local-admin")
+          --suspect-timeout-ms N   node without heartbeat for N ms is SUSPECT (default 3000; same on all members)
+          --dead-timeout-ms N      node without heartbeat for N ms is DEAD (default 10000; same on all members)
+          --snapshot-interval-bytes N  leader snapshots after the log grew N bytes (default 64 MiB; 0: never)""";
 
     /**
      * Configuration of a member. Defaults follow TOOLCHAIN.md's measured fast-failover settings.
@@ -108,6 +103,82 @@ public final class ManagerMember implements AutoCloseable
         private int archiveSegmentFileLengthBytes = ARCHIVE_SEGMENT_FILE_LENGTH_BYTES_DEFAULT;
         private int maxConcurrentSessions = MAX_CONCURRENT_SESSIONS_DEFAULT;
         private Runnable terminationHook = () -> {};
+        private String secrets = ManagerAuthenticator.SECRETS_DEFAULT;
+        private long suspectTimeoutMs = ManagerStateMachine.SUSPECT_TIMEOUT_MS_DEFAULT;
+        private long deadTimeoutMs = ManagerStateMachine.DEAD_TIMEOUT_MS_DEFAULT;
+        private long snapshotIntervalBytes = ManagerService.SNAPSHOT_INTERVAL_BYTES_DEFAULT;
+
+        /**
+         * @param secrets role secrets, {@code "client=S1,admin=S2"}; see {@link ManagerAuthenticator}.
+         * @return this.
+         */
+        public Context secrets(final String secrets)
+        {
+            this.secrets = secrets;
+            return this;
+        }
+
+        /**
+         * @return the role secrets.
+         */
+        public String secrets()
+        {
+            return secrets;
+        }
+
+        /**
+         * @param ms time without a heartbeat after which a node is SUSPECT; must be equal on every member.
+         * @return this.
+         */
+        public Context suspectTimeoutMs(final long ms)
+        {
+            this.suspectTimeoutMs = ms;
+            return this;
+        }
+
+        /**
+         * @return the suspect timeout.
+         */
+        public long suspectTimeoutMs()
+        {
+            return suspectTimeoutMs;
+        }
+
+        /**
+         * @param ms time without a heartbeat after which a node is DEAD; must be equal on every member.
+         * @return this.
+         */
+        public Context deadTimeoutMs(final long ms)
+        {
+            this.deadTimeoutMs = ms;
+            return this;
+        }
+
+        /**
+         * @return the dead timeout.
+         */
+        public long deadTimeoutMs()
+        {
+            return deadTimeoutMs;
+        }
+
+        /**
+         * @param bytes log growth after which the leader takes a snapshot; 0 or less disables.
+         * @return this.
+         */
+        public Context snapshotIntervalBytes(final long bytes)
+        {
+            this.snapshotIntervalBytes = bytes;
+            return this;
+        }
+
+        /**
+         * @return the snapshot interval.
+         */
+        public long snapshotIntervalBytes()
+        {
+            return snapshotIntervalBytes;
+        }
         private ErrorHandler errorHandler = Throwable::printStackTrace;
         private ManagerEndpoints endpoints;
         private boolean concluded;
@@ -377,6 +448,12 @@ public final class ManagerMember implements AutoCloseable
             {
                 throw new IllegalArgumentException("dir is required");
             }
+            ManagerAuthenticator.parseSecrets(secrets);
+            requirePositive(suspectTimeoutMs, "suspectTimeoutMs");
+            if (deadTimeoutMs <= suspectTimeoutMs)
+            {
+                throw new IllegalArgumentException("deadTimeoutMs must be > suspectTimeoutMs");
+            }
             requirePositive(leaderHeartbeatTimeoutNs, "leaderHeartbeatTimeoutNs");
             requirePositive(leaderHeartbeatIntervalNs, "leaderHeartbeatIntervalNs");
             requirePositive(electionTimeoutNs, "electionTimeoutNs");
@@ -432,7 +509,8 @@ public final class ManagerMember implements AutoCloseable
         this.ctx = ctx;
         this.lockChannel = lockMemberDir(ctx.dir());
         final String prefix = "cairn-manager " + ctx.memberId() + ": ";
-        this.service = new ManagerService((event) -> System.err.println(prefix + event));
+        this.service = new ManagerService((event) -> System.err.println(prefix + event),
+            new ManagerStateMachine(ctx.suspectTimeoutMs(), ctx.deadTimeoutMs()), ctx.snapshotIntervalBytes());
     }
 
     /**
@@ -516,7 +594,8 @@ public final class ManagerMember implements AutoCloseable
             .leaderHeartbeatIntervalNs(ctx.leaderHeartbeatIntervalNs())
             .electionTimeoutNs(ctx.electionTimeoutNs())
             .maxConcurrentSessions(ctx.maxConcurrentSessions())
-            .authorisationServiceSupplier(() -> SNAPSHOT_ONLY_AUTHORISATION)
+            .authenticatorSupplier(() -> new ManagerAuthenticator(ManagerAuthenticator.parseSecrets(ctx.secrets())))
+            .authorisationServiceSupplier(() -> ManagerAuthenticator.AUTHORISATION)
             .idleStrategySupplier(AeronDefaults::controlIdleStrategy)
             .errorHandler(ctx.errorHandler())
             .terminationHook(ctx.terminationHook());
@@ -657,9 +736,31 @@ public final class ManagerMember implements AutoCloseable
         }
     }
 
+    private static long parsePositive(final String flag, final String value)
+    {
+        try
+        {
+            final long parsed = Long.parseLong(value);
+            if (parsed < 0)
+            {
+                throw new IllegalArgumentException(flag + " must be >= 0, was " + value);
+            }
+            return parsed;
+        }
+        catch (final NumberFormatException ex)
+        {
+            throw new IllegalArgumentException(flag + " '" + value + "' is not a number", ex);
+        }
+    }
+
     static Context parseArgs(final String[] args)
     {
         final Context ctx = new Context();
+        final String envSecrets = System.getenv(SECRETS_ENV);
+        if (envSecrets != null && !envSecrets.isBlank())
+        {
+            ctx.secrets(envSecrets);
+        }
         boolean hasMemberId = false;
         for (int i = 0; i < args.length; i++)
         {
@@ -685,6 +786,10 @@ public final class ManagerMember implements AutoCloseable
                 }
                 case "--managers" -> ctx.managers(value);
                 case "--dir" -> ctx.dir(new File(value));
+                case "--secrets" -> ctx.secrets(value);
+                case "--suspect-timeout-ms" -> ctx.suspectTimeoutMs(parsePositive(flag, value));
+                case "--dead-timeout-ms" -> ctx.deadTimeoutMs(parsePositive(flag, value));
+                case "--snapshot-interval-bytes" -> ctx.snapshotIntervalBytes(parsePositive(flag, value));
                 default -> throw new IllegalArgumentException("unknown flag " + flag);
             }
         }

@@ -4,6 +4,7 @@ import io.aeron.ExclusivePublication;
 import io.aeron.Image;
 import io.aeron.ImageFragmentAssembler;
 import io.aeron.Publication;
+import io.aeron.cluster.ClusterControl;
 import io.aeron.cluster.codecs.CloseReason;
 import io.aeron.cluster.service.ClientSession;
 import io.aeron.cluster.service.Cluster;
@@ -14,8 +15,10 @@ import io.cairn.sbe.manager.MessageHeaderDecoder;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.status.AtomicCounter;
 
 import java.nio.ByteOrder;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -25,6 +28,14 @@ import java.util.function.Consumer;
  * <p>
  * An answer that cannot be offered after {@link #EGRESS_OFFER_ATTEMPTS_MAX} attempts is dropped and counted: the
  * client retries with the same correlationId and the state machine's de-duplication answers it again.
+ * <p>
+ * Time-driven work (lease expiry, node liveness) runs on one cluster timer, {@link #DEADLINE_TIMER_ID}, kept armed for
+ * {@link ManagerStateMachine#nextDeadlineMs()}: every member arms it the same way from the log, the leader's fires and
+ * its event is in the log, so every member applies the expiry at the same log position and cluster time. The timer
+ * is armed lazily: only moved earlier, never later; a timer that fires with nothing due just re-arms.
+ * <p>
+ * Periodic snapshots: when this member leads and the log has grown by {@link #snapshotIntervalBytes()} since the last
+ * snapshot, it sets its consensus module's control toggle to SNAPSHOT (as {@code ClusterTool snapshot} does).
  */
 public final class ManagerService implements ClusteredService
 {
@@ -32,8 +43,19 @@ public final class ManagerService implements ClusteredService
     public static final int EGRESS_OFFER_ATTEMPTS_MAX = 16;
     /** Idle cycles allowed while a snapshot publication is back-pressured before the snapshot fails. */
     public static final long SNAPSHOT_OFFER_IDLES_MAX = 1_000_000;
+    /** Correlation id of the one cluster timer the manager uses. */
+    public static final long DEADLINE_TIMER_ID = 1;
+    /** Default log growth between automatic snapshots. */
+    public static final long SNAPSHOT_INTERVAL_BYTES_DEFAULT = 64L * 1024 * 1024;
 
-    private final ManagerStateMachine stateMachine = new ManagerStateMachine();
+    private final ManagerStateMachine stateMachine;
+    private final long snapshotIntervalBytes;
+    private long armedDeadlineMs = Long.MAX_VALUE;
+    private volatile long leadershipTermId = -1;
+    private volatile long lastSnapshotLogPosition = -1;
+    private long snapshotBaseLogPosition;
+    private AtomicCounter controlToggle;
+    private long watchEventsDropped;
     private final UnsafeBuffer responseBuffer =
         new UnsafeBuffer(new byte[ManagerStateMachine.RESPONSE_BUFFER_LENGTH_MIN]);
     private final MessageHeaderDecoder responseHeaderDecoder = new MessageHeaderDecoder();
@@ -55,7 +77,29 @@ public final class ManagerService implements ClusteredService
      */
     public ManagerService(final Consumer<String> eventLog)
     {
+        this(eventLog, new ManagerStateMachine(), SNAPSHOT_INTERVAL_BYTES_DEFAULT);
+    }
+
+    /**
+     * @param eventLog              receives rare lifecycle events.
+     * @param stateMachine          a fresh state machine (its liveness timeouts must be equal on every member).
+     * @param snapshotIntervalBytes log growth after which the leader takes a snapshot; 0 or less: never automatically.
+     */
+    public ManagerService(
+        final Consumer<String> eventLog, final ManagerStateMachine stateMachine, final long snapshotIntervalBytes)
+    {
         this.eventLog = eventLog;
+        this.stateMachine = stateMachine;
+        this.snapshotIntervalBytes = snapshotIntervalBytes;
+        stateMachine.watchSink(this::deliverWatchEvent);
+    }
+
+    /**
+     * @return log growth between automatic snapshots; 0 or less when disabled.
+     */
+    public long snapshotIntervalBytes()
+    {
+        return snapshotIntervalBytes;
     }
 
     /**
@@ -64,6 +108,7 @@ public final class ManagerService implements ClusteredService
     public void onStart(final Cluster cluster, final Image snapshotImage)
     {
         this.cluster = cluster;
+        snapshotBaseLogPosition = cluster.logPosition();
         if (snapshotImage != null)
         {
             loadSnapshot(snapshotImage, cluster.idleStrategy());
@@ -107,6 +152,49 @@ public final class ManagerService implements ClusteredService
             session.id(), buffer, offset, length, clusterTimeMs, responseBuffer, 0);
         patchClusterStatus(responseLength);
         offerResponse(session, responseLength);
+        armDeadlineTimer();
+        maybeRequestSnapshot();
+    }
+
+    private void armDeadlineTimer()
+    {
+        final long deadlineMs = stateMachine.nextDeadlineMs();
+        if (deadlineMs < armedDeadlineMs)
+        {
+            final long deadline = cluster.timeUnit().convert(deadlineMs, TimeUnit.MILLISECONDS);
+            if (cluster.scheduleTimer(DEADLINE_TIMER_ID, deadline))
+            {
+                armedDeadlineMs = deadlineMs;
+            }
+        }
+    }
+
+    private void maybeRequestSnapshot()
+    {
+        if (snapshotIntervalBytes <= 0 || role != Cluster.Role.LEADER ||
+            cluster.logPosition() - snapshotBaseLogPosition < snapshotIntervalBytes)
+        {
+            return;
+        }
+        if (controlToggle == null)
+        {
+            controlToggle = ClusterControl.findControlToggle(
+                cluster.aeron().countersReader(), cluster.context().clusterId());
+        }
+        if (controlToggle != null && ClusterControl.ToggleState.SNAPSHOT.toggle(controlToggle))
+        {
+            snapshotBaseLogPosition = cluster.logPosition(); // not again until it has grown by another interval
+            eventLog.accept("log grew by " + snapshotIntervalBytes + " bytes: snapshot requested");
+        }
+    }
+
+    private void deliverWatchEvent(final long sessionId, final DirectBuffer buffer, final int offset, final int length)
+    {
+        final ClientSession session = cluster.getClientSession(sessionId);
+        if (session == null || !offer(session, buffer, offset, length))
+        {
+            watchEventsDropped++;
+        }
     }
 
     private void patchClusterStatus(final int responseLength)
@@ -122,19 +210,33 @@ public final class ManagerService implements ClusteredService
             responseBuffer.putLong(MessageHeaderDecoder.ENCODED_LENGTH +
                 ClusterStatusResponseEncoder.logPositionEncodingOffset(), cluster.logPosition(),
                 ByteOrder.LITTLE_ENDIAN);
+            responseBuffer.putLong(MessageHeaderDecoder.ENCODED_LENGTH +
+                ClusterStatusResponseEncoder.leadershipTermIdEncodingOffset(), leadershipTermId,
+                ByteOrder.LITTLE_ENDIAN);
+            responseBuffer.putLong(MessageHeaderDecoder.ENCODED_LENGTH +
+                ClusterStatusResponseEncoder.snapshotLogPositionEncodingOffset(), lastSnapshotLogPosition,
+                ByteOrder.LITTLE_ENDIAN);
         }
     }
 
     private void offerResponse(final ClientSession session, final int length)
     {
+        if (!offer(session, responseBuffer, 0, length))
+        {
+            droppedResponses++;
+        }
+    }
+
+    private boolean offer(final ClientSession session, final DirectBuffer buffer, final int offset, final int length)
+    {
         final IdleStrategy idle = cluster.idleStrategy();
         idle.reset();
         for (int attempt = 0; attempt < EGRESS_OFFER_ATTEMPTS_MAX; attempt++)
         {
-            final long result = session.offer(responseBuffer, 0, length);
-            if (result > 0)
+            final long result = session.offer(buffer, offset, length);
+            if (result > 0 || result == ClientSession.MOCKED_OFFER)
             {
-                return;
+                return true;
             }
             if (result == Publication.CLOSED || result == Publication.NOT_CONNECTED ||
                 result == Publication.MAX_POSITION_EXCEEDED)
@@ -143,7 +245,7 @@ public final class ManagerService implements ClusteredService
             }
             idle.idle();
         }
-        droppedResponses++;
+        return false;
     }
 
     /**
@@ -151,6 +253,29 @@ public final class ManagerService implements ClusteredService
      */
     public void onTimerEvent(final long correlationId, final long timestamp)
     {
+        if (correlationId != DEADLINE_TIMER_ID)
+        {
+            return;
+        }
+        armedDeadlineMs = Long.MAX_VALUE;
+        stateMachine.onTimer(cluster.timeUnit().toMillis(timestamp));
+        armDeadlineTimer();
+    }
+
+    /**
+     * {@inheritDoc}
+     */
+    public void onNewLeadershipTermEvent(
+        final long leadershipTermId,
+        final long logPosition,
+        final long timestamp,
+        final long termBaseLogPosition,
+        final int leaderMemberId,
+        final int logSessionId,
+        final TimeUnit timeUnit,
+        final int appVersion)
+    {
+        this.leadershipTermId = leadershipTermId;
     }
 
     /**
@@ -161,6 +286,8 @@ public final class ManagerService implements ClusteredService
         final IdleStrategy idle = cluster.idleStrategy();
         stateMachine.takeSnapshot((buffer, offset, length) -> offerSnapshot(snapshotPublication, idle,
             buffer, offset, length));
+        lastSnapshotLogPosition = cluster.logPosition();
+        snapshotBaseLogPosition = lastSnapshotLogPosition;
         eventLog.accept("took snapshot at log position " + cluster.logPosition());
     }
 
@@ -231,6 +358,23 @@ public final class ManagerService implements ClusteredService
     public Cluster.Role role()
     {
         return role;
+    }
+
+    /**
+     * @return watch events that could not be delivered (session gone or back-pressured); the client re-creates its
+     * watch from the last revision it saw.
+     */
+    public long watchEventsDropped()
+    {
+        return watchEventsDropped;
+    }
+
+    /**
+     * @return log position of this member's last snapshot, -1 when it took none since it started.
+     */
+    public long lastSnapshotLogPosition()
+    {
+        return lastSnapshotLogPosition;
     }
 
     /**

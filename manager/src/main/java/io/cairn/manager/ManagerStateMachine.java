@@ -2,6 +2,49 @@ package io.cairn.manager;
 
 import io.cairn.replication.Verify;
 import io.cairn.sbe.manager.AllocateExtentRequestDecoder;
+import io.cairn.sbe.manager.CompareResult;
+import io.cairn.sbe.manager.CompareTarget;
+import io.cairn.sbe.manager.DiskEntryDecoder;
+import io.cairn.sbe.manager.DiskEntryEncoder;
+import io.cairn.sbe.manager.DiskListResponseEncoder;
+import io.cairn.sbe.manager.DiskState;
+import io.cairn.sbe.manager.EventType;
+import io.cairn.sbe.manager.ExtentListResponseEncoder;
+import io.cairn.sbe.manager.KvDeleteRequestDecoder;
+import io.cairn.sbe.manager.KvEntryDecoder;
+import io.cairn.sbe.manager.KvEntryEncoder;
+import io.cairn.sbe.manager.KvEventEntryDecoder;
+import io.cairn.sbe.manager.KvEventEntryEncoder;
+import io.cairn.sbe.manager.KvOpType;
+import io.cairn.sbe.manager.KvPutRequestDecoder;
+import io.cairn.sbe.manager.KvRangeRequestDecoder;
+import io.cairn.sbe.manager.KvResponseEncoder;
+import io.cairn.sbe.manager.KvTxnRequestDecoder;
+import io.cairn.sbe.manager.LeaseEntryDecoder;
+import io.cairn.sbe.manager.LeaseEntryEncoder;
+import io.cairn.sbe.manager.LeaseGrantRequestDecoder;
+import io.cairn.sbe.manager.LeaseKeepAliveRequestDecoder;
+import io.cairn.sbe.manager.LeaseResponseEncoder;
+import io.cairn.sbe.manager.LeaseRevokeRequestDecoder;
+import io.cairn.sbe.manager.ListKind;
+import io.cairn.sbe.manager.ListRequestDecoder;
+import io.cairn.sbe.manager.NodeHeartbeatRequestDecoder;
+import io.cairn.sbe.manager.NodeHeartbeatResponseEncoder;
+import io.cairn.sbe.manager.NodeListResponseEncoder;
+import io.cairn.sbe.manager.NodeState;
+import io.cairn.sbe.manager.SessionAnswerEntryDecoder;
+import io.cairn.sbe.manager.SessionAnswerEntryEncoder;
+import io.cairn.sbe.manager.StreamListResponseEncoder;
+import io.cairn.sbe.manager.TaskEntryDecoder;
+import io.cairn.sbe.manager.TaskEntryEncoder;
+import io.cairn.sbe.manager.TaskKind;
+import io.cairn.sbe.manager.TaskListResponseEncoder;
+import io.cairn.sbe.manager.WatchCancelRequestDecoder;
+import io.cairn.sbe.manager.WatchCreateRequestDecoder;
+import io.cairn.sbe.manager.WatchEntryDecoder;
+import io.cairn.sbe.manager.WatchEntryEncoder;
+import io.cairn.sbe.manager.WatchEventEncoder;
+import io.cairn.sbe.manager.WatchResponseEncoder;
 import io.cairn.sbe.manager.ClusterStatusRequestDecoder;
 import io.cairn.sbe.manager.ClusterStatusResponseEncoder;
 import io.cairn.sbe.manager.CreateStreamRequestDecoder;
@@ -36,6 +79,8 @@ import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -61,7 +106,27 @@ import java.util.TreeSet;
 public final class ManagerStateMachine
 {
     /** Version of the snapshot layout written by {@link #takeSnapshot(SnapshotSink)}. */
-    public static final int SNAPSHOT_FORMAT_VERSION = 1;
+    public static final int SNAPSHOT_FORMAT_VERSION = 2;
+    /** Oldest snapshot layout this build still reads. */
+    public static final int SNAPSHOT_FORMAT_VERSION_MIN = 1;
+    /** Default time without a heartbeat after which a node is SUSPECT: no new replicas go to it. */
+    public static final long SUSPECT_TIMEOUT_MS_DEFAULT = 3_000;
+    /** Default time without a heartbeat after which a node is DEAD: recovery tasks are created. */
+    public static final long DEAD_TIMEOUT_MS_DEFAULT = 10_000;
+    /** Longest failure-domain label, in UTF-8 bytes. */
+    public static final int MAX_FAILURE_DOMAIN_LENGTH_BYTES = 64;
+    /** Most disks a node may report. */
+    public static final int MAX_DISKS_PER_NODE = 16;
+    /** Most watches over all sessions. */
+    public static final int MAX_WATCHES = 4096;
+    /** Most entries of a range answer, and the default limit. */
+    public static final int MAX_RANGE_RESULTS = 1000;
+    /** Most compares, and most ops, in one transaction. */
+    public static final int MAX_TXN_COMPARES = 16;
+    /** Most ops in one transaction. */
+    public static final int MAX_TXN_OPS = 16;
+    /** Most entries of one page of a listing. */
+    public static final int MAX_LIST_RESULTS = 1000;
     /** Longest stream name, in UTF-8 bytes. */
     public static final int MAX_NAME_LENGTH_BYTES = 256;
     /** Longest node endpoint, in UTF-8 bytes. */
@@ -78,6 +143,9 @@ public final class ManagerStateMachine
     public static final long UNSEALED = -1;
 
     private static final int MAX_ERROR_MESSAGE_LENGTH_BYTES = 512;
+    /** Answers stop adding entries when they would pass this, leaving room for the header and an error. */
+    private static final int ANSWER_BUDGET_BYTES = RESPONSE_BUFFER_LENGTH_MIN - 2048;
+    private static final int GROUP_HEADER_BYTES = 4;
     private static final int HEADER_LENGTH = MessageHeaderDecoder.ENCODED_LENGTH;
     private static final int VAR_LENGTH_FIELD_BYTES = 4;
 
@@ -93,6 +161,85 @@ public final class ManagerStateMachine
         void write(DirectBuffer buffer, int offset, int length);
     }
 
+    /** Receives watch events for sessions other than (or besides) the one whose command is being answered. */
+    @FunctionalInterface
+    public interface WatchSink
+    {
+        /**
+         * @param sessionId the watching cluster session.
+         * @param buffer    holding one WatchEvent message.
+         * @param offset    of its header.
+         * @param length    of the message.
+         */
+        void deliver(long sessionId, DirectBuffer buffer, int offset, int length);
+    }
+
+    private static final class Disk
+    {
+        final int diskId;
+        long capacityBytes;
+        long freeBytes;
+        DiskState state = DiskState.OK;
+
+        Disk(final int diskId)
+        {
+            this.diskId = diskId;
+        }
+    }
+
+    private static final class Task
+    {
+        final long taskId;
+        final TaskKind kind;
+        final long extentId;
+        final long streamId;
+        final int lostNodeId;
+        final long createdAtMs;
+        final long sealedLength;
+
+        Task(final long taskId, final TaskKind kind, final long extentId, final long streamId, final int lostNodeId,
+            final long createdAtMs, final long sealedLength)
+        {
+            this.taskId = taskId;
+            this.kind = kind;
+            this.extentId = extentId;
+            this.streamId = streamId;
+            this.lostNodeId = lostNodeId;
+            this.createdAtMs = createdAtMs;
+            this.sealedLength = sealedLength;
+        }
+    }
+
+    private record Watch(long sessionId, long watchId, String key, boolean prefix)
+    {
+        boolean matches(final String changed)
+        {
+            return prefix ? changed.startsWith(key) : changed.equals(key);
+        }
+    }
+
+    private record KvView(String key, byte[] value, long createRevision, long modRevision, long version, long leaseId)
+    {
+        static KvView of(final KvStore.KeyValue kv)
+        {
+            return new KvView(kv.key(), kv.value(), kv.createRevision(), kv.modRevision(), kv.version(), kv.leaseId());
+        }
+
+        int encodedLength()
+        {
+            return KvResponseEncoder.KvsEncoder.sbeBlockLength() + 2 * VAR_LENGTH_FIELD_BYTES +
+                key.length() * 3 + value.length;
+        }
+    }
+
+    private record Compare(CompareTarget target, CompareResult result, long operand, String key, byte[] value)
+    {
+    }
+
+    private record Op(int branch, KvOpType type, boolean prefix, long leaseId, int maxCount, String key, byte[] value)
+    {
+    }
+
     private static final class Node
     {
         final int nodeId;
@@ -102,6 +249,11 @@ public final class ManagerStateMachine
         long capacityBytes;
         long registeredAtMs;
         int extentCount;
+        String failureDomain = "";
+        byte[] failureDomainBytes = new byte[0];
+        NodeState state = NodeState.ALIVE;
+        long lastHeartbeatMs = NULL_ID;
+        final TreeMap<Integer, Disk> disks = new TreeMap<>();
 
         Node(final int nodeId)
         {
@@ -115,6 +267,8 @@ public final class ManagerStateMachine
         final long streamId;
         final int[] replicas;
         long sealedLength = UNSEALED;
+        int refCount = 1;
+        long ownerRevision;
 
         Extent(final long extentId, final long streamId, final int[] replicas)
         {
@@ -148,6 +302,7 @@ public final class ManagerStateMachine
     {
         long lastCorrelationId = NULL_ID;
         long lastStreamId = NULL_ID;
+        byte[] lastAnswer;
     }
 
     // Ordered maps: snapshots and answers list entries in id order, independent of insertion history.
@@ -155,8 +310,18 @@ public final class ManagerStateMachine
     private final TreeMap<Long, Stream> streams = new TreeMap<>();
     private final HashMap<String, Stream> streamsByName = new HashMap<>();
     private final TreeMap<Long, Session> sessions = new TreeMap<>();
+    private final TreeMap<Long, Extent> extentsById = new TreeMap<>();
+    private final TreeMap<Long, Task> tasks = new TreeMap<>();
+    private final TreeMap<Long, TreeMap<Long, Watch>> watchesBySession = new TreeMap<>();
+    private final KvStore kv = new KvStore();
     private long nextId = 1;
     private int extentCount;
+    private int watchCount;
+    private long revision;
+    private int eventsApplied;
+    private final long suspectTimeoutMs;
+    private final long deadTimeoutMs;
+    private WatchSink watchSink = (sessionId, buffer, offset, length) -> {};
 
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
@@ -182,7 +347,45 @@ public final class ManagerStateMachine
     private final ExtentEntryDecoder extentEntryDecoder = new ExtentEntryDecoder();
     private final SessionEntryDecoder sessionEntryDecoder = new SessionEntryDecoder();
     private final SnapshotEndDecoder snapshotEndDecoder = new SnapshotEndDecoder();
-    private final UnsafeBuffer snapshotBuffer = new UnsafeBuffer(new byte[1024]);
+    private final UnsafeBuffer snapshotBuffer = new UnsafeBuffer(new byte[RESPONSE_BUFFER_LENGTH_MIN + 1024]);
+    private final UnsafeBuffer eventBuffer = new UnsafeBuffer(new byte[2 * KvStore.MAX_VALUE_LENGTH_BYTES]);
+    private final byte[] keyBytes = new byte[KvStore.MAX_KEY_LENGTH_BYTES];
+
+    private final NodeHeartbeatRequestDecoder heartbeatDecoder = new NodeHeartbeatRequestDecoder();
+    private final NodeHeartbeatResponseEncoder heartbeatResponseEncoder = new NodeHeartbeatResponseEncoder();
+    private final ListRequestDecoder listDecoder = new ListRequestDecoder();
+    private final NodeListResponseEncoder nodeListEncoder = new NodeListResponseEncoder();
+    private final DiskListResponseEncoder diskListEncoder = new DiskListResponseEncoder();
+    private final StreamListResponseEncoder streamListEncoder = new StreamListResponseEncoder();
+    private final ExtentListResponseEncoder extentListEncoder = new ExtentListResponseEncoder();
+    private final TaskListResponseEncoder taskListEncoder = new TaskListResponseEncoder();
+    private final KvPutRequestDecoder kvPutDecoder = new KvPutRequestDecoder();
+    private final KvRangeRequestDecoder kvRangeDecoder = new KvRangeRequestDecoder();
+    private final KvDeleteRequestDecoder kvDeleteDecoder = new KvDeleteRequestDecoder();
+    private final KvTxnRequestDecoder kvTxnDecoder = new KvTxnRequestDecoder();
+    private final KvResponseEncoder kvResponseEncoder = new KvResponseEncoder();
+    private final LeaseGrantRequestDecoder leaseGrantDecoder = new LeaseGrantRequestDecoder();
+    private final LeaseRevokeRequestDecoder leaseRevokeDecoder = new LeaseRevokeRequestDecoder();
+    private final LeaseKeepAliveRequestDecoder leaseKeepAliveDecoder = new LeaseKeepAliveRequestDecoder();
+    private final LeaseResponseEncoder leaseResponseEncoder = new LeaseResponseEncoder();
+    private final WatchCreateRequestDecoder watchCreateDecoder = new WatchCreateRequestDecoder();
+    private final WatchCancelRequestDecoder watchCancelDecoder = new WatchCancelRequestDecoder();
+    private final WatchResponseEncoder watchResponseEncoder = new WatchResponseEncoder();
+    private final WatchEventEncoder watchEventEncoder = new WatchEventEncoder();
+    private final DiskEntryEncoder diskEntryEncoder = new DiskEntryEncoder();
+    private final DiskEntryDecoder diskEntryDecoder = new DiskEntryDecoder();
+    private final TaskEntryEncoder taskEntryEncoder = new TaskEntryEncoder();
+    private final TaskEntryDecoder taskEntryDecoder = new TaskEntryDecoder();
+    private final KvEntryEncoder kvEntryEncoder = new KvEntryEncoder();
+    private final KvEntryDecoder kvEntryDecoder = new KvEntryDecoder();
+    private final LeaseEntryEncoder leaseEntryEncoder = new LeaseEntryEncoder();
+    private final LeaseEntryDecoder leaseEntryDecoder = new LeaseEntryDecoder();
+    private final KvEventEntryEncoder kvEventEntryEncoder = new KvEventEntryEncoder();
+    private final KvEventEntryDecoder kvEventEntryDecoder = new KvEventEntryDecoder();
+    private final WatchEntryEncoder watchEntryEncoder = new WatchEntryEncoder();
+    private final WatchEntryDecoder watchEntryDecoder = new WatchEntryDecoder();
+    private final SessionAnswerEntryEncoder sessionAnswerEntryEncoder = new SessionAnswerEntryEncoder();
+    private final SessionAnswerEntryDecoder sessionAnswerEntryDecoder = new SessionAnswerEntryDecoder();
 
     private final byte[] varBytes = new byte[Math.max(MAX_NAME_LENGTH_BYTES, MAX_ENDPOINT_LENGTH_BYTES)];
     private final CharsetDecoder utf8Decoder = StandardCharsets.UTF_8.newDecoder()
@@ -190,12 +393,44 @@ public final class ManagerStateMachine
         .onUnmappableCharacter(CodingErrorAction.REPORT);
     private final int[] placementNodeIds = new int[MAX_NODES];
     private final int[] placementCounts = new int[MAX_NODES];
+    private final long[] placementFree = new long[MAX_NODES];
+    private final String[] placementDomains = new String[MAX_NODES];
     private final int[] placementOut = new int[Placement.REPLICA_COUNT];
 
     // Snapshot restore progress.
     private boolean restoring;
     private Stream restoringStream;
     private int restoredEntryCount;
+    private Session restoringSession;
+
+    /**
+     * A state machine with the default liveness timeouts.
+     */
+    public ManagerStateMachine()
+    {
+        this(SUSPECT_TIMEOUT_MS_DEFAULT, DEAD_TIMEOUT_MS_DEFAULT);
+    }
+
+    /**
+     * @param suspectTimeoutMs time without a heartbeat after which a node is SUSPECT; the same on every member.
+     * @param deadTimeoutMs    time without a heartbeat after which a node is DEAD; greater than the suspect timeout.
+     */
+    public ManagerStateMachine(final long suspectTimeoutMs, final long deadTimeoutMs)
+    {
+        Verify.verify(suspectTimeoutMs > 0 && deadTimeoutMs > suspectTimeoutMs,
+            "0 < suspectTimeoutMs < deadTimeoutMs", deadTimeoutMs);
+        this.suspectTimeoutMs = suspectTimeoutMs;
+        this.deadTimeoutMs = deadTimeoutMs;
+        kv.eventListener(this::onKvEvent);
+    }
+
+    /**
+     * @param sink receives watch events; on followers the service's offers are mocked, so only the leader sends.
+     */
+    public void watchSink(final WatchSink sink)
+    {
+        this.watchSink = sink;
+    }
 
     /**
      * Applies one command and writes its answer.
@@ -267,7 +502,13 @@ public final class ManagerStateMachine
                 sessionId, buffer, bodyOffset, blockLength, version, out, outOffset);
             case StreamInfoRequestDecoder.TEMPLATE_ID -> onStreamInfo(
                 buffer, bodyOffset, blockLength, version, out, outOffset);
-            default -> onClusterStatus(buffer, bodyOffset, blockLength, version, out, outOffset);
+            case ClusterStatusRequestDecoder.TEMPLATE_ID -> onClusterStatus(
+                buffer, bodyOffset, blockLength, version, out, outOffset);
+            case NodeHeartbeatRequestDecoder.TEMPLATE_ID -> onHeartbeat(
+                buffer, bodyOffset, blockLength, version, end, clusterTimeMs, out, outOffset);
+            case ListRequestDecoder.TEMPLATE_ID -> onList(buffer, bodyOffset, blockLength, version, out, outOffset);
+            default -> onKvCommand(
+                sessionId, templateId, buffer, bodyOffset, blockLength, version, end, clusterTimeMs, out, outOffset);
         };
     }
 
@@ -279,6 +520,11 @@ public final class ManagerStateMachine
     public void onSessionClose(final long sessionId)
     {
         sessions.remove(sessionId);
+        final TreeMap<Long, Watch> watches = watchesBySession.remove(sessionId);
+        if (watches != null)
+        {
+            watchCount -= watches.size();
+        }
     }
 
     private static int minBlockLength(final int templateId)
@@ -290,6 +536,17 @@ public final class ManagerStateMachine
             case AllocateExtentRequestDecoder.TEMPLATE_ID -> AllocateExtentRequestDecoder.BLOCK_LENGTH;
             case StreamInfoRequestDecoder.TEMPLATE_ID -> StreamInfoRequestDecoder.BLOCK_LENGTH;
             case ClusterStatusRequestDecoder.TEMPLATE_ID -> ClusterStatusRequestDecoder.BLOCK_LENGTH;
+            case NodeHeartbeatRequestDecoder.TEMPLATE_ID -> NodeHeartbeatRequestDecoder.BLOCK_LENGTH;
+            case ListRequestDecoder.TEMPLATE_ID -> ListRequestDecoder.BLOCK_LENGTH;
+            case KvPutRequestDecoder.TEMPLATE_ID -> KvPutRequestDecoder.BLOCK_LENGTH;
+            case KvRangeRequestDecoder.TEMPLATE_ID -> KvRangeRequestDecoder.BLOCK_LENGTH;
+            case KvDeleteRequestDecoder.TEMPLATE_ID -> KvDeleteRequestDecoder.BLOCK_LENGTH;
+            case KvTxnRequestDecoder.TEMPLATE_ID -> KvTxnRequestDecoder.BLOCK_LENGTH;
+            case LeaseGrantRequestDecoder.TEMPLATE_ID -> LeaseGrantRequestDecoder.BLOCK_LENGTH;
+            case LeaseRevokeRequestDecoder.TEMPLATE_ID -> LeaseRevokeRequestDecoder.BLOCK_LENGTH;
+            case LeaseKeepAliveRequestDecoder.TEMPLATE_ID -> LeaseKeepAliveRequestDecoder.BLOCK_LENGTH;
+            case WatchCreateRequestDecoder.TEMPLATE_ID -> WatchCreateRequestDecoder.BLOCK_LENGTH;
+            case WatchCancelRequestDecoder.TEMPLATE_ID -> WatchCancelRequestDecoder.BLOCK_LENGTH;
             default -> -1;
         };
     }
@@ -317,17 +574,30 @@ public final class ManagerStateMachine
                 MAX_ENDPOINT_LENGTH_BYTES));
         }
         decoder.getEndpoint(varBytes, 0, endpointLength);
+        final String endpoint = decodeUtf8(varBytes, endpointLength);
+        String failureDomain = "";
+        if (version >= 2 && decoder.limit() < end) // an encoder that left the newer field out sent none
+        {
+            final int domainLength = varLength(buffer, decoder.limit(), end, MAX_FAILURE_DOMAIN_LENGTH_BYTES);
+            if (domainLength < 0)
+            {
+                return writeError(out, outOffset, correlationId, varLengthError("failureDomain", domainLength,
+                    MAX_FAILURE_DOMAIN_LENGTH_BYTES));
+            }
+            decoder.getFailureDomain(varBytes, 0, domainLength);
+            failureDomain = decodeUtf8(varBytes, domainLength);
+        }
 
         if (isDuplicate(sessionId, correlationId))
         {
             return writeRegisterNodeResponse(out, outOffset, correlationId, ManagerStatus.OK, nodeId, "");
         }
-        final String endpoint = decodeUtf8(varBytes, endpointLength);
         final String invalid = nodeId <= 0 ? "nodeId must be > 0, was " + nodeId :
             diskCount <= 0 ? "diskCount must be > 0, was " + diskCount :
             capacityBytes < 0 ? "capacityBytes must be >= 0, was " + capacityBytes :
             endpoint == null ? "endpoint is not valid UTF-8" :
-            endpoint.isEmpty() ? "endpoint is empty" : null;
+            endpoint.isEmpty() ? "endpoint is empty" :
+            failureDomain == null ? "failureDomain is not valid UTF-8" : null;
         if (invalid != null)
         {
             return writeRegisterNodeResponse(out, outOffset, correlationId, ManagerStatus.BAD_REQUEST, nodeId, invalid);
@@ -349,6 +619,15 @@ public final class ManagerStateMachine
         node.diskCount = diskCount;
         node.capacityBytes = capacityBytes;
         node.registeredAtMs = clusterTimeMs;
+        node.failureDomain = failureDomain;
+        node.failureDomainBytes = failureDomain.getBytes(StandardCharsets.UTF_8);
+        if (node.lastHeartbeatMs != NULL_ID)
+        {
+            // A registration is a sign of life: a tracked node starts a fresh heartbeat period.
+            node.lastHeartbeatMs = clusterTimeMs;
+            markAlive(node);
+        }
+        revision++;
         recordApplied(sessionId, correlationId, NULL_ID, false);
 
         return writeRegisterNodeResponse(out, outOffset, correlationId, ManagerStatus.OK, nodeId, "");
@@ -394,6 +673,7 @@ public final class ManagerStateMachine
                 notEnoughNodesMessage());
         }
 
+        revision++;
         final Stream stream = new Stream(nextId++, name, name.getBytes(StandardCharsets.UTF_8));
         streams.put(stream.streamId, stream);
         streamsByName.put(name, stream);
@@ -448,7 +728,9 @@ public final class ManagerStateMachine
                 notEnoughNodesMessage());
         }
 
+        revision++;
         tail.sealedLength = sealLength;
+        tail.ownerRevision = revision;
         appendExtent(stream);
         recordApplied(sessionId, correlationId, streamId, true);
         verifyStream(stream);
@@ -495,7 +777,13 @@ public final class ManagerStateMachine
             .memberId(-1)
             .logPosition(-1)
             .streamCount(streams.size())
-            .extentCount(extentCount);
+            .extentCount(extentCount)
+            .leadershipTermId(-1)
+            .snapshotLogPosition(-1)
+            .revision(revision)
+            .keyCount(kv.keyCount())
+            .leaseCount(kv.leaseCount())
+            .taskCount(tasks.size());
         final ClusterStatusResponseEncoder.NodesEncoder nodesEncoder = encoder.nodesCount(nodes.size());
         for (final Node node : nodes.values())
         {
@@ -526,6 +814,7 @@ public final class ManagerStateMachine
             sessions.put(sessionId, session);
         }
         session.lastCorrelationId = correlationId;
+        session.lastAnswer = null;
         if (updatesStream)
         {
             session.lastStreamId = streamId;
@@ -552,18 +841,27 @@ public final class ManagerStateMachine
         int count = 0;
         for (final Node node : nodes.values())
         {
+            if (node.state != NodeState.ALIVE)
+            {
+                continue;
+            }
             placementNodeIds[count] = node.nodeId;
             placementCounts[count] = node.extentCount;
+            placementFree[count] = freeBytes(node);
+            placementDomains[count] = node.failureDomain;
             count++;
         }
 
-        return Placement.place(placementNodeIds, placementCounts, count, newExtentId, placementOut);
+        return Placement.place(placementNodeIds, placementFree, placementCounts, placementDomains, count, newExtentId,
+            placementOut);
     }
 
     /** Appends an extent placed by the preceding successful {@link #placeReplicas(long)}. */
     private void appendExtent(final Stream stream)
     {
         final Extent extent = new Extent(nextId++, stream.streamId, placementOut.clone());
+        extent.ownerRevision = revision;
+        extentsById.put(extent.extentId, extent);
         for (final int nodeId : extent.replicas)
         {
             nodes.get(nodeId).extentCount++;
@@ -574,7 +872,13 @@ public final class ManagerStateMachine
 
     private String notEnoughNodesMessage()
     {
-        return "need " + Placement.REPLICA_COUNT + " registered nodes to place an extent, have " + nodes.size();
+        int alive = 0;
+        for (final Node node : nodes.values())
+        {
+            alive += node.state == NodeState.ALIVE ? 1 : 0;
+        }
+        return "need " + Placement.REPLICA_COUNT + " alive nodes to place an extent, have " + alive + " alive of " +
+            nodes.size() + " registered";
     }
 
     private void verifyStream(final Stream stream)
@@ -629,6 +933,46 @@ public final class ManagerStateMachine
         {
             Verify.verify(node.extentCount == countsByNode.getOrDefault(node.nodeId, 0),
                 "extent count of node matches its extents", node.nodeId);
+            Verify.verify(node.lastHeartbeatMs != NULL_ID || node.state == NodeState.ALIVE,
+                "an untracked node is alive", node.nodeId);
+            Verify.verify(node.disks.size() <= MAX_DISKS_PER_NODE, "disks per node within limit", node.nodeId);
+        }
+        verifyExtentReferences();
+        for (final Task task : tasks.values())
+        {
+            Verify.verify(task.taskId < nextId, "task id was allocated", task.taskId);
+            final Extent extent = extentsById.get(task.extentId);
+            Verify.verify(extent != null, "task names an existing extent", task.taskId);
+            final Node lost = nodes.get(task.lostNodeId);
+            Verify.verify(lost != null && lost.state == NodeState.DEAD, "task's lost node is dead", task.taskId);
+        }
+        int watches = 0;
+        for (final TreeMap<Long, Watch> byId : watchesBySession.values())
+        {
+            watches += byId.size();
+        }
+        Verify.verify(watches == watchCount && watchCount <= MAX_WATCHES, "watch count", watchCount);
+        kv.verifyInvariants(revision);
+    }
+
+    private void verifyExtentReferences()
+    {
+        // Every extent's refCount is the number of streams that list it; the id index holds exactly those extents.
+        final Map<Long, Integer> references = new HashMap<>();
+        for (final Stream stream : streams.values())
+        {
+            for (final Extent extent : stream.extents)
+            {
+                references.merge(extent.extentId, 1, Integer::sum);
+                Verify.verify(extentsById.get(extent.extentId) == extent, "extent indexed by id", extent.extentId);
+                Verify.verify(extent.ownerRevision <= revision, "owner revision not in the future", extent.extentId);
+            }
+        }
+        Verify.verify(references.size() == extentsById.size(), "extent index size", extentsById.size());
+        for (final Extent extent : extentsById.values())
+        {
+            Verify.verify(extent.refCount == references.getOrDefault(extent.extentId, 0),
+                "extent refCount matches its references", extent.extentId);
         }
     }
 
@@ -676,10 +1020,20 @@ public final class ManagerStateMachine
     private int writeError(
         final MutableDirectBuffer out, final int outOffset, final long correlationId, final String message)
     {
+        return writeError(out, outOffset, correlationId, ManagerStatus.BAD_REQUEST, message);
+    }
+
+    private int writeError(
+        final MutableDirectBuffer out,
+        final int outOffset,
+        final long correlationId,
+        final ManagerStatus status,
+        final String message)
+    {
         final ManagerErrorResponseEncoder encoder = errorResponseEncoder
             .wrapAndApplyHeader(out, outOffset, headerEncoder)
             .correlationId(correlationId)
-            .status(ManagerStatus.BAD_REQUEST);
+            .status(status);
         putBounded(message, (bytes, length) -> encoder.putErrorMessage(bytes, 0, length));
 
         return HEADER_LENGTH + encoder.encodedLength();
@@ -789,6 +1143,944 @@ public final class ManagerStateMachine
     }
 
     // ---------------------------------------------------------------------------------------------------------------
+    // Liveness: heartbeats and cluster timers
+    // ---------------------------------------------------------------------------------------------------------------
+
+    private int onHeartbeat(
+        final DirectBuffer buffer,
+        final int bodyOffset,
+        final int blockLength,
+        final int version,
+        final int end,
+        final long clusterTimeMs,
+        final MutableDirectBuffer out,
+        final int outOffset)
+    {
+        final NodeHeartbeatRequestDecoder decoder = heartbeatDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        final long correlationId = decoder.correlationId();
+        final int nodeId = decoder.nodeId();
+        final int count = groupCount(buffer, decoder.limit(), end, MAX_DISKS_PER_NODE);
+        if (count < 0)
+        {
+            return writeError(out, outOffset, correlationId, "disks group is truncated or has more than " +
+                MAX_DISKS_PER_NODE + " entries");
+        }
+        final Node node = nodes.get(nodeId);
+        final TreeMap<Integer, Disk> disks = new TreeMap<>();
+        String invalid = node == null ? "node " + nodeId + " is not registered" : null;
+        for (final NodeHeartbeatRequestDecoder.DisksDecoder disk : decoder.disks())
+        {
+            final Disk d = new Disk(disk.diskId());
+            d.capacityBytes = disk.capacityBytes();
+            d.freeBytes = disk.freeBytes();
+            final short stateRaw = disk.stateRaw();
+            d.state = DiskState.get(stateRaw);
+            if (d.state == DiskState.NULL_VAL || d.capacityBytes < 0 || d.freeBytes < 0 ||
+                disks.put(d.diskId, d) != null)
+            {
+                invalid = "disk " + d.diskId + " is duplicated or has an invalid state, capacity or free space";
+            }
+        }
+        if (invalid != null)
+        {
+            return writeHeartbeatResponse(out, outOffset, correlationId,
+                node == null ? ManagerStatus.NO_SUCH_NODE : ManagerStatus.BAD_REQUEST, NodeState.DEAD, invalid);
+        }
+        node.disks.clear();
+        node.disks.putAll(disks);
+        node.lastHeartbeatMs = clusterTimeMs;
+        markAlive(node);
+
+        return writeHeartbeatResponse(out, outOffset, correlationId, ManagerStatus.OK, node.state, "");
+    }
+
+    private void markAlive(final Node node)
+    {
+        if (node.state == NodeState.ALIVE)
+        {
+            return;
+        }
+        revision++;
+        node.state = NodeState.ALIVE;
+        // Its replicas are reachable again: work created for its loss is void.
+        tasks.values().removeIf(task -> task.lostNodeId == node.nodeId);
+    }
+
+    private int writeHeartbeatResponse(
+        final MutableDirectBuffer out,
+        final int outOffset,
+        final long correlationId,
+        final ManagerStatus status,
+        final NodeState state,
+        final String message)
+    {
+        final NodeHeartbeatResponseEncoder encoder = heartbeatResponseEncoder
+            .wrapAndApplyHeader(out, outOffset, headerEncoder)
+            .correlationId(correlationId)
+            .status(status)
+            .nodeState(state);
+        putBounded(message, (bytes, length) -> encoder.putErrorMessage(bytes, 0, length));
+        return HEADER_LENGTH + encoder.encodedLength();
+    }
+
+    /**
+     * @return cluster time of the next lease expiry or node liveness transition; {@link Long#MAX_VALUE} if none. The
+     * service keeps a cluster timer armed for it and calls {@link #onTimer(long)} when it fires.
+     */
+    public long nextDeadlineMs()
+    {
+        long deadline = kv.nextExpiryMs();
+        for (final Node node : nodes.values())
+        {
+            if (node.lastHeartbeatMs == NULL_ID || node.state == NodeState.DEAD)
+            {
+                continue;
+            }
+            final long due = node.lastHeartbeatMs + (node.state == NodeState.ALIVE ? suspectTimeoutMs : deadTimeoutMs);
+            deadline = Math.min(deadline, due);
+        }
+        return deadline;
+    }
+
+    /**
+     * Applies everything due by {@code clusterTimeMs}: expired leases are revoked (their keys deleted, one revision
+     * per lease) and nodes silent for too long become SUSPECT or DEAD (DEAD creates recovery tasks). Called from a
+     * cluster timer event, so its time comes from the log.
+     *
+     * @param clusterTimeMs the timer event's cluster time.
+     */
+    public void onTimer(final long clusterTimeMs)
+    {
+        Verify.verify(!restoring, "timer while a snapshot restore is incomplete");
+        KvStore.Lease expired;
+        while ((expired = kv.firstExpired(clusterTimeMs)) != null)
+        {
+            final KvStore.Lease lease = expired;
+            applyRevision(() -> kv.revoke(revision + 1, lease));
+            Verify.verify(kv.lease(lease.leaseId()) == null, "expired lease removed", lease.leaseId());
+        }
+        for (final Node node : nodes.values())
+        {
+            if (node.lastHeartbeatMs == NULL_ID || node.state == NodeState.DEAD)
+            {
+                continue;
+            }
+            final long silentMs = clusterTimeMs - node.lastHeartbeatMs;
+            if (silentMs >= deadTimeoutMs)
+            {
+                markDead(node, clusterTimeMs);
+            }
+            else if (silentMs >= suspectTimeoutMs && node.state == NodeState.ALIVE)
+            {
+                revision++;
+                node.state = NodeState.SUSPECT;
+            }
+        }
+    }
+
+    private void markDead(final Node node, final long clusterTimeMs)
+    {
+        revision++;
+        node.state = NodeState.DEAD;
+        for (final Extent extent : extentsById.values())
+        {
+            for (final int replica : extent.replicas)
+            {
+                if (replica == node.nodeId)
+                {
+                    final TaskKind kind = extent.sealedLength == UNSEALED ? TaskKind.SEAL : TaskKind.RECOVER;
+                    final Task task = new Task(nextId++, kind, extent.extentId, extent.streamId, node.nodeId,
+                        clusterTimeMs, extent.sealedLength);
+                    tasks.put(task.taskId, task);
+                }
+            }
+        }
+    }
+
+    private static long freeBytes(final Node node)
+    {
+        if (node.disks.isEmpty())
+        {
+            return node.capacityBytes; // nothing reported yet: the registered capacity
+        }
+        long free = 0;
+        for (final Disk disk : node.disks.values())
+        {
+            free += disk.state == DiskState.OK ? disk.freeBytes : 0;
+        }
+        return free;
+    }
+
+    /** @return the group's count when its header and fixed blocks fit before end and the count is within max. */
+    private static int groupCount(final DirectBuffer buffer, final int limit, final int end, final int max)
+    {
+        if (limit + GROUP_HEADER_BYTES > end)
+        {
+            return -1;
+        }
+        final int blockLength = buffer.getShort(limit, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
+        final int count = buffer.getShort(limit + 2, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
+        if (count > max || limit + GROUP_HEADER_BYTES + (long)count * blockLength > end)
+        {
+            return -1;
+        }
+        return count;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Listings
+    // ---------------------------------------------------------------------------------------------------------------
+
+    private int onList(
+        final DirectBuffer buffer,
+        final int bodyOffset,
+        final int blockLength,
+        final int version,
+        final MutableDirectBuffer out,
+        final int outOffset)
+    {
+        final ListRequestDecoder decoder = listDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        final long correlationId = decoder.correlationId();
+        final ListKind kind = decoder.kind();
+        final long fromId = decoder.fromId();
+        final int requested = decoder.maxCount();
+        final int maxCount = requested <= 0 ? MAX_LIST_RESULTS : Math.min(requested, MAX_LIST_RESULTS);
+        return switch (kind)
+        {
+            case NODES -> writeNodeList(out, outOffset, correlationId);
+            case DISKS -> writeDiskList(out, outOffset, correlationId);
+            case STREAMS -> writeStreamList(out, outOffset, correlationId, fromId, maxCount);
+            case EXTENTS -> writeExtentList(out, outOffset, correlationId, fromId, maxCount);
+            case TASKS -> writeTaskList(out, outOffset, correlationId, fromId, maxCount);
+            default -> writeError(out, outOffset, correlationId, "unsupported list kind " + kind);
+        };
+    }
+
+    private int writeNodeList(final MutableDirectBuffer out, final int outOffset, final long correlationId)
+    {
+        final NodeListResponseEncoder encoder = nodeListEncoder.wrapAndApplyHeader(out, outOffset, headerEncoder)
+            .correlationId(correlationId);
+        final NodeListResponseEncoder.NodesEncoder group = encoder.nodesCount(nodes.size());
+        for (final Node node : nodes.values())
+        {
+            group.next()
+                .nodeId(node.nodeId)
+                .state(node.state)
+                .diskCount(node.diskCount)
+                .capacityBytes(node.capacityBytes)
+                .freeBytes(freeBytes(node))
+                .extentCount(node.extentCount)
+                .registeredAtMs(node.registeredAtMs)
+                .lastHeartbeatMs(node.lastHeartbeatMs)
+                .putEndpoint(node.endpointBytes, 0, node.endpointBytes.length)
+                .putFailureDomain(node.failureDomainBytes, 0, node.failureDomainBytes.length);
+        }
+        return HEADER_LENGTH + encoder.encodedLength();
+    }
+
+    private int writeDiskList(final MutableDirectBuffer out, final int outOffset, final long correlationId)
+    {
+        int count = 0;
+        for (final Node node : nodes.values())
+        {
+            count += node.disks.size();
+        }
+        final DiskListResponseEncoder encoder = diskListEncoder.wrapAndApplyHeader(out, outOffset, headerEncoder)
+            .correlationId(correlationId);
+        final DiskListResponseEncoder.DisksEncoder group = encoder.disksCount(count);
+        for (final Node node : nodes.values())
+        {
+            for (final Disk disk : node.disks.values())
+            {
+                group.next().nodeId(node.nodeId).diskId(disk.diskId).capacityBytes(disk.capacityBytes)
+                    .freeBytes(disk.freeBytes).state(disk.state);
+            }
+        }
+        return HEADER_LENGTH + encoder.encodedLength();
+    }
+
+    private int writeStreamList(
+        final MutableDirectBuffer out, final int outOffset, final long correlationId, final long fromId,
+        final int maxCount)
+    {
+        final ArrayList<Stream> page = new ArrayList<>();
+        long nextFromId = NULL_ID;
+        int bytes = 0;
+        for (final Stream stream : streams.tailMap(fromId, true).values())
+        {
+            final int length = StreamListResponseEncoder.StreamsEncoder.sbeBlockLength() + VAR_LENGTH_FIELD_BYTES +
+                stream.nameBytes.length;
+            if (page.size() == maxCount || bytes + length > ANSWER_BUDGET_BYTES)
+            {
+                nextFromId = stream.streamId;
+                break;
+            }
+            page.add(stream);
+            bytes += length;
+        }
+        final StreamListResponseEncoder encoder = streamListEncoder.wrapAndApplyHeader(out, outOffset, headerEncoder)
+            .correlationId(correlationId)
+            .nextFromId(nextFromId);
+        final StreamListResponseEncoder.StreamsEncoder group = encoder.streamsCount(page.size());
+        for (final Stream stream : page)
+        {
+            group.next().streamId(stream.streamId).extentCount(stream.extents.size())
+                .tailExtentId(stream.tail().extentId).putName(stream.nameBytes, 0, stream.nameBytes.length);
+        }
+        return HEADER_LENGTH + encoder.encodedLength();
+    }
+
+    private int writeExtentList(
+        final MutableDirectBuffer out, final int outOffset, final long correlationId, final long fromId,
+        final int maxCount)
+    {
+        final ArrayList<Extent> page = new ArrayList<>();
+        long nextFromId = NULL_ID;
+        for (final Extent extent : extentsById.tailMap(fromId, true).values())
+        {
+            if (page.size() == maxCount)
+            {
+                nextFromId = extent.extentId;
+                break;
+            }
+            page.add(extent);
+        }
+        final ExtentListResponseEncoder encoder = extentListEncoder.wrapAndApplyHeader(out, outOffset, headerEncoder)
+            .correlationId(correlationId)
+            .nextFromId(nextFromId);
+        final ExtentListResponseEncoder.ExtentsEncoder group = encoder.extentsCount(page.size());
+        for (final Extent extent : page)
+        {
+            group.next().extentId(extent.extentId).streamId(extent.streamId).sealedLength(extent.sealedLength)
+                .replica0(extent.replicas[0]).replica1(extent.replicas[1]).replica2(extent.replicas[2])
+                .refCount(extent.refCount).ownerRevision(extent.ownerRevision);
+        }
+        return HEADER_LENGTH + encoder.encodedLength();
+    }
+
+    private int writeTaskList(
+        final MutableDirectBuffer out, final int outOffset, final long correlationId, final long fromId,
+        final int maxCount)
+    {
+        final ArrayList<Task> page = new ArrayList<>();
+        long nextFromId = NULL_ID;
+        for (final Task task : tasks.tailMap(fromId, true).values())
+        {
+            if (page.size() == maxCount)
+            {
+                nextFromId = task.taskId;
+                break;
+            }
+            page.add(task);
+        }
+        final TaskListResponseEncoder encoder = taskListEncoder.wrapAndApplyHeader(out, outOffset, headerEncoder)
+            .correlationId(correlationId)
+            .nextFromId(nextFromId);
+        final TaskListResponseEncoder.TasksEncoder group = encoder.tasksCount(page.size());
+        for (final Task task : page)
+        {
+            group.next().taskId(task.taskId).kind(task.kind).extentId(task.extentId).streamId(task.streamId)
+                .lostNodeId(task.lostNodeId).createdAtMs(task.createdAtMs).sealedLength(task.sealedLength);
+        }
+        return HEADER_LENGTH + encoder.encodedLength();
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Key/value, leases, watches
+    // ---------------------------------------------------------------------------------------------------------------
+
+    /** A KV command whose request failed validation: answered with this status and message, nothing applied. */
+    private static final class KvRefusal extends RuntimeException
+    {
+        private static final long serialVersionUID = 1L;
+        final ManagerStatus status;
+
+        KvRefusal(final ManagerStatus status, final String message)
+        {
+            super(message, null, false, false);
+            this.status = status;
+        }
+    }
+
+    private int onKvCommand(
+        final long sessionId,
+        final int templateId,
+        final DirectBuffer buffer,
+        final int bodyOffset,
+        final int blockLength,
+        final int version,
+        final int end,
+        final long clusterTimeMs,
+        final MutableDirectBuffer out,
+        final int outOffset)
+    {
+        final long correlationId = buffer.getLong(bodyOffset, ByteOrder.LITTLE_ENDIAN);
+        final boolean write = templateId != KvRangeRequestDecoder.TEMPLATE_ID &&
+            templateId != WatchCreateRequestDecoder.TEMPLATE_ID && templateId != WatchCancelRequestDecoder.TEMPLATE_ID;
+        final boolean lease = templateId == LeaseGrantRequestDecoder.TEMPLATE_ID ||
+            templateId == LeaseRevokeRequestDecoder.TEMPLATE_ID || templateId == LeaseKeepAliveRequestDecoder.TEMPLATE_ID;
+        final boolean watch = templateId == WatchCreateRequestDecoder.TEMPLATE_ID ||
+            templateId == WatchCancelRequestDecoder.TEMPLATE_ID;
+        try
+        {
+            final Runnable parsed = switch (templateId)
+            {
+                case KvPutRequestDecoder.TEMPLATE_ID -> parsePut(buffer, bodyOffset, blockLength, version, end);
+                case KvDeleteRequestDecoder.TEMPLATE_ID -> parseDelete(buffer, bodyOffset, blockLength, version, end);
+                case KvTxnRequestDecoder.TEMPLATE_ID -> parseTxn(buffer, bodyOffset, blockLength, version, end);
+                case KvRangeRequestDecoder.TEMPLATE_ID -> parseRange(buffer, bodyOffset, blockLength, version, end);
+                case LeaseGrantRequestDecoder.TEMPLATE_ID -> parseGrant(buffer, bodyOffset, blockLength, version,
+                    clusterTimeMs);
+                case LeaseRevokeRequestDecoder.TEMPLATE_ID -> parseRevoke(buffer, bodyOffset, blockLength, version);
+                case LeaseKeepAliveRequestDecoder.TEMPLATE_ID -> parseKeepAlive(buffer, bodyOffset, blockLength, version,
+                    clusterTimeMs);
+                case WatchCreateRequestDecoder.TEMPLATE_ID -> parseWatchCreate(
+                    sessionId, buffer, bodyOffset, blockLength, version, end);
+                default -> parseWatchCancel(sessionId, buffer, bodyOffset, blockLength, version);
+            };
+            if (write && isDuplicate(sessionId, correlationId))
+            {
+                return writeKvDuplicate(sessionId, correlationId, out, outOffset);
+            }
+            kvOut = out;
+            kvOutOffset = outOffset;
+            kvCorrelationId = correlationId;
+            parsed.run();
+            final int length = kvAnswerLength;
+            if (write)
+            {
+                recordApplied(sessionId, correlationId, NULL_ID, false);
+                final byte[] answer = new byte[length];
+                out.getBytes(outOffset, answer);
+                sessions.get(sessionId).lastAnswer = answer;
+            }
+            return length;
+        }
+        catch (final KvRefusal refusal)
+        {
+            return lease ? writeLeaseResponse(out, outOffset, correlationId, refusal.status, 0, 0, 0, refusal.getMessage()) :
+                watch ? writeWatchResponse(out, outOffset, correlationId, refusal.status, NULL_ID, refusal.getMessage()) :
+                writeKvResponse(out, outOffset, correlationId, refusal.status, false, 0, List.of(), false,
+                refusal.getMessage());
+        }
+        finally
+        {
+            kvOut = null;
+        }
+    }
+
+    // The parse step validates everything and returns the apply step; the answer goes to these while applying.
+    private MutableDirectBuffer kvOut;
+    private int kvOutOffset;
+    private long kvCorrelationId;
+    private int kvAnswerLength;
+
+    private int writeKvDuplicate(
+        final long sessionId, final long correlationId, final MutableDirectBuffer out, final int outOffset)
+    {
+        final Session session = sessions.get(sessionId);
+        if (correlationId == session.lastCorrelationId && session.lastAnswer != null)
+        {
+            out.putBytes(outOffset, session.lastAnswer);
+            return session.lastAnswer.length;
+        }
+        return writeError(out, outOffset, correlationId, ManagerStatus.STALE_REQUEST, "correlationId " + correlationId +
+            " is not above the last applied " + session.lastCorrelationId + " and its answer is no longer kept");
+    }
+
+    private String readKey(final DirectBuffer buffer, final int limit, final int end, final boolean allowEmpty)
+    {
+        final int length = varLength(buffer, limit, end, KvStore.MAX_KEY_LENGTH_BYTES);
+        if (length < 0)
+        {
+            throw new KvRefusal(ManagerStatus.BAD_REQUEST, varLengthError("key", length, KvStore.MAX_KEY_LENGTH_BYTES));
+        }
+        buffer.getBytes(limit + VAR_LENGTH_FIELD_BYTES, keyBytes, 0, length);
+        final String key = decodeUtf8(keyBytes, length);
+        if (key == null || (key.isEmpty() && !allowEmpty))
+        {
+            throw new KvRefusal(ManagerStatus.BAD_REQUEST, key == null ? "key is not valid UTF-8" : "key is empty");
+        }
+        return key;
+    }
+
+    private static byte[] readValue(final DirectBuffer buffer, final int limit, final int end)
+    {
+        final int length = varLength(buffer, limit, end, KvStore.MAX_VALUE_LENGTH_BYTES);
+        if (length < 0)
+        {
+            throw new KvRefusal(ManagerStatus.BAD_REQUEST,
+                varLengthError("value", length, KvStore.MAX_VALUE_LENGTH_BYTES));
+        }
+        final byte[] value = new byte[length];
+        buffer.getBytes(limit + VAR_LENGTH_FIELD_BYTES, value, 0, length);
+        return value;
+    }
+
+    private static int varFieldLength(final DirectBuffer buffer, final int limit)
+    {
+        return VAR_LENGTH_FIELD_BYTES + buffer.getInt(limit, ByteOrder.LITTLE_ENDIAN);
+    }
+
+    private Runnable parsePut(
+        final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version, final int end)
+    {
+        final KvPutRequestDecoder decoder = kvPutDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        decoder.correlationId();
+        final long leaseId = decoder.leaseId();
+        final String key = readKey(buffer, decoder.limit(), end, false);
+        decoder.skipKey();
+        final byte[] value = readValue(buffer, decoder.limit(), end);
+        decoder.skipValue();
+        return () ->
+        {
+            final String refused = kv.checkPut(key, leaseId);
+            if (refused != null)
+            {
+                throw new KvRefusal(leaseId != 0 && kv.lease(leaseId) == null ?
+                    ManagerStatus.NO_SUCH_LEASE : ManagerStatus.BAD_REQUEST, refused);
+            }
+            applyRevision(() -> kv.put(revision + 1, key, value, leaseId));
+            kvAnswerLength = writeKvResponse(kvOut, kvOutOffset, kvCorrelationId, ManagerStatus.OK, true, 0, List.of(),
+                false, "");
+        };
+    }
+
+    private Runnable parseDelete(
+        final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version, final int end)
+    {
+        final KvDeleteRequestDecoder decoder = kvDeleteDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        decoder.correlationId();
+        final boolean prefix = decoder.prefix() != 0;
+        final String key = readKey(buffer, decoder.limit(), end, prefix);
+        decoder.skipKey();
+        return () ->
+        {
+            final int[] deleted = new int[1];
+            applyRevision(() -> deleted[0] = kv.delete(revision + 1, key, prefix));
+            kvAnswerLength = writeKvResponse(kvOut, kvOutOffset, kvCorrelationId, ManagerStatus.OK, true, deleted[0],
+                List.of(), false, "");
+        };
+    }
+
+    private Runnable parseRange(
+        final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version, final int end)
+    {
+        final KvRangeRequestDecoder decoder = kvRangeDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        decoder.correlationId();
+        final int requested = decoder.maxCount();
+        final boolean prefix = decoder.prefix() != 0;
+        final String key = readKey(buffer, decoder.limit(), end, prefix);
+        decoder.skipKey();
+        final int maxCount = requested <= 0 ? MAX_RANGE_RESULTS : Math.min(requested, MAX_RANGE_RESULTS);
+        return () ->
+        {
+            final ArrayList<KvView> results = new ArrayList<>();
+            final boolean more = collectRange(key, prefix, maxCount, results);
+            kvAnswerLength = writeKvResponse(kvOut, kvOutOffset, kvCorrelationId, ManagerStatus.OK, true, 0, results,
+                more, "");
+        };
+    }
+
+    /** Adds up to maxCount matches that fit the answer budget; true when some were left out. */
+    private boolean collectRange(final String key, final boolean prefix, final int maxCount, final List<KvView> out)
+    {
+        final ArrayList<KvStore.KeyValue> found = new ArrayList<>();
+        boolean more = kv.range(key, prefix, maxCount, found);
+        int bytes = 0;
+        for (final KvView view : out)
+        {
+            bytes += view.encodedLength();
+        }
+        for (final KvStore.KeyValue entry : found)
+        {
+            final KvView view = KvView.of(entry);
+            if (bytes + view.encodedLength() > ANSWER_BUDGET_BYTES)
+            {
+                return true;
+            }
+            bytes += view.encodedLength();
+            out.add(view);
+        }
+        return more;
+    }
+
+    private Runnable parseTxn(
+        final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version, final int end)
+    {
+        final KvTxnRequestDecoder decoder = kvTxnDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        decoder.correlationId();
+        if (groupCount(buffer, decoder.limit(), end, MAX_TXN_COMPARES) < 0)
+        {
+            throw new KvRefusal(ManagerStatus.BAD_REQUEST, "compares truncated or more than " + MAX_TXN_COMPARES);
+        }
+        final ArrayList<Compare> compares = new ArrayList<>();
+        for (final KvTxnRequestDecoder.ComparesDecoder c : decoder.compares())
+        {
+            final CompareTarget target = c.target();
+            final CompareResult result = c.result();
+            final long operand = c.operand();
+            final String key = readKey(buffer, decoder.limit(), end, false);
+            c.skipKey();
+            final byte[] value = readValue(buffer, decoder.limit(), end);
+            c.skipValue();
+            if (target == CompareTarget.NULL_VAL || result == CompareResult.NULL_VAL)
+            {
+                throw new KvRefusal(ManagerStatus.BAD_REQUEST, "compare of key '" + key + "' has no valid target/result");
+            }
+            compares.add(new Compare(target, result, operand, key, value));
+        }
+        if (groupCount(buffer, decoder.limit(), end, MAX_TXN_OPS) < 0)
+        {
+            throw new KvRefusal(ManagerStatus.BAD_REQUEST, "ops truncated or more than " + MAX_TXN_OPS);
+        }
+        final ArrayList<Op> ops = new ArrayList<>();
+        for (final KvTxnRequestDecoder.OpsDecoder o : decoder.ops())
+        {
+            final short branch = o.branch();
+            final KvOpType type = o.opType();
+            final boolean prefix = o.prefix() != 0;
+            final long leaseId = o.leaseId();
+            final int maxCount = o.maxCount();
+            final String key = readKey(buffer, decoder.limit(), end, prefix && type != KvOpType.PUT);
+            o.skipKey();
+            final byte[] value = readValue(buffer, decoder.limit(), end);
+            o.skipValue();
+            if (type == KvOpType.NULL_VAL || branch > 1)
+            {
+                throw new KvRefusal(ManagerStatus.BAD_REQUEST, "op on key '" + key + "' has no valid type/branch");
+            }
+            ops.add(new Op(branch, type, prefix, leaseId,
+                maxCount <= 0 ? MAX_RANGE_RESULTS : Math.min(maxCount, MAX_RANGE_RESULTS), key, value));
+        }
+        return () -> applyTxn(compares, ops);
+    }
+
+    private void applyTxn(final List<Compare> compares, final List<Op> ops)
+    {
+        boolean succeeded = true;
+        for (final Compare compare : compares)
+        {
+            succeeded &= holds(compare);
+        }
+        final int branch = succeeded ? 0 : 1;
+        for (final Op op : ops)
+        {
+            if (op.branch() == branch && op.type() == KvOpType.PUT)
+            {
+                final String refused = kv.checkPut(op.key(), op.leaseId());
+                if (refused != null)
+                {
+                    throw new KvRefusal(op.leaseId() != 0 && kv.lease(op.leaseId()) == null ?
+                        ManagerStatus.NO_SUCH_LEASE : ManagerStatus.BAD_REQUEST, refused);
+                }
+            }
+        }
+        final ArrayList<KvView> results = new ArrayList<>();
+        final int[] deleted = new int[1];
+        final boolean[] more = new boolean[1];
+        applyRevision(() ->
+        {
+            for (final Op op : ops)
+            {
+                if (op.branch() != branch)
+                {
+                    continue;
+                }
+                switch (op.type())
+                {
+                    case PUT -> kv.put(revision + 1, op.key(), op.value(), op.leaseId());
+                    case DELETE -> deleted[0] += kv.delete(revision + 1, op.key(), op.prefix());
+                    default -> more[0] |= collectRange(op.key(), op.prefix(), op.maxCount(), results);
+                }
+            }
+        });
+        kvAnswerLength = writeKvResponse(kvOut, kvOutOffset, kvCorrelationId, ManagerStatus.OK, succeeded, deleted[0],
+            results, more[0], "");
+    }
+
+    private boolean holds(final Compare compare)
+    {
+        final KvStore.KeyValue entry = kv.get(compare.key());
+        final int cmp;
+        if (compare.target() == CompareTarget.VALUE)
+        {
+            if (entry == null)
+            {
+                return false; // as etcd: a value compare on a missing key never holds
+            }
+            cmp = Arrays.compareUnsigned(entry.value(), compare.value());
+        }
+        else
+        {
+            final long actual = entry == null ? 0 : switch (compare.target())
+            {
+                case VERSION -> entry.version();
+                case CREATE_REVISION -> entry.createRevision();
+                case MOD_REVISION -> entry.modRevision();
+                default -> entry.leaseId();
+            };
+            cmp = Long.compare(actual, compare.operand());
+        }
+        return switch (compare.result())
+        {
+            case EQUAL -> cmp == 0;
+            case NOT_EQUAL -> cmp != 0;
+            case LESS -> cmp < 0;
+            default -> cmp > 0;
+        };
+    }
+
+    /** Runs changes at revision + 1 and keeps that revision only if something changed. */
+    private void applyRevision(final Runnable changes)
+    {
+        final int before = eventsApplied;
+        changes.run();
+        if (eventsApplied != before)
+        {
+            revision++;
+        }
+    }
+
+    private Runnable parseGrant(
+        final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version,
+        final long clusterTimeMs)
+    {
+        final LeaseGrantRequestDecoder decoder = leaseGrantDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        decoder.correlationId();
+        final long ttlMs = decoder.ttlMs();
+        if (ttlMs < KvStore.MIN_LEASE_TTL_MS || ttlMs > KvStore.MAX_LEASE_TTL_MS)
+        {
+            throw new KvRefusal(ManagerStatus.BAD_REQUEST, "ttlMs must be in [" + KvStore.MIN_LEASE_TTL_MS + ", " +
+                KvStore.MAX_LEASE_TTL_MS + "], was " + ttlMs);
+        }
+        return () ->
+        {
+            if (kv.leaseCount() >= KvStore.MAX_LEASES)
+            {
+                throw new KvRefusal(ManagerStatus.BAD_REQUEST, "lease limit of " + KvStore.MAX_LEASES + " reached");
+            }
+            final KvStore.Lease lease = kv.grant(nextId++, ttlMs, clusterTimeMs);
+            kvAnswerLength = writeLeaseResponse(kvOut, kvOutOffset, kvCorrelationId, ManagerStatus.OK, lease.leaseId(),
+                ttlMs, lease.expiresAtMs(), "");
+        };
+    }
+
+    private Runnable parseRevoke(
+        final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version)
+    {
+        final LeaseRevokeRequestDecoder decoder = leaseRevokeDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        decoder.correlationId();
+        final long leaseId = decoder.leaseId();
+        return () ->
+        {
+            final KvStore.Lease lease = requireLease(leaseId);
+            applyRevision(() -> kv.revoke(revision + 1, lease));
+            kvAnswerLength = writeLeaseResponse(kvOut, kvOutOffset, kvCorrelationId, ManagerStatus.OK, leaseId,
+                lease.ttlMs(), lease.expiresAtMs(), "");
+        };
+    }
+
+    private Runnable parseKeepAlive(
+        final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version,
+        final long clusterTimeMs)
+    {
+        final LeaseKeepAliveRequestDecoder decoder =
+            leaseKeepAliveDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        decoder.correlationId();
+        final long leaseId = decoder.leaseId();
+        return () ->
+        {
+            final KvStore.Lease lease = requireLease(leaseId);
+            kv.keepAlive(lease, clusterTimeMs);
+            kvAnswerLength = writeLeaseResponse(kvOut, kvOutOffset, kvCorrelationId, ManagerStatus.OK, leaseId,
+                lease.ttlMs(), lease.expiresAtMs(), "");
+        };
+    }
+
+    private KvStore.Lease requireLease(final long leaseId)
+    {
+        final KvStore.Lease lease = kv.lease(leaseId);
+        if (lease == null)
+        {
+            throw new KvRefusal(ManagerStatus.NO_SUCH_LEASE, "no lease " + leaseId + " (expired or revoked)");
+        }
+        return lease;
+    }
+
+    private Runnable parseWatchCreate(
+        final long sessionId, final DirectBuffer buffer, final int bodyOffset, final int blockLength,
+        final int version, final int end)
+    {
+        final WatchCreateRequestDecoder decoder = watchCreateDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        decoder.correlationId();
+        final long watchId = decoder.watchId();
+        final long startRevision = decoder.startRevision();
+        final boolean prefix = decoder.prefix() != 0;
+        final String key = readKey(buffer, decoder.limit(), end, prefix);
+        decoder.skipKey();
+        return () ->
+        {
+            final long from = startRevision <= 0 ? revision + 1 : startRevision;
+            if (from <= kv.compactRevision())
+            {
+                throw new KvRefusal(ManagerStatus.COMPACTED, "revision " + from + " is compacted; the oldest kept is " +
+                    (kv.compactRevision() + 1));
+            }
+            final TreeMap<Long, Watch> watches = watchesBySession.computeIfAbsent(sessionId, (id) -> new TreeMap<>());
+            if (!watches.containsKey(watchId) && watchCount >= MAX_WATCHES)
+            {
+                throw new KvRefusal(ManagerStatus.BAD_REQUEST, "watch limit of " + MAX_WATCHES + " reached");
+            }
+            final Watch watch = new Watch(sessionId, watchId, key, prefix);
+            if (watches.put(watchId, watch) == null)
+            {
+                watchCount++;
+            }
+            kvAnswerLength = writeWatchResponse(kvOut, kvOutOffset, kvCorrelationId, ManagerStatus.OK, watchId, "");
+            final Iterator<KvStore.Event> history = kv.historyFrom(from);
+            while (history.hasNext())
+            {
+                final KvStore.Event event = history.next();
+                if (watch.matches(event.key()))
+                {
+                    deliver(watch, event);
+                }
+            }
+        };
+    }
+
+    private Runnable parseWatchCancel(
+        final long sessionId, final DirectBuffer buffer, final int bodyOffset, final int blockLength,
+        final int version)
+    {
+        final WatchCancelRequestDecoder decoder = watchCancelDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        decoder.correlationId();
+        final long watchId = decoder.watchId();
+        return () ->
+        {
+            final TreeMap<Long, Watch> watches = watchesBySession.get(sessionId);
+            if (watches != null && watches.remove(watchId) != null)
+            {
+                watchCount--;
+                if (watches.isEmpty())
+                {
+                    watchesBySession.remove(sessionId);
+                }
+            }
+            kvAnswerLength = writeWatchResponse(kvOut, kvOutOffset, kvCorrelationId, ManagerStatus.OK, watchId, "");
+        };
+    }
+
+    private void onKvEvent(final KvStore.Event event)
+    {
+        eventsApplied++;
+        if (restoring)
+        {
+            return;
+        }
+        for (final TreeMap<Long, Watch> watches : watchesBySession.values())
+        {
+            for (final Watch watch : watches.values())
+            {
+                if (watch.matches(event.key()))
+                {
+                    deliver(watch, event);
+                }
+            }
+        }
+    }
+
+    private void deliver(final Watch watch, final KvStore.Event event)
+    {
+        final byte[] key = event.key().getBytes(StandardCharsets.UTF_8);
+        final WatchEventEncoder encoder = watchEventEncoder.wrapAndApplyHeader(eventBuffer, 0, headerEncoder)
+            .correlationId(NULL_ID)
+            .watchId(watch.watchId())
+            .eventType(event.delete() ? EventType.DELETE : EventType.PUT)
+            .revision(event.revision())
+            .createRevision(event.createRevision())
+            .version(event.version())
+            .leaseId(event.leaseId())
+            .putKey(key, 0, key.length)
+            .putValue(event.value(), 0, event.value().length);
+        watchSink.deliver(watch.sessionId(), eventBuffer, 0, HEADER_LENGTH + encoder.encodedLength());
+    }
+
+    private int writeKvResponse(
+        final MutableDirectBuffer out,
+        final int outOffset,
+        final long correlationId,
+        final ManagerStatus status,
+        final boolean succeeded,
+        final int deleted,
+        final List<KvView> kvs,
+        final boolean more,
+        final String message)
+    {
+        final KvResponseEncoder encoder = kvResponseEncoder.wrapAndApplyHeader(out, outOffset, headerEncoder)
+            .correlationId(correlationId)
+            .status(status)
+            .revision(revision)
+            .succeeded((short)(succeeded ? 1 : 0))
+            .deleted(deleted)
+            .more((short)(more ? 1 : 0));
+        final KvResponseEncoder.KvsEncoder group = encoder.kvsCount(kvs.size());
+        for (final KvView view : kvs)
+        {
+            final byte[] key = view.key().getBytes(StandardCharsets.UTF_8);
+            group.next()
+                .createRevision(view.createRevision())
+                .modRevision(view.modRevision())
+                .version(view.version())
+                .leaseId(view.leaseId())
+                .putKey(key, 0, key.length)
+                .putValue(view.value(), 0, view.value().length);
+        }
+        putBounded(message, (bytes, length) -> encoder.putErrorMessage(bytes, 0, length));
+        return HEADER_LENGTH + encoder.encodedLength();
+    }
+
+    private int writeLeaseResponse(
+        final MutableDirectBuffer out,
+        final int outOffset,
+        final long correlationId,
+        final ManagerStatus status,
+        final long leaseId,
+        final long ttlMs,
+        final long expiresAtMs,
+        final String message)
+    {
+        final LeaseResponseEncoder encoder = leaseResponseEncoder.wrapAndApplyHeader(out, outOffset, headerEncoder)
+            .correlationId(correlationId)
+            .status(status)
+            .leaseId(leaseId)
+            .ttlMs(ttlMs)
+            .expiresAtMs(expiresAtMs)
+            .revision(revision);
+        putBounded(message, (bytes, length) -> encoder.putErrorMessage(bytes, 0, length));
+        return HEADER_LENGTH + encoder.encodedLength();
+    }
+
+    private int writeWatchResponse(
+        final MutableDirectBuffer out,
+        final int outOffset,
+        final long correlationId,
+        final ManagerStatus status,
+        final long watchId,
+        final String message)
+    {
+        final WatchResponseEncoder encoder = watchResponseEncoder.wrapAndApplyHeader(out, outOffset, headerEncoder)
+            .correlationId(correlationId)
+            .status(status)
+            .watchId(watchId)
+            .revision(revision)
+            .compactRevision(kv.compactRevision());
+        putBounded(message, (bytes, length) -> encoder.putErrorMessage(bytes, 0, length));
+        return HEADER_LENGTH + encoder.encodedLength();
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
     // Snapshots
     // ---------------------------------------------------------------------------------------------------------------
 
@@ -805,7 +2097,9 @@ public final class ManagerStateMachine
         snapshotBeginEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder)
             .formatVersion(SNAPSHOT_FORMAT_VERSION)
             .nextStreamId(nextId)
-            .nextExtentId(nextId);
+            .nextExtentId(nextId)
+            .revision(revision)
+            .compactRevision(kv.compactRevision());
         sink.write(snapshotBuffer, 0, HEADER_LENGTH + snapshotBeginEncoder.encodedLength());
 
         for (final Node node : nodes.values())
@@ -815,11 +2109,42 @@ public final class ManagerStateMachine
                 .diskCount(node.diskCount)
                 .capacityBytes(node.capacityBytes)
                 .registeredAtMs(node.registeredAtMs)
-                .putEndpoint(node.endpointBytes, 0, node.endpointBytes.length);
+                .state(node.state)
+                .lastHeartbeatMs(node.lastHeartbeatMs)
+                .putEndpoint(node.endpointBytes, 0, node.endpointBytes.length)
+                .putFailureDomain(node.failureDomainBytes, 0, node.failureDomainBytes.length);
             sink.write(snapshotBuffer, 0, HEADER_LENGTH + nodeEntryEncoder.encodedLength());
+            entryCount++;
+            for (final Disk disk : node.disks.values())
+            {
+                diskEntryEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder)
+                    .nodeId(node.nodeId).diskId(disk.diskId).capacityBytes(disk.capacityBytes)
+                    .freeBytes(disk.freeBytes).state(disk.state);
+                sink.write(snapshotBuffer, 0, HEADER_LENGTH + diskEntryEncoder.encodedLength());
+                entryCount++;
+            }
+        }
+
+        entryCount += snapshotStreams(sink);
+        entryCount += snapshotSessions(sink);
+        entryCount += snapshotKv(sink);
+
+        for (final Task task : tasks.values())
+        {
+            taskEntryEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder)
+                .taskId(task.taskId).kind(task.kind).extentId(task.extentId).streamId(task.streamId)
+                .lostNodeId(task.lostNodeId).createdAtMs(task.createdAtMs).sealedLength(task.sealedLength);
+            sink.write(snapshotBuffer, 0, HEADER_LENGTH + taskEntryEncoder.encodedLength());
             entryCount++;
         }
 
+        snapshotEndEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder).entryCount(entryCount);
+        sink.write(snapshotBuffer, 0, HEADER_LENGTH + snapshotEndEncoder.encodedLength());
+    }
+
+    private int snapshotStreams(final SnapshotSink sink)
+    {
+        int entryCount = 0;
         for (final Stream stream : streams.values())
         {
             streamEntryEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder)
@@ -835,24 +2160,83 @@ public final class ManagerStateMachine
                     .sealedLength(extent.sealedLength)
                     .replica0(extent.replicas[0])
                     .replica1(extent.replicas[1])
-                    .replica2(extent.replicas[2]);
+                    .replica2(extent.replicas[2])
+                    .refCount(extent.refCount)
+                    .ownerRevision(extent.ownerRevision);
                 sink.write(snapshotBuffer, 0, HEADER_LENGTH + extentEntryEncoder.encodedLength());
                 entryCount++;
             }
         }
+        return entryCount;
+    }
 
+    private int snapshotSessions(final SnapshotSink sink)
+    {
+        int entryCount = 0;
         for (final Map.Entry<Long, Session> entry : sessions.entrySet())
         {
+            final Session session = entry.getValue();
             sessionEntryEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder)
                 .clusterSessionId(entry.getKey())
-                .lastCorrelationId(entry.getValue().lastCorrelationId)
-                .lastStreamId(entry.getValue().lastStreamId);
+                .lastCorrelationId(session.lastCorrelationId)
+                .lastStreamId(session.lastStreamId);
             sink.write(snapshotBuffer, 0, HEADER_LENGTH + sessionEntryEncoder.encodedLength());
             entryCount++;
+            if (session.lastAnswer != null)
+            {
+                sessionAnswerEntryEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder)
+                    .clusterSessionId(entry.getKey())
+                    .putAnswer(session.lastAnswer, 0, session.lastAnswer.length);
+                sink.write(snapshotBuffer, 0, HEADER_LENGTH + sessionAnswerEntryEncoder.encodedLength());
+                entryCount++;
+            }
         }
+        for (final TreeMap<Long, Watch> watches : watchesBySession.values())
+        {
+            for (final Watch watch : watches.values())
+            {
+                final byte[] key = watch.key().getBytes(StandardCharsets.UTF_8);
+                watchEntryEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder)
+                    .clusterSessionId(watch.sessionId()).watchId(watch.watchId())
+                    .prefix((short)(watch.prefix() ? 1 : 0)).putKey(key, 0, key.length);
+                sink.write(snapshotBuffer, 0, HEADER_LENGTH + watchEntryEncoder.encodedLength());
+                entryCount++;
+            }
+        }
+        return entryCount;
+    }
 
-        snapshotEndEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder).entryCount(entryCount);
-        sink.write(snapshotBuffer, 0, HEADER_LENGTH + snapshotEndEncoder.encodedLength());
+    private int snapshotKv(final SnapshotSink sink)
+    {
+        int entryCount = 0;
+        // Leases before keys: a key names its lease.
+        for (final KvStore.Lease lease : kv.allLeases())
+        {
+            leaseEntryEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder)
+                .leaseId(lease.leaseId()).ttlMs(lease.ttlMs()).expiresAtMs(lease.expiresAtMs());
+            sink.write(snapshotBuffer, 0, HEADER_LENGTH + leaseEntryEncoder.encodedLength());
+            entryCount++;
+        }
+        for (final KvStore.KeyValue entry : kv.allKeys())
+        {
+            final byte[] key = entry.key().getBytes(StandardCharsets.UTF_8);
+            kvEntryEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder)
+                .createRevision(entry.createRevision()).modRevision(entry.modRevision()).version(entry.version())
+                .leaseId(entry.leaseId()).putKey(key, 0, key.length).putValue(entry.value(), 0, entry.value().length);
+            sink.write(snapshotBuffer, 0, HEADER_LENGTH + kvEntryEncoder.encodedLength());
+            entryCount++;
+        }
+        for (final KvStore.Event event : kv.history())
+        {
+            final byte[] key = event.key().getBytes(StandardCharsets.UTF_8);
+            kvEventEntryEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder)
+                .revision(event.revision()).eventType(event.delete() ? EventType.DELETE : EventType.PUT)
+                .createRevision(event.createRevision()).version(event.version()).leaseId(event.leaseId())
+                .putKey(key, 0, key.length).putValue(event.value(), 0, event.value().length);
+            sink.write(snapshotBuffer, 0, HEADER_LENGTH + kvEventEntryEncoder.encodedLength());
+            entryCount++;
+        }
+        return entryCount;
     }
 
     /**
@@ -864,8 +2248,15 @@ public final class ManagerStateMachine
         streams.clear();
         streamsByName.clear();
         sessions.clear();
+        extentsById.clear();
+        tasks.clear();
+        watchesBySession.clear();
+        watchCount = 0;
+        kv.clear();
+        revision = 0;
         nextId = 1;
         extentCount = 0;
+        restoringSession = null;
         restoring = true;
         restoringStream = null;
         restoredEntryCount = -1;
@@ -910,6 +2301,13 @@ public final class ManagerStateMachine
             case StreamEntryDecoder.TEMPLATE_ID -> restoreStream(buffer, bodyOffset, blockLength, version);
             case ExtentEntryDecoder.TEMPLATE_ID -> restoreExtent(buffer, bodyOffset, blockLength, version);
             case SessionEntryDecoder.TEMPLATE_ID -> restoreSession(buffer, bodyOffset, blockLength, version);
+            case DiskEntryDecoder.TEMPLATE_ID -> restoreDisk(buffer, bodyOffset, blockLength, version);
+            case SessionAnswerEntryDecoder.TEMPLATE_ID -> restoreSessionAnswer(buffer, bodyOffset, blockLength, version);
+            case WatchEntryDecoder.TEMPLATE_ID -> restoreWatch(buffer, bodyOffset, blockLength, version);
+            case LeaseEntryDecoder.TEMPLATE_ID -> restoreLease(buffer, bodyOffset, blockLength, version);
+            case KvEntryDecoder.TEMPLATE_ID -> restoreKey(buffer, bodyOffset, blockLength, version);
+            case KvEventEntryDecoder.TEMPLATE_ID -> restoreEvent(buffer, bodyOffset, blockLength, version);
+            case TaskEntryDecoder.TEMPLATE_ID -> restoreTask(buffer, bodyOffset, blockLength, version);
             case SnapshotEndDecoder.TEMPLATE_ID ->
             {
                 final int expected = snapshotEndDecoder.wrap(buffer, bodyOffset, blockLength, version).entryCount();
@@ -918,8 +2316,10 @@ public final class ManagerStateMachine
                     throw new IllegalStateException("snapshot has " + restoredEntryCount + " entries, SnapshotEnd says " +
                         expected);
                 }
+                finishRestoringStream();
                 restoring = false;
                 restoringStream = null;
+                restoringSession = null;
                 verifyInvariants();
                 return true;
             }
@@ -950,12 +2350,17 @@ public final class ManagerStateMachine
         }
         final SnapshotBeginDecoder decoder = snapshotBeginDecoder.wrap(buffer, bodyOffset, blockLength, version);
         final int formatVersion = decoder.formatVersion();
-        if (formatVersion != SNAPSHOT_FORMAT_VERSION)
+        if (formatVersion < SNAPSHOT_FORMAT_VERSION_MIN || formatVersion > SNAPSHOT_FORMAT_VERSION)
         {
             throw new IllegalStateException("unknown manager snapshot formatVersion " + formatVersion +
-                "; this build reads only version " + SNAPSHOT_FORMAT_VERSION);
+                "; this build reads versions " + SNAPSHOT_FORMAT_VERSION_MIN + " to " + SNAPSHOT_FORMAT_VERSION);
         }
         nextId = Math.max(decoder.nextStreamId(), decoder.nextExtentId());
+        if (formatVersion >= 2)
+        {
+            revision = decoder.revision();
+            kv.restoreCompactRevision(decoder.compactRevision());
+        }
         restoredEntryCount = 0;
     }
 
@@ -966,8 +2371,19 @@ public final class ManagerStateMachine
         node.diskCount = decoder.diskCount();
         node.capacityBytes = decoder.capacityBytes();
         node.registeredAtMs = decoder.registeredAtMs();
+        if (version >= 2)
+        {
+            node.state = decoder.state();
+            node.lastHeartbeatMs = decoder.lastHeartbeatMs();
+            Verify.verify(node.state != NodeState.NULL_VAL, "snapshot node state is valid", node.nodeId);
+        }
         node.endpoint = decoder.endpoint();
         node.endpointBytes = node.endpoint.getBytes(StandardCharsets.UTF_8);
+        if (version >= 2)
+        {
+            node.failureDomain = decoder.failureDomain();
+            node.failureDomainBytes = node.failureDomain.getBytes(StandardCharsets.UTF_8);
+        }
         Verify.verify(nodes.put(node.nodeId, node) == null, "snapshot node is unique", node.nodeId);
         Verify.verify(nodes.size() <= MAX_NODES, "snapshot node count within limit", nodes.size());
     }
@@ -996,6 +2412,12 @@ public final class ManagerStateMachine
         final Extent extent = new Extent(
             extentId, streamId, new int[]{ decoder.replica0(), decoder.replica1(), decoder.replica2() });
         extent.sealedLength = decoder.sealedLength();
+        if (version >= 2)
+        {
+            extent.refCount = decoder.refCount();
+            extent.ownerRevision = decoder.ownerRevision();
+        }
+        Verify.verify(extentsById.put(extentId, extent) == null, "snapshot extent is unique", extentId);
         for (final int nodeId : extent.replicas)
         {
             final Node node = nodes.get(nodeId);
@@ -1016,6 +2438,90 @@ public final class ManagerStateMachine
         session.lastCorrelationId = decoder.lastCorrelationId();
         session.lastStreamId = decoder.lastStreamId();
         Verify.verify(sessions.put(sessionId, session) == null, "snapshot session is unique", sessionId);
+        restoringSession = session;
+    }
+
+    private void restoreDisk(final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version)
+    {
+        final DiskEntryDecoder decoder = diskEntryDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        final Node node = nodes.get(decoder.nodeId());
+        Verify.verify(node != null, "snapshot disk's node exists", decoder.nodeId());
+        final Disk disk = new Disk(decoder.diskId());
+        disk.capacityBytes = decoder.capacityBytes();
+        disk.freeBytes = decoder.freeBytes();
+        disk.state = decoder.state();
+        Verify.verify(node.disks.put(disk.diskId, disk) == null, "snapshot disk is unique", disk.diskId);
+    }
+
+    private void restoreSessionAnswer(
+        final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version)
+    {
+        final SessionAnswerEntryDecoder decoder = sessionAnswerEntryDecoder.wrap(buffer, bodyOffset, blockLength,
+            version);
+        final long sessionId = decoder.clusterSessionId();
+        Verify.verify(restoringSession != null && sessions.get(sessionId) == restoringSession,
+            "snapshot answer follows its session", sessionId);
+        final byte[] answer = new byte[decoder.answerLength()];
+        decoder.getAnswer(answer, 0, answer.length);
+        restoringSession.lastAnswer = answer;
+    }
+
+    private void restoreWatch(final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version)
+    {
+        finishRestoringStream();
+        final WatchEntryDecoder decoder = watchEntryDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        final long sessionId = decoder.clusterSessionId();
+        final long watchId = decoder.watchId();
+        final boolean prefix = decoder.prefix() != 0;
+        final Watch restored = new Watch(sessionId, watchId, decoder.key(), prefix);
+        Verify.verify(watchesBySession.computeIfAbsent(restored.sessionId(), (id) -> new TreeMap<>())
+            .put(restored.watchId(), restored) == null, "snapshot watch is unique", restored.watchId());
+        watchCount++;
+    }
+
+    private void restoreLease(final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version)
+    {
+        finishRestoringStream();
+        final LeaseEntryDecoder decoder = leaseEntryDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        kv.restoreLease(decoder.leaseId(), decoder.ttlMs(), decoder.expiresAtMs());
+    }
+
+    private void restoreKey(final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version)
+    {
+        finishRestoringStream();
+        final KvEntryDecoder decoder = kvEntryDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        final long createRevision = decoder.createRevision();
+        final long modRevision = decoder.modRevision();
+        final long keyVersion = decoder.version();
+        final long leaseId = decoder.leaseId();
+        final String key = decoder.key();
+        final byte[] value = new byte[decoder.valueLength()];
+        decoder.getValue(value, 0, value.length);
+        kv.restoreKey(key, value, createRevision, modRevision, keyVersion, leaseId);
+    }
+
+    private void restoreEvent(final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version)
+    {
+        finishRestoringStream();
+        final KvEventEntryDecoder decoder = kvEventEntryDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        final long eventRevision = decoder.revision();
+        final boolean delete = decoder.eventType() == EventType.DELETE;
+        final long createRevision = decoder.createRevision();
+        final long keyVersion = decoder.version();
+        final long leaseId = decoder.leaseId();
+        final String key = decoder.key();
+        final byte[] value = new byte[decoder.valueLength()];
+        decoder.getValue(value, 0, value.length);
+        kv.restoreEvent(new KvStore.Event(eventRevision, delete, key, value, createRevision, keyVersion, leaseId));
+    }
+
+    private void restoreTask(final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version)
+    {
+        finishRestoringStream();
+        final TaskEntryDecoder d = taskEntryDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        final Task task = new Task(d.taskId(), d.kind(), d.extentId(), d.streamId(), d.lostNodeId(), d.createdAtMs(),
+            d.sealedLength());
+        Verify.verify(tasks.put(task.taskId, task) == null, "snapshot task is unique", task.taskId);
     }
 
     private void finishRestoringStream()
@@ -1056,6 +2562,40 @@ public final class ManagerStateMachine
     }
 
     /**
+     * @return the global revision: raised by every change of keys, nodes' liveness, streams and extents.
+     */
+    public long revision()
+    {
+        return revision;
+    }
+
+    /**
+     * @return the key/value space, for inspection by tests; do not modify.
+     */
+    public KvStore kv()
+    {
+        return kv;
+    }
+
+    /**
+     * @return number of open recovery tasks.
+     */
+    public int taskCount()
+    {
+        return tasks.size();
+    }
+
+    /**
+     * @param nodeId a node.
+     * @return its liveness state, or null when it is not registered.
+     */
+    public NodeState nodeState(final int nodeId)
+    {
+        final Node node = nodes.get(nodeId);
+        return node == null ? null : node.state;
+    }
+
+    /**
      * A canonical, human-readable text of the whole state: two state machines with equal dumps are equal.
      *
      * @return the dump; allocates, for tests and diagnostics only.
@@ -1069,7 +2609,13 @@ public final class ManagerStateMachine
             sb.append("node ").append(node.nodeId).append(" endpoint=").append(node.endpoint)
                 .append(" disks=").append(node.diskCount).append(" capacity=").append(node.capacityBytes)
                 .append(" registeredAtMs=").append(node.registeredAtMs).append(" extents=").append(node.extentCount)
-                .append('\n');
+                .append(" domain=").append(node.failureDomain).append(" state=").append(node.state)
+                .append(" lastHeartbeatMs=").append(node.lastHeartbeatMs).append('\n');
+            for (final Disk disk : node.disks.values())
+            {
+                sb.append("  disk ").append(disk.diskId).append(" capacity=").append(disk.capacityBytes)
+                    .append(" free=").append(disk.freeBytes).append(" state=").append(disk.state).append('\n');
+            }
         }
         for (final Stream stream : streams.values())
         {
@@ -1078,15 +2624,32 @@ public final class ManagerStateMachine
             {
                 sb.append("  extent ").append(extent.extentId).append(" sealed=").append(extent.sealedLength)
                     .append(" replicas=").append(extent.replicas[0]).append(',').append(extent.replicas[1])
-                    .append(',').append(extent.replicas[2]).append('\n');
+                    .append(',').append(extent.replicas[2]).append(" refCount=").append(extent.refCount)
+                    .append(" ownerRevision=").append(extent.ownerRevision).append('\n');
             }
         }
         for (final Map.Entry<Long, Session> entry : sessions.entrySet())
         {
             sb.append("session ").append(entry.getKey()).append(" lastCorrelationId=")
                 .append(entry.getValue().lastCorrelationId).append(" lastStreamId=")
-                .append(entry.getValue().lastStreamId).append('\n');
+                .append(entry.getValue().lastStreamId).append(" lastAnswer=")
+                .append(Arrays.toString(entry.getValue().lastAnswer)).append('\n');
         }
+        for (final TreeMap<Long, Watch> watches : watchesBySession.values())
+        {
+            for (final Watch watch : watches.values())
+            {
+                sb.append(watch).append('\n');
+            }
+        }
+        for (final Task task : tasks.values())
+        {
+            sb.append("task ").append(task.taskId).append(' ').append(task.kind).append(" extent=").append(task.extentId)
+                .append(" stream=").append(task.streamId).append(" lost=").append(task.lostNodeId).append(" at=")
+                .append(task.createdAtMs).append(" sealed=").append(task.sealedLength).append('\n');
+        }
+        sb.append("revision=").append(revision).append(" watchCount=").append(watchCount).append('\n');
+        kv.dump(sb);
 
         return sb.toString();
     }

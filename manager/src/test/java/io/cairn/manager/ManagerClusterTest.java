@@ -177,7 +177,20 @@ class ManagerClusterTest
                 .ingressChannel("aeron:udp")
                 .ingressEndpoints(harness.managers())
                 .egressChannel("aeron:udp?endpoint=127.0.0.1:0")
-                .egressListener(listener)))
+                .egressListener(listener)
+                .credentialsSupplier(new io.aeron.security.CredentialsSupplier()
+                {
+                    public byte[] encodedCredentials()
+                    {
+                        return ManagerAuthenticator.CLIENT_CREDENTIALS_DEFAULT.getBytes(
+                            java.nio.charset.StandardCharsets.UTF_8);
+                    }
+
+                    public byte[] onChallenge(final byte[] challenge)
+                    {
+                        return new byte[0];
+                    }
+                })))
         {
             // Shorter than a header; random bytes; a valid header of another schema; a CreateStream whose
             // name length points far past the end of the message.
@@ -231,10 +244,97 @@ class ManagerClusterTest
         assertFalse(harness.allErrors().contains("invariant violated"), harness.allErrors());
     }
 
+    @Test
+    @Timeout(value = 180, unit = TimeUnit.SECONDS)
+    void kvLeasesAndWatchesAcrossLeaderKillAndAuthentication()
+    {
+        for (int i = 0; i < MEMBERS; i++)
+        {
+            harness.start(i);
+        }
+        client = connect(ManagerAuthenticator.CLIENT_CREDENTIALS_DEFAULT);
+
+        // Unknown credentials cannot even open a session; a client may not ask for a snapshot.
+        final ManagerException rejected = assertThrows(ManagerException.class, () -> ManagerClient.connect(
+            new ManagerClient.Context().managers(harness.managers()).credentials("client:wrong")
+                .aeronDirectoryName(clientDriver.aeronDirectoryName()).responseTimeoutNs(TimeUnit.SECONDS.toNanos(5))));
+        assertTrue(rejected.getMessage().contains("cannot connect"), rejected.getMessage());
+        final ManagerException notAdmin = assertThrows(ManagerException.class, () -> client.requestSnapshot());
+        assertTrue(notAdmin.getMessage().contains("refused"), notAdmin.getMessage());
+
+        final List<Kv.WatchEvent> events = new ArrayList<>();
+        client.watch("job/", true, 0, events::add);
+        final long r1 = client.kvPut("job/a", "1".getBytes(java.nio.charset.StandardCharsets.UTF_8), 0);
+        final Kv.Lease lease = client.leaseGrant(1_500);
+        final long r2 = client.kvPut("job/owner", "me".getBytes(java.nio.charset.StandardCharsets.UTF_8),
+            lease.leaseId());
+        assertTrue(r2 > r1, "revisions increase");
+        final Kv.Result cas = client.txn(new Kv.Txn()
+            .ifNumber("job/a", io.cairn.sbe.manager.CompareTarget.MOD_REVISION, io.cairn.sbe.manager.CompareResult.EQUAL,
+                r1)
+            .put(true, "job/a", "2".getBytes(java.nio.charset.StandardCharsets.UTF_8), 0)
+            .get(false, "job/a", false));
+        assertTrue(cas.succeeded(), "CAS on the revision just written");
+        assertFalse(client.txn(new Kv.Txn()
+            .ifNumber("job/a", io.cairn.sbe.manager.CompareTarget.MOD_REVISION, io.cairn.sbe.manager.CompareResult.EQUAL,
+                r1)
+            .put(true, "job/a", "3".getBytes(java.nio.charset.StandardCharsets.UTF_8), 0)).succeeded(),
+            "second CAS on the old revision fails");
+
+        // Kill the leader: the watch is re-created on the new leader from the next revision.
+        final int leader = client.leaderMemberId();
+        harness.kill(leader);
+        client.kvPut("job/b", "x".getBytes(java.nio.charset.StandardCharsets.UTF_8), 0);
+        assertEquals("2", client.kvGet("job/a").valueString());
+
+        // The lease is not kept alive: its key is deleted by the cluster timer (on the new leader).
+        final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (client.kvGet("job/owner") != null)
+        {
+            assertTrue(System.nanoTime() < deadlineNs, "leased key outlived its lease");
+            sleepMs(100);
+        }
+        final long pollUntilNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (events.size() < 5 && System.nanoTime() < pollUntilNs)
+        {
+            client.poll();
+            sleepMs(10);
+        }
+        final List<String> seen = new ArrayList<>();
+        long last = 0;
+        for (final Kv.WatchEvent event : events)
+        {
+            assertTrue(event.revision() >= last, "watch events in revision order");
+            last = event.revision();
+            seen.add((event.delete() ? "DELETE " : "PUT ") + event.key());
+        }
+        assertEquals(List.of("PUT job/a", "PUT job/owner", "PUT job/a", "PUT job/b", "DELETE job/owner"), seen);
+        harness.start(leader);
+    }
+
+    private static void sleepMs(final long ms)
+    {
+        try
+        {
+            Thread.sleep(ms);
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(ex);
+        }
+    }
+
     private ManagerClient connect()
+    {
+        return connect(ManagerAuthenticator.ADMIN_CREDENTIALS_DEFAULT);
+    }
+
+    private ManagerClient connect(final String credentials)
     {
         return ManagerClient.connect(new ManagerClient.Context()
             .managers(harness.managers())
+            .credentials(credentials)
             .aeronDirectoryName(clientDriver.aeronDirectoryName())
             .responseTimeoutNs(TimeUnit.SECONDS.toNanos(20)));
     }

@@ -71,7 +71,7 @@ class ManagerStateMachineTest
         final String before = sm.canonicalDump();
         final Answer answer = createStream(SESSION, ++correlationId, "s");
         assertEquals(ManagerStatus.NOT_ENOUGH_NODES, answer.status());
-        assertTrue(answer.message().contains("need 3 registered nodes"), answer.message());
+        assertTrue(answer.message().contains("need 3 alive nodes"), answer.message());
         assertEquals(before, sm.canonicalDump());
 
         registerNodes(3);
@@ -589,7 +589,13 @@ class ManagerStateMachineTest
                     response, 0, header);
                 return new Answer(templateId, d.correlationId(), ManagerStatus.OK, -1, "", List.of(), Set.of(), "");
             }
-            default -> throw new AssertionError("unexpected answer templateId " + templateId);
+            default ->
+            {
+                // Flipped bits may turn a command into one of the newer kinds: any answer of this schema will do.
+                assertTrue(templateId >= 50, "unexpected answer templateId " + templateId);
+                return new Answer(templateId, response.getLong(MessageHeaderDecoder.ENCODED_LENGTH,
+                    java.nio.ByteOrder.LITTLE_ENDIAN), null, -1, "", List.of(), Set.of(), "");
+            }
         }
     }
 }

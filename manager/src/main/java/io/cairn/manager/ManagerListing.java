@@ -1,0 +1,101 @@
+package io.cairn.manager;
+
+import io.cairn.sbe.manager.DiskState;
+import io.cairn.sbe.manager.NodeState;
+import io.cairn.sbe.manager.TaskKind;
+
+import java.util.Arrays;
+
+/**
+ * Rows of the manager's listings ({@link ManagerClient#listNodes()} and friends), as the admin CLI shows them.
+ */
+public final class ManagerListing
+{
+    private ManagerListing()
+    {
+    }
+
+    /**
+     * An extent node.
+     *
+     * @param nodeId          its id.
+     * @param state           liveness.
+     * @param endpoint        host:port.
+     * @param failureDomain   rack/zone label, may be empty.
+     * @param diskCount       disks registered.
+     * @param capacityBytes   capacity registered.
+     * @param freeBytes       free space last reported (the capacity until a heartbeat reports disks).
+     * @param extentCount     replicas placed on it.
+     * @param registeredAtMs  cluster time of its last registration.
+     * @param lastHeartbeatMs cluster time of its last heartbeat, -1 when it never sent one (liveness untracked).
+     */
+    public record Node(
+        int nodeId, NodeState state, String endpoint, String failureDomain, int diskCount, long capacityBytes,
+        long freeBytes, int extentCount, long registeredAtMs, long lastHeartbeatMs)
+    {
+    }
+
+    /**
+     * A disk as last reported by its node's heartbeat.
+     *
+     * @param nodeId        its node.
+     * @param diskId        its id on the node.
+     * @param capacityBytes capacity.
+     * @param freeBytes     free space.
+     * @param state         health.
+     */
+    public record Disk(int nodeId, int diskId, long capacityBytes, long freeBytes, DiskState state)
+    {
+    }
+
+    /**
+     * A stream.
+     *
+     * @param streamId     its id.
+     * @param name         its name.
+     * @param extentCount  extents.
+     * @param tailExtentId its unsealed tail.
+     */
+    public record Stream(long streamId, String name, int extentCount, long tailExtentId)
+    {
+    }
+
+    /**
+     * An extent.
+     *
+     * @param extentId      its id.
+     * @param streamId      its stream.
+     * @param sealedLength  -1 while unsealed.
+     * @param replicas      node ids, primary first.
+     * @param refCount      streams referring to it.
+     * @param ownerRevision global revision of its allocation or seal.
+     */
+    public record Extent(long extentId, long streamId, long sealedLength, int[] replicas, int refCount,
+        long ownerRevision)
+    {
+        /**
+         * {@inheritDoc}
+         */
+        public String toString()
+        {
+            return "Extent[" + extentId + " stream=" + streamId + " sealed=" + sealedLength + " replicas=" +
+                Arrays.toString(replicas) + " refCount=" + refCount + " ownerRevision=" + ownerRevision + "]";
+        }
+    }
+
+    /**
+     * Recovery work created when a node died: the stream layer consumes it.
+     *
+     * @param taskId       its id.
+     * @param kind         SEAL for an unsealed tail, RECOVER for a sealed extent.
+     * @param extentId     the extent that lost a replica.
+     * @param streamId     its stream.
+     * @param lostNodeId   the dead node.
+     * @param createdAtMs  cluster time the node was declared dead.
+     * @param sealedLength the extent's sealed length then, -1 if unsealed.
+     */
+    public record Task(long taskId, TaskKind kind, long extentId, long streamId, int lostNodeId, long createdAtMs,
+        long sealedLength)
+    {
+    }
+}
