@@ -28,7 +28,11 @@ import io.cairn.sbe.manager.NodeHeartbeatResponseDecoder;
 import io.cairn.sbe.manager.NodeListResponseDecoder;
 import io.cairn.sbe.manager.NodeState;
 import io.cairn.sbe.manager.StreamListResponseDecoder;
+import io.cairn.sbe.manager.TaskClaimRequestEncoder;
+import io.cairn.sbe.manager.TaskClaimResponseDecoder;
+import io.cairn.sbe.manager.TaskCompleteRequestEncoder;
 import io.cairn.sbe.manager.TaskListResponseDecoder;
+import io.cairn.sbe.manager.TaskProgressRequestEncoder;
 import io.cairn.sbe.manager.WatchCancelRequestEncoder;
 import io.cairn.sbe.manager.WatchCreateRequestEncoder;
 import io.cairn.sbe.manager.WatchEventDecoder;
@@ -58,15 +62,23 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Synchronous client of the manager cluster. Each call sends one command with a fresh, strictly increasing
+ * Client of the manager cluster, synchronous and asynchronous. Each call sends one command with a fresh, strictly increasing
  * correlationId and polls egress until the matching answer arrives or {@link Context#responseTimeoutNs()} passes.
  * Across a leader change, back-pressure or a lost connection it resends the same correlationId: the manager
  * de-duplicates per cluster session, so a command is applied at most once while the session lives. If the session
  * itself is lost (the client was closed by the cluster), the client opens a new one and resends; a write applied
  * just before that may then be applied again (a CreateStream then answers DUPLICATE_NAME).
+ * <p>
+ * The {@code *Async} calls return a {@link CompletableFuture} completed on the owner thread from {@link #poll()} (or
+ * while a synchronous call waits); at most {@link Context#maxOutstandingRequests()} commands are in flight. Commands
+ * are sent, and after a leader change re-sent, in correlationId order; the manager keeps the answers of a session's
+ * last {@link ManagerStateMachine#MAX_SESSION_ANSWERS} key/value writes, so each pipelined retry is answered as the
+ * first time.
  * <p>
  * Not thread-safe: one owner thread. Callers that keep the client between calls must call {@link #poll()} from
  * their duty cycle so the session is kept alive and leader changes are noticed. The calling process provides the
@@ -90,6 +102,12 @@ public final class ManagerClient implements AutoCloseable
         /** A command that got no answer within this is sent again (same correlationId). */
         public static final long RESEND_INTERVAL_NS_DEFAULT = TimeUnit.SECONDS.toNanos(2);
 
+        /**
+         * Asynchronous commands in flight at most; a retry of each is answered as the first time only while the
+         * manager keeps its answer ({@link ManagerStateMachine#MAX_SESSION_ANSWERS} per session).
+         */
+        public static final int MAX_OUTSTANDING_REQUESTS_DEFAULT = ManagerStateMachine.MAX_SESSION_ANSWERS;
+
         /** System property naming the credentials when {@link #credentials(String)} is not called. */
         public static final String CREDENTIALS_PROP_NAME = "cairn.manager.credentials";
         /** Environment variable naming the credentials when neither the setter nor the property is used. */
@@ -103,6 +121,7 @@ public final class ManagerClient implements AutoCloseable
         private String ingressChannel = INGRESS_CHANNEL_DEFAULT;
         private long keepAliveIntervalNs = KEEP_ALIVE_INTERVAL_NS_DEFAULT;
         private long resendIntervalNs = RESEND_INTERVAL_NS_DEFAULT;
+        private int maxOutstandingRequests = MAX_OUTSTANDING_REQUESTS_DEFAULT;
         private NanoClock nanoClock = SystemNanoClock.INSTANCE;
         private IdleStrategy idleStrategy;
         private ManagerEndpoints endpoints;
@@ -254,6 +273,25 @@ public final class ManagerClient implements AutoCloseable
         }
 
         /**
+         * @param count asynchronous commands in flight at most, 1 to {@link ManagerStateMachine#MAX_SESSION_ANSWERS}
+         *              (a synchronous call counts as one).
+         * @return this.
+         */
+        public Context maxOutstandingRequests(final int count)
+        {
+            this.maxOutstandingRequests = count;
+            return this;
+        }
+
+        /**
+         * @return the most commands in flight.
+         */
+        public int maxOutstandingRequests()
+        {
+            return maxOutstandingRequests;
+        }
+
+        /**
          * @param nanoClock for deadlines; tests may inject one.
          * @return this.
          */
@@ -312,6 +350,11 @@ public final class ManagerClient implements AutoCloseable
             if (responseTimeoutNs <= 0 || keepAliveIntervalNs <= 0 || resendIntervalNs <= 0)
             {
                 throw new ManagerException(null, "responseTimeoutNs, keepAliveIntervalNs and resendIntervalNs must be > 0");
+            }
+            if (maxOutstandingRequests < 1 || maxOutstandingRequests > ManagerStateMachine.MAX_SESSION_ANSWERS)
+            {
+                throw new ManagerException(null, "maxOutstandingRequests must be 1 to " +
+                    ManagerStateMachine.MAX_SESSION_ANSWERS);
             }
             if (egressChannel == null || ingressChannel == null || nanoClock == null)
             {
@@ -380,6 +423,13 @@ public final class ManagerClient implements AutoCloseable
     private long awaitedCorrelationId = ManagerStateMachine.NULL_ID;
     private int responseLength;
     private boolean newLeaderSinceSend;
+    /** Commands sent or to send, in correlationId order: they are (re)sent in that order. */
+    private final TreeMap<Long, Pending> pending = new TreeMap<>();
+    private final ArrayList<Runnable> completions = new ArrayList<>();
+    private final UnsafeBuffer asyncResponseBuffer =
+        new UnsafeBuffer(new byte[ManagerStateMachine.RESPONSE_BUFFER_LENGTH_MIN + 1024]);
+    private final MessageHeaderDecoder asyncHeaderDecoder = new MessageHeaderDecoder();
+    private boolean resendAllPending;
     private long nextKeepAliveNs;
     private String lastSessionEvent = "";
     private AdminResponseCode adminResponseCode;
@@ -510,6 +560,23 @@ public final class ManagerClient implements AutoCloseable
         final String what = "allocateExtent(" + streamId + ", " + tailExtentId + ", " + sealLength + ")";
         call(what, correlationId, HEADER_LENGTH + encoder.encodedLength());
         return decodeStreamInfo(what);
+    }
+
+    /**
+     * Asynchronous {@link #streamInfo(long)}; see {@link #kvPutAsync(String, byte[], long)}.
+     *
+     * @param streamId the stream.
+     * @return the stream's extents and the endpoints of their nodes.
+     */
+    public CompletableFuture<StreamInfo> streamInfoAsync(final long streamId)
+    {
+        final long correlationId = nextCorrelationId();
+        final StreamInfoRequestEncoder encoder = streamInfoEncoder
+            .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .streamId(streamId);
+        return submit("streamInfo(" + streamId + ")", correlationId, HEADER_LENGTH + encoder.encodedLength(),
+            this::decodeStreamInfo);
     }
 
     /**
@@ -849,6 +916,92 @@ public final class ManagerClient implements AutoCloseable
         return tasks;
     }
 
+    /**
+     * Claims a recovery task for this (healthy) node for {@code leaseMs}; an abandoned claim is claimable by another
+     * node once it expires. A node holds at most {@link ManagerStateMachine#MAX_TASK_CLAIMS_PER_NODE} claims.
+     *
+     * @param nodeId  the claiming node, ALIVE.
+     * @param taskId  a task, or {@link ManagerStateMachine#NULL_ID} for the oldest claimable one.
+     * @param leaseMs claim duration, within [{@link ManagerStateMachine#MIN_TASK_LEASE_MS},
+     *                {@link ManagerStateMachine#MAX_TASK_LEASE_MS}].
+     * @return the claim.
+     * @throws ManagerException NO_SUCH_TASK, TOO_MANY_CLAIMS, NO_SUCH_NODE, or status null on timeout.
+     */
+    public ManagerListing.TaskClaim claimTask(final int nodeId, final long taskId, final long leaseMs)
+    {
+        final long correlationId = nextCorrelationId();
+        final TaskClaimRequestEncoder encoder = new TaskClaimRequestEncoder()
+            .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId).nodeId(nodeId).taskId(taskId).leaseMs(leaseMs);
+        final String what = "claimTask(" + nodeId + ", " + taskId + ")";
+        call(what, correlationId, HEADER_LENGTH + encoder.encodedLength());
+        return decodeTaskClaim(what);
+    }
+
+    /**
+     * Reports progress of a claimed task and extends the claim by {@code leaseMs} from now.
+     *
+     * @param nodeId        the claimer.
+     * @param claim         the claim.
+     * @param progressBytes bytes copied so far.
+     * @param leaseMs       new claim duration.
+     * @return the claim with its new expiry.
+     * @throws ManagerException CLAIM_LOST when another node took it over, NO_SUCH_TASK when it is gone.
+     */
+    public ManagerListing.TaskClaim reportTaskProgress(
+        final int nodeId, final ManagerListing.TaskClaim claim, final long progressBytes, final long leaseMs)
+    {
+        final long correlationId = nextCorrelationId();
+        final TaskProgressRequestEncoder encoder = new TaskProgressRequestEncoder()
+            .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId).nodeId(nodeId).taskId(claim.taskId()).claimEpoch(claim.claimEpoch())
+            .progressBytes(progressBytes).leaseMs(leaseMs);
+        final String what = "reportTaskProgress(" + claim.taskId() + ")";
+        call(what, correlationId, HEADER_LENGTH + encoder.encodedLength());
+        return decodeTaskClaim(what);
+    }
+
+    /**
+     * Completes a claimed task: the extent's replica on the lost node is replaced by {@code newNodeId}, which holds
+     * a full copy made from the extent at {@link ManagerListing.TaskClaim#ownerRevision()}.
+     *
+     * @param nodeId    the claimer.
+     * @param claim     the claim.
+     * @param newNodeId the node with the new replica: ALIVE, not already a replica.
+     * @return the task as completed; its owner revision is the extent's new one.
+     * @throws ManagerException CLAIM_LOST, STALE_EXTENT (the extent changed since), NO_SUCH_TASK, BAD_REQUEST.
+     */
+    public ManagerListing.TaskClaim completeTask(
+        final int nodeId, final ManagerListing.TaskClaim claim, final int newNodeId)
+    {
+        final long correlationId = nextCorrelationId();
+        final TaskCompleteRequestEncoder encoder = new TaskCompleteRequestEncoder()
+            .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId).nodeId(nodeId).taskId(claim.taskId()).claimEpoch(claim.claimEpoch())
+            .ownerRevision(claim.ownerRevision()).newNodeId(newNodeId);
+        final String what = "completeTask(" + claim.taskId() + ")";
+        call(what, correlationId, HEADER_LENGTH + encoder.encodedLength());
+        return decodeTaskClaim(what);
+    }
+
+    private ManagerListing.TaskClaim decodeTaskClaim(final String what)
+    {
+        expect(TaskClaimResponseDecoder.TEMPLATE_ID, what);
+        final TaskClaimResponseDecoder d = new TaskClaimResponseDecoder().wrap(
+            responseBuffer, HEADER_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+        d.correlationId();
+        final ManagerStatus status = d.status();
+        final ManagerListing.TaskClaim claim = new ManagerListing.TaskClaim(d.taskId(), d.kind(), d.extentId(),
+            d.streamId(), d.lostNodeId(), d.sealedLength(), d.ownerRevision(), d.claimEpoch(), d.claimExpiresAtMs(),
+            d.progressBytes());
+        final String message = d.errorMessage();
+        if (status != ManagerStatus.OK)
+        {
+            throw new ManagerException(status, what + " refused: " + status + ": " + message);
+        }
+        return claim;
+    }
+
     private void expect(final int templateId, final String what)
     {
         if (headerDecoder.templateId() != templateId)
@@ -873,13 +1026,36 @@ public final class ManagerClient implements AutoCloseable
     public long kvPut(final String key, final byte[] value, final long leaseId)
     {
         final long correlationId = nextCorrelationId();
+        call("kvPut(" + key + ")", correlationId, encodePut(correlationId, key, value, leaseId));
+        return decodeKv("kvPut(" + key + ")").revision();
+    }
+
+    /**
+     * Asynchronous {@link #kvPut(String, byte[], long)}: sent now (or as soon as the session allows), completed from
+     * {@link #poll()} (or any call) on the owner thread. Retries keep the correlationId, so it is applied at most
+     * once while the session lives.
+     *
+     * @param key     the key.
+     * @param value   the value.
+     * @param leaseId 0 for none.
+     * @return the revision of the put; fails with a {@link ManagerException} (status null on timeout).
+     * @throws ManagerException (status null) when {@link Context#maxOutstandingRequests()} commands are in flight.
+     */
+    public CompletableFuture<Long> kvPutAsync(final String key, final byte[] value, final long leaseId)
+    {
+        final long correlationId = nextCorrelationId();
+        return submit("kvPut(" + key + ")", correlationId, encodePut(correlationId, key, value, leaseId),
+            (what, buffer, header) -> decodeKv(what, buffer, header).revision());
+    }
+
+    private int encodePut(final long correlationId, final String key, final byte[] value, final long leaseId)
+    {
         final KvPutRequestEncoder encoder = kvPutEncoder.wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
             .correlationId(correlationId)
             .leaseId(leaseId)
             .key(key)
             .putValue(value, 0, value.length);
-        call("kvPut(" + key + ")", correlationId, HEADER_LENGTH + encoder.encodedLength());
-        return decodeKv("kvPut(" + key + ")").revision();
+        return HEADER_LENGTH + encoder.encodedLength();
     }
 
     /**
@@ -901,13 +1077,50 @@ public final class ManagerClient implements AutoCloseable
     public Kv.Result kvRange(final String key, final boolean prefix, final int maxCount)
     {
         final long correlationId = nextCorrelationId();
+        call("kvRange(" + key + ")", correlationId, encodeRange(correlationId, key, prefix, maxCount));
+        return decodeKv("kvRange(" + key + ")");
+    }
+
+    /**
+     * Asynchronous {@link #kvRange(String, boolean, int)}; see {@link #kvPutAsync(String, byte[], long)}.
+     *
+     * @param key      the key or prefix.
+     * @param prefix   whether {@code key} is a prefix.
+     * @param maxCount most entries; 0 for the maximum.
+     * @return the entries and the revision they were read at.
+     */
+    public CompletableFuture<Kv.Result> kvRangeAsync(final String key, final boolean prefix, final int maxCount)
+    {
+        final long correlationId = nextCorrelationId();
+        return submit("kvRange(" + key + ")", correlationId, encodeRange(correlationId, key, prefix, maxCount),
+            this::decodeKv);
+    }
+
+    /**
+     * Asynchronous {@link #kvGet(String)}; see {@link #kvPutAsync(String, byte[], long)}.
+     *
+     * @param key the key.
+     * @return the key's entry, or null when absent.
+     */
+    public CompletableFuture<Kv.KeyValue> kvGetAsync(final String key)
+    {
+        final long correlationId = nextCorrelationId();
+        return submit("kvGet(" + key + ")", correlationId, encodeRange(correlationId, key, false, 1),
+            (what, buffer, header) ->
+            {
+                final Kv.Result result = decodeKv(what, buffer, header);
+                return result.kvs().isEmpty() ? null : result.kvs().get(0);
+            });
+    }
+
+    private int encodeRange(final long correlationId, final String key, final boolean prefix, final int maxCount)
+    {
         final KvRangeRequestEncoder encoder = kvRangeEncoder.wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
             .correlationId(correlationId)
             .maxCount(maxCount)
             .prefix((short)(prefix ? 1 : 0))
             .key(key);
-        call("kvRange(" + key + ")", correlationId, HEADER_LENGTH + encoder.encodedLength());
-        return decodeKv("kvRange(" + key + ")");
+        return HEADER_LENGTH + encoder.encodedLength();
     }
 
     /**
@@ -918,12 +1131,30 @@ public final class ManagerClient implements AutoCloseable
     public Kv.Result kvDelete(final String key, final boolean prefix)
     {
         final long correlationId = nextCorrelationId();
+        call("kvDelete(" + key + ")", correlationId, encodeDelete(correlationId, key, prefix));
+        return decodeKv("kvDelete(" + key + ")");
+    }
+
+    /**
+     * Asynchronous {@link #kvDelete(String, boolean)}; see {@link #kvPutAsync(String, byte[], long)}.
+     *
+     * @param key    the key or prefix.
+     * @param prefix whether {@code key} is a prefix.
+     * @return the answer.
+     */
+    public CompletableFuture<Kv.Result> kvDeleteAsync(final String key, final boolean prefix)
+    {
+        final long correlationId = nextCorrelationId();
+        return submit("kvDelete(" + key + ")", correlationId, encodeDelete(correlationId, key, prefix), this::decodeKv);
+    }
+
+    private int encodeDelete(final long correlationId, final String key, final boolean prefix)
+    {
         final KvDeleteRequestEncoder encoder = kvDeleteEncoder.wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
             .correlationId(correlationId)
             .prefix((short)(prefix ? 1 : 0))
             .key(key);
-        call("kvDelete(" + key + ")", correlationId, HEADER_LENGTH + encoder.encodedLength());
-        return decodeKv("kvDelete(" + key + ")");
+        return HEADER_LENGTH + encoder.encodedLength();
     }
 
     /**
@@ -935,6 +1166,24 @@ public final class ManagerClient implements AutoCloseable
     public Kv.Result txn(final Kv.Txn txn)
     {
         final long correlationId = nextCorrelationId();
+        call("txn", correlationId, encodeTxn(correlationId, txn));
+        return decodeKv("txn");
+    }
+
+    /**
+     * Asynchronous {@link #txn(Kv.Txn)}; see {@link #kvPutAsync(String, byte[], long)}.
+     *
+     * @param txn compares and ops.
+     * @return whether the compares held, and the entries read.
+     */
+    public CompletableFuture<Kv.Result> txnAsync(final Kv.Txn txn)
+    {
+        final long correlationId = nextCorrelationId();
+        return submit("txn", correlationId, encodeTxn(correlationId, txn), this::decodeKv);
+    }
+
+    private int encodeTxn(final long correlationId, final Kv.Txn txn)
+    {
         final KvTxnRequestEncoder encoder = kvTxnEncoder.wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
             .correlationId(correlationId);
         final KvTxnRequestEncoder.ComparesEncoder compares = encoder.comparesCount(txn.compares().size());
@@ -949,15 +1198,22 @@ public final class ManagerClient implements AutoCloseable
             ops.next().branch((short)(op.onSuccess() ? 0 : 1)).opType(op.type()).prefix((short)(op.prefix() ? 1 : 0))
                 .leaseId(op.leaseId()).maxCount(0).key(op.key()).putValue(op.value(), 0, op.value().length);
         }
-        call("txn", correlationId, HEADER_LENGTH + encoder.encodedLength());
-        return decodeKv("txn");
+        return HEADER_LENGTH + encoder.encodedLength();
     }
 
     private Kv.Result decodeKv(final String what)
     {
-        expect(KvResponseDecoder.TEMPLATE_ID, what);
+        return decodeKv(what, responseBuffer, headerDecoder);
+    }
+
+    private Kv.Result decodeKv(final String what, final DirectBuffer buffer, final MessageHeaderDecoder header)
+    {
+        if (header.templateId() != KvResponseDecoder.TEMPLATE_ID)
+        {
+            throw new ManagerException(null, what + " got an answer of unexpected templateId " + header.templateId());
+        }
         final KvResponseDecoder decoder = kvResponseDecoder.wrap(
-            responseBuffer, HEADER_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+            buffer, HEADER_LENGTH, header.blockLength(), header.version());
         decoder.correlationId();
         final ManagerStatus status = decoder.status();
         final long revision = decoder.revision();
@@ -1208,11 +1464,13 @@ public final class ManagerClient implements AutoCloseable
      */
     public int poll()
     {
+        int work = pending.isEmpty() ? 0 : sendPending(clock.nanoTime());
         if (cluster == null || cluster.isClosed())
         {
-            return 0;
+            return work + runCompletions();
         }
-        int work = cluster.pollEgress();
+        work += cluster.pollEgress();
+        work += runCompletions();
         if (rewatchNeeded && !inCall)
         {
             rewatchIfNeeded();
@@ -1245,86 +1503,275 @@ public final class ManagerClient implements AutoCloseable
     }
 
     /**
+     * Decodes an answer of a command issued asynchronously; a refusal is thrown.
+     *
+     * @param <T> the result.
+     */
+    @FunctionalInterface
+    private interface AnswerDecoder<T>
+    {
+        T decode(String what, DirectBuffer buffer, MessageHeaderDecoder header);
+    }
+
+    /** A command in flight: kept encoded so it can be sent again with its correlationId. */
+    private static final class Pending
+    {
+        final long correlationId;
+        final String what;
+        final byte[] request;
+        final long deadlineNs;
+        /** Null for a synchronous call: its answer is copied to {@code responseBuffer}. */
+        final AnswerDecoder<?> decoder;
+        final CompletableFuture<Object> future;
+        boolean sent;
+        long resendAtNs;
+        int sends;
+        boolean answered;
+        RuntimeException failure;
+
+        Pending(final long correlationId, final String what, final byte[] request, final long deadlineNs,
+            final AnswerDecoder<?> decoder)
+        {
+            this.correlationId = correlationId;
+            this.what = what;
+            this.request = request;
+            this.deadlineNs = deadlineNs;
+            this.decoder = decoder;
+            this.future = decoder == null ? null : new CompletableFuture<>();
+        }
+    }
+
+    /**
      * Sends the request in {@code requestBuffer} until its answer is in {@code responseBuffer} (header decoded in
-     * {@code headerDecoder}); a ManagerErrorResponse is thrown.
+     * {@code headerDecoder}); a ManagerErrorResponse is thrown. Asynchronous commands in flight keep being sent and
+     * completed meanwhile.
      */
     private void call(final String what, final long correlationId, final int length)
     {
-        final long startNs = clock.nanoTime();
-        final long deadlineNs = startNs + ctx.responseTimeoutNs();
+        awaitSlot(what);
+        final Pending call = enqueue(what, correlationId, length, null);
         awaitedCorrelationId = correlationId;
         responseLength = 0;
         inCall = true;
-        long resendAtNs = startNs;
-        boolean sent = false;
-        int sends = 0;
         try
         {
             idle.reset();
-            while (true)
+            while (!call.answered)
             {
-                final long nowNs = clock.nanoTime();
-                if (nowNs - deadlineNs >= 0)
+                if (call.failure != null)
                 {
-                    throw new ManagerException(null, what + " got no answer within " +
-                        TimeUnit.NANOSECONDS.toMillis(ctx.responseTimeoutNs()) + " ms from managers " + ctx.managers() +
-                        " (correlationId " + correlationId + ", sends " + sends + ", leader " + leaderMemberId() +
-                        (lastSessionEvent.isEmpty() ? "" : ", last session event: " + lastSessionEvent) + ")");
+                    throw call.failure;
                 }
-                if (cluster == null || cluster.isClosed())
-                {
-                    openSession(deadlineNs);
-                    sent = false;
-                }
-                if (newLeaderSinceSend)
-                {
-                    newLeaderSinceSend = false;
-                    sent = false; // the old leader may have died before appending it: send again
-                }
-                if (!sent || nowNs - resendAtNs >= 0)
-                {
-                    final long result = cluster.offer(requestBuffer, 0, length);
-                    if (result > 0)
-                    {
-                        sent = true;
-                        sends++;
-                        resendAtNs = nowNs + ctx.resendIntervalNs();
-                        nextKeepAliveNs = nowNs + ctx.keepAliveIntervalNs();
-                    }
-                }
-                final int work = poll();
-                if (responseLength > 0)
-                {
-                    break;
-                }
-                idle.idle(work);
+                idle.idle(poll());
             }
         }
         finally
         {
+            pending.remove(correlationId);
             awaitedCorrelationId = ManagerStateMachine.NULL_ID;
             inCall = false;
         }
 
         headerDecoder.wrap(responseBuffer, 0);
-        if (headerDecoder.templateId() == ManagerErrorResponseDecoder.TEMPLATE_ID)
+        throwIfError(what, responseBuffer, headerDecoder);
+    }
+
+    private void throwIfError(final String what, final DirectBuffer buffer, final MessageHeaderDecoder header)
+    {
+        if (header.templateId() == ManagerErrorResponseDecoder.TEMPLATE_ID)
         {
             final ManagerErrorResponseDecoder decoder = errorResponseDecoder.wrap(
-                responseBuffer, HEADER_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+                buffer, HEADER_LENGTH, header.blockLength(), header.version());
             decoder.correlationId();
             final ManagerStatus status = decoder.status();
             throw new ManagerException(status, what + " refused: " + status + ": " + decoder.errorMessage());
         }
     }
 
+    @SuppressWarnings("unchecked")
+    private <T> CompletableFuture<T> submit(
+        final String what, final long correlationId, final int length, final AnswerDecoder<T> decoder)
+    {
+        if (pending.size() >= ctx.maxOutstandingRequests())
+        {
+            throw new ManagerException(null, what + ": " + pending.size() + " commands in flight already, the most " +
+                "allowed (maxOutstandingRequests); poll() until some complete");
+        }
+        final Pending request = enqueue(what, correlationId, length, decoder);
+        sendPending(clock.nanoTime());
+        return (CompletableFuture<T>)(CompletableFuture<?>)request.future;
+    }
+
+    private Pending enqueue(final String what, final long correlationId, final int length, final AnswerDecoder<?> decoder)
+    {
+        final byte[] request = new byte[length];
+        requestBuffer.getBytes(0, request);
+        final Pending command = new Pending(correlationId, what, request, clock.nanoTime() + ctx.responseTimeoutNs(),
+            decoder);
+        pending.put(correlationId, command);
+        return command;
+    }
+
+    private void awaitSlot(final String what)
+    {
+        final long deadlineNs = clock.nanoTime() + ctx.responseTimeoutNs();
+        idle.reset();
+        while (pending.size() >= ctx.maxOutstandingRequests())
+        {
+            if (clock.nanoTime() - deadlineNs >= 0)
+            {
+                throw new ManagerException(null, what + " found " + pending.size() + " commands in flight for " +
+                    TimeUnit.NANOSECONDS.toMillis(ctx.responseTimeoutNs()) + " ms");
+            }
+            idle.idle(poll());
+        }
+    }
+
+    /**
+     * @return commands sent and not yet answered, asynchronous ones and a synchronous call in progress.
+     */
+    public int outstandingRequests()
+    {
+        return pending.size();
+    }
+
+    /**
+     * Fails expired commands, reopens a lost session, and sends what is unsent or due for a resend, in
+     * correlationId order so that the manager never applies a later command of this session before an earlier one.
+     */
+    private int sendPending(final long nowNs)
+    {
+        int work = 0;
+        for (final java.util.Iterator<Pending> it = pending.values().iterator(); it.hasNext(); )
+        {
+            final Pending command = it.next();
+            if (nowNs - command.deadlineNs >= 0)
+            {
+                it.remove();
+                fail(command, new ManagerException(null, command.what + " got no answer within " +
+                    TimeUnit.NANOSECONDS.toMillis(ctx.responseTimeoutNs()) + " ms from managers " + ctx.managers() +
+                    " (correlationId " + command.correlationId + ", sends " + command.sends + ", leader " +
+                    leaderMemberId() + (lastSessionEvent.isEmpty() ? "" : ", last session event: " + lastSessionEvent) +
+                    ")"));
+                work++;
+            }
+        }
+        if (pending.isEmpty())
+        {
+            return work;
+        }
+        if (cluster == null || cluster.isClosed())
+        {
+            try
+            {
+                openSession(pending.firstEntry().getValue().deadlineNs);
+            }
+            catch (final ManagerException ex)
+            {
+                for (final Pending command : pending.values())
+                {
+                    fail(command, ex);
+                }
+                pending.clear();
+                return work + 1;
+            }
+            resendAllPending = true;
+        }
+        if (resendAllPending)
+        {
+            // The old leader may have died before appending them: send every one again, in order.
+            resendAllPending = false;
+            for (final Pending command : pending.values())
+            {
+                command.sent = false;
+            }
+        }
+        for (final Pending command : pending.values())
+        {
+            if (!command.sent || nowNs - command.resendAtNs >= 0)
+            {
+                final long result = cluster.offer(new UnsafeBuffer(command.request), 0, command.request.length);
+                if (result <= 0)
+                {
+                    command.sent = false;
+                    break; // keep the order: nothing later goes before this one
+                }
+                command.sent = true;
+                command.sends++;
+                command.resendAtNs = nowNs + ctx.resendIntervalNs();
+                nextKeepAliveNs = nowNs + ctx.keepAliveIntervalNs();
+                work++;
+            }
+        }
+        return work;
+    }
+
+    private void fail(final Pending command, final RuntimeException failure)
+    {
+        if (command.future == null)
+        {
+            command.failure = failure;
+        }
+        else
+        {
+            completions.add(() -> command.future.completeExceptionally(failure));
+        }
+    }
+
+    private void onAnswer(final Pending command, final DirectBuffer buffer, final int offset, final int length)
+    {
+        if (command.decoder == null)
+        {
+            responseBuffer.putBytes(0, buffer, offset, length);
+            responseLength = length;
+            command.answered = true;
+            return;
+        }
+        pending.remove(command.correlationId);
+        asyncResponseBuffer.putBytes(0, buffer, offset, length);
+        asyncHeaderDecoder.wrap(asyncResponseBuffer, 0);
+        try
+        {
+            throwIfError(command.what, asyncResponseBuffer, asyncHeaderDecoder);
+            final Object result = command.decoder.decode(command.what, asyncResponseBuffer, asyncHeaderDecoder);
+            completions.add(() -> command.future.complete(result));
+        }
+        catch (final RuntimeException ex)
+        {
+            completions.add(() -> command.future.completeExceptionally(ex));
+        }
+    }
+
+    private int runCompletions()
+    {
+        final int count = completions.size();
+        if (count == 0)
+        {
+            return 0;
+        }
+        // Completed outside the egress poll: a callback may issue further commands.
+        final Runnable[] batch = completions.toArray(new Runnable[0]);
+        completions.clear();
+        for (final Runnable completion : batch)
+        {
+            completion.run();
+        }
+        return count;
+    }
+
     private StreamInfo decodeStreamInfo(final String what)
     {
-        if (headerDecoder.templateId() != StreamInfoResponseDecoder.TEMPLATE_ID)
+        return decodeStreamInfo(what, responseBuffer, headerDecoder);
+    }
+
+    private StreamInfo decodeStreamInfo(final String what, final DirectBuffer buffer, final MessageHeaderDecoder header)
+    {
+        if (header.templateId() != StreamInfoResponseDecoder.TEMPLATE_ID)
         {
-            throw unexpectedAnswer(what);
+            throw new ManagerException(null, what + " got an answer of unexpected templateId " + header.templateId());
         }
         final StreamInfoResponseDecoder decoder = streamInfoResponseDecoder.wrap(
-            responseBuffer, HEADER_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+            buffer, HEADER_LENGTH, header.blockLength(), header.version());
         decoder.correlationId();
         final ManagerStatus status = decoder.status();
         final long streamId = decoder.streamId();
@@ -1425,10 +1872,10 @@ public final class ManagerClient implements AutoCloseable
                 return;
             }
             final long correlationId = buffer.getLong(offset + HEADER_LENGTH, ByteOrder.LITTLE_ENDIAN);
-            if (awaitedCorrelationId != ManagerStateMachine.NULL_ID && correlationId == awaitedCorrelationId)
+            final Pending command = pending.get(correlationId);
+            if (command != null && !command.answered)
             {
-                responseBuffer.putBytes(0, buffer, offset, length);
-                responseLength = length;
+                onAnswer(command, buffer, offset, length);
             }
         }
 
@@ -1467,6 +1914,7 @@ public final class ManagerClient implements AutoCloseable
             final String ingressEndpoints)
         {
             newLeaderSinceSend = true;
+            resendAllPending = true;
             rewatchNeeded = !watches.isEmpty();
         }
     }

@@ -98,4 +98,23 @@ public final class ManagerListing
         long sealedLength)
     {
     }
+
+    /**
+     * A recovery task as claimed by a node: what to copy and the claim that fences it.
+     *
+     * @param taskId           the task.
+     * @param kind             SEAL or RECOVER.
+     * @param extentId         the extent that lost a replica.
+     * @param streamId         its stream.
+     * @param lostNodeId       the dead node whose replica is replaced.
+     * @param sealedLength     of the extent now ({@link ManagerStateMachine#UNSEALED} while open).
+     * @param ownerRevision    of the extent now: a completion must name it.
+     * @param claimEpoch       of this claim: progress and completion must name it.
+     * @param claimExpiresAtMs cluster time after which another node may take the task over.
+     * @param progressBytes    reported so far by this claimer.
+     */
+    public record TaskClaim(long taskId, TaskKind kind, long extentId, long streamId, int lostNodeId,
+        long sealedLength, long ownerRevision, long claimEpoch, long claimExpiresAtMs, long progressBytes)
+    {
+    }
 }

@@ -37,6 +37,11 @@ import io.cairn.sbe.manager.SessionAnswerEntryEncoder;
 import io.cairn.sbe.manager.StreamListResponseEncoder;
 import io.cairn.sbe.manager.TaskEntryDecoder;
 import io.cairn.sbe.manager.TaskEntryEncoder;
+import io.cairn.sbe.manager.TaskClaimRequestDecoder;
+import io.cairn.sbe.manager.TaskClaimResponseDecoder;
+import io.cairn.sbe.manager.TaskClaimResponseEncoder;
+import io.cairn.sbe.manager.TaskCompleteRequestDecoder;
+import io.cairn.sbe.manager.TaskProgressRequestDecoder;
 import io.cairn.sbe.manager.TaskKind;
 import io.cairn.sbe.manager.TaskListResponseEncoder;
 import io.cairn.sbe.manager.WatchCancelRequestDecoder;
@@ -106,7 +111,7 @@ import java.util.TreeSet;
 public final class ManagerStateMachine
 {
     /** Version of the snapshot layout written by {@link #takeSnapshot(SnapshotSink)}. */
-    public static final int SNAPSHOT_FORMAT_VERSION = 2;
+    public static final int SNAPSHOT_FORMAT_VERSION = 3;
     /** Oldest snapshot layout this build still reads. */
     public static final int SNAPSHOT_FORMAT_VERSION_MIN = 1;
     /** Default time without a heartbeat after which a node is SUSPECT: no new replicas go to it. */
@@ -139,6 +144,18 @@ public final class ManagerStateMachine
     public static final int RESPONSE_BUFFER_LENGTH_MIN = 64 * 1024;
     /** Value of an id or correlationId that is absent. */
     public static final long NULL_ID = -1;
+    /**
+     * Answers of key/value writes kept per session, the last one included: a client may have this many commands in
+     * flight ({@link ManagerClient.Context#maxOutstandingRequests(int)}) and still have each retry answered as the
+     * first time.
+     */
+    public static final int MAX_SESSION_ANSWERS = 32;
+    /** Recovery tasks one node may hold claimed at once: throttles re-replication traffic per node. */
+    public static final int MAX_TASK_CLAIMS_PER_NODE = 2;
+    /** Shortest claim of a recovery task. */
+    public static final long MIN_TASK_LEASE_MS = 100;
+    /** Longest claim of a recovery task; the claimer extends it with progress reports. */
+    public static final long MAX_TASK_LEASE_MS = 10 * 60 * 1000;
     /** sealedLength of an extent that is not sealed. */
     public static final long UNSEALED = -1;
 
@@ -196,6 +213,10 @@ public final class ManagerStateMachine
         final int lostNodeId;
         final long createdAtMs;
         final long sealedLength;
+        int claimNodeId;
+        long claimEpoch;
+        long claimExpiresAtMs;
+        long progressBytes;
 
         Task(final long taskId, final TaskKind kind, final long extentId, final long streamId, final int lostNodeId,
             final long createdAtMs, final long sealedLength)
@@ -303,6 +324,8 @@ public final class ManagerStateMachine
         long lastCorrelationId = NULL_ID;
         long lastStreamId = NULL_ID;
         byte[] lastAnswer;
+        /** Answers of earlier key/value writes, by correlationId, for retries of pipelined commands. */
+        final TreeMap<Long, byte[]> earlierAnswers = new TreeMap<>();
     }
 
     // Ordered maps: snapshots and answers list entries in id order, independent of insertion history.
@@ -375,6 +398,11 @@ public final class ManagerStateMachine
     private final DiskEntryEncoder diskEntryEncoder = new DiskEntryEncoder();
     private final DiskEntryDecoder diskEntryDecoder = new DiskEntryDecoder();
     private final TaskEntryEncoder taskEntryEncoder = new TaskEntryEncoder();
+    private final TaskClaimRequestDecoder taskClaimDecoder = new TaskClaimRequestDecoder();
+    private final TaskProgressRequestDecoder taskProgressDecoder = new TaskProgressRequestDecoder();
+    private final TaskCompleteRequestDecoder taskCompleteDecoder = new TaskCompleteRequestDecoder();
+    private final TaskClaimResponseEncoder taskClaimResponseEncoder = new TaskClaimResponseEncoder();
+    private final TaskClaimResponseDecoder taskClaimResponseDecoder = new TaskClaimResponseDecoder();
     private final TaskEntryDecoder taskEntryDecoder = new TaskEntryDecoder();
     private final KvEntryEncoder kvEntryEncoder = new KvEntryEncoder();
     private final KvEntryDecoder kvEntryDecoder = new KvEntryDecoder();
@@ -507,6 +535,9 @@ public final class ManagerStateMachine
             case NodeHeartbeatRequestDecoder.TEMPLATE_ID -> onHeartbeat(
                 buffer, bodyOffset, blockLength, version, end, clusterTimeMs, out, outOffset);
             case ListRequestDecoder.TEMPLATE_ID -> onList(buffer, bodyOffset, blockLength, version, out, outOffset);
+            case TaskClaimRequestDecoder.TEMPLATE_ID, TaskProgressRequestDecoder.TEMPLATE_ID,
+                TaskCompleteRequestDecoder.TEMPLATE_ID -> onTaskCommand(
+                sessionId, templateId, buffer, bodyOffset, blockLength, version, clusterTimeMs, out, outOffset);
             default -> onKvCommand(
                 sessionId, templateId, buffer, bodyOffset, blockLength, version, end, clusterTimeMs, out, outOffset);
         };
@@ -547,6 +578,9 @@ public final class ManagerStateMachine
             case LeaseKeepAliveRequestDecoder.TEMPLATE_ID -> LeaseKeepAliveRequestDecoder.BLOCK_LENGTH;
             case WatchCreateRequestDecoder.TEMPLATE_ID -> WatchCreateRequestDecoder.BLOCK_LENGTH;
             case WatchCancelRequestDecoder.TEMPLATE_ID -> WatchCancelRequestDecoder.BLOCK_LENGTH;
+            case TaskClaimRequestDecoder.TEMPLATE_ID -> TaskClaimRequestDecoder.BLOCK_LENGTH;
+            case TaskProgressRequestDecoder.TEMPLATE_ID -> TaskProgressRequestDecoder.BLOCK_LENGTH;
+            case TaskCompleteRequestDecoder.TEMPLATE_ID -> TaskCompleteRequestDecoder.BLOCK_LENGTH;
             default -> -1;
         };
     }
@@ -813,6 +847,14 @@ public final class ManagerStateMachine
             session = new Session();
             sessions.put(sessionId, session);
         }
+        if (session.lastAnswer != null)
+        {
+            session.earlierAnswers.put(session.lastCorrelationId, session.lastAnswer);
+            while (session.earlierAnswers.size() > MAX_SESSION_ANSWERS - 1)
+            {
+                session.earlierAnswers.pollFirstEntry();
+            }
+        }
         session.lastCorrelationId = correlationId;
         session.lastAnswer = null;
         if (updatesStream)
@@ -945,6 +987,8 @@ public final class ManagerStateMachine
             Verify.verify(extent != null, "task names an existing extent", task.taskId);
             final Node lost = nodes.get(task.lostNodeId);
             Verify.verify(lost != null && lost.state == NodeState.DEAD, "task's lost node is dead", task.taskId);
+            Verify.verify(task.claimNodeId == 0 ? task.claimExpiresAtMs == 0 : nodes.containsKey(task.claimNodeId),
+                "task claimed by a registered node", task.taskId);
         }
         int watches = 0;
         for (final TreeMap<Long, Watch> byId : watchesBySession.values())
@@ -1278,6 +1322,268 @@ public final class ManagerStateMachine
         }
     }
 
+    // ---------------------------------------------------------------------------------------------------------------
+    // Recovery task claims: a healthy node claims a task for a lease, reports progress (extending it) and completes
+    // it by swapping the lost replica for the one it copied. Claims expire by cluster time, so an abandoned claim is
+    // taken over by the next claimer; each claim bumps the task's epoch, which fences the old claimer.
+    // ---------------------------------------------------------------------------------------------------------------
+
+    private int onTaskCommand(
+        final long sessionId,
+        final int templateId,
+        final DirectBuffer buffer,
+        final int bodyOffset,
+        final int blockLength,
+        final int version,
+        final long clusterTimeMs,
+        final MutableDirectBuffer out,
+        final int outOffset)
+    {
+        final long correlationId = buffer.getLong(bodyOffset, ByteOrder.LITTLE_ENDIAN);
+        if (isDuplicate(sessionId, correlationId))
+        {
+            return writeKvDuplicate(sessionId, correlationId, out, outOffset);
+        }
+        final int length = switch (templateId)
+        {
+            case TaskClaimRequestDecoder.TEMPLATE_ID ->
+                claimTask(buffer, bodyOffset, blockLength, version, clusterTimeMs, out, outOffset);
+            case TaskProgressRequestDecoder.TEMPLATE_ID ->
+                progressTask(buffer, bodyOffset, blockLength, version, clusterTimeMs, out, outOffset);
+            default -> completeTask(buffer, bodyOffset, blockLength, version, out, outOffset);
+        };
+        final ManagerStatus status = taskClaimResponseDecoder.wrap(out, outOffset + HEADER_LENGTH,
+            TaskClaimResponseDecoder.BLOCK_LENGTH, TaskClaimResponseDecoder.SCHEMA_VERSION).status();
+        if (status == ManagerStatus.OK)
+        {
+            recordApplied(sessionId, correlationId, NULL_ID, false);
+            final byte[] answer = new byte[length];
+            out.getBytes(outOffset, answer);
+            sessions.get(sessionId).lastAnswer = answer;
+        }
+        return length;
+    }
+
+    private int claimTask(
+        final DirectBuffer buffer,
+        final int bodyOffset,
+        final int blockLength,
+        final int version,
+        final long clusterTimeMs,
+        final MutableDirectBuffer out,
+        final int outOffset)
+    {
+        final TaskClaimRequestDecoder d = taskClaimDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        final long correlationId = d.correlationId();
+        final int nodeId = d.nodeId();
+        final long taskId = d.taskId();
+        final long leaseMs = d.leaseMs();
+        if (leaseMs < MIN_TASK_LEASE_MS || leaseMs > MAX_TASK_LEASE_MS)
+        {
+            return writeTaskError(out, outOffset, correlationId, ManagerStatus.BAD_REQUEST,
+                "leaseMs " + leaseMs + " outside [" + MIN_TASK_LEASE_MS + ", " + MAX_TASK_LEASE_MS + "]");
+        }
+        final Node node = nodes.get(nodeId);
+        if (node == null || node.state != NodeState.ALIVE)
+        {
+            return writeTaskError(out, outOffset, correlationId, ManagerStatus.NO_SUCH_NODE,
+                "node " + nodeId + " is " + (node == null ? "not registered" : node.state) + "; only ALIVE nodes claim");
+        }
+        int held = 0;
+        for (final Task task : tasks.values())
+        {
+            held += task.claimNodeId == nodeId && task.claimExpiresAtMs > clusterTimeMs && task.taskId != taskId ? 1 : 0;
+        }
+        if (held >= MAX_TASK_CLAIMS_PER_NODE)
+        {
+            return writeTaskError(out, outOffset, correlationId, ManagerStatus.TOO_MANY_CLAIMS,
+                "node " + nodeId + " holds " + held + " claims, the most allowed (MAX_TASK_CLAIMS_PER_NODE)");
+        }
+        Task chosen = null;
+        if (taskId != NULL_ID)
+        {
+            final Task task = tasks.get(taskId);
+            chosen = task != null && claimable(task, nodeId, clusterTimeMs) ? task : null;
+        }
+        else
+        {
+            for (final Task task : tasks.values())
+            {
+                if (task.claimNodeId != nodeId && claimable(task, nodeId, clusterTimeMs))
+                {
+                    chosen = task;
+                    break;
+                }
+            }
+        }
+        if (chosen == null)
+        {
+            return writeTaskError(out, outOffset, correlationId, ManagerStatus.NO_SUCH_TASK,
+                taskId == NULL_ID ? "no claimable task" : "task " + taskId + " does not exist or is claimed");
+        }
+        if (chosen.claimNodeId != nodeId)
+        {
+            chosen.progressBytes = 0; // a new claimer starts its copy afresh
+        }
+        chosen.claimNodeId = nodeId;
+        chosen.claimEpoch++;
+        chosen.claimExpiresAtMs = clusterTimeMs + leaseMs;
+        return writeTaskResponse(out, outOffset, correlationId, chosen);
+    }
+
+    private static boolean claimable(final Task task, final int nodeId, final long clusterTimeMs)
+    {
+        return task.claimNodeId == 0 || task.claimNodeId == nodeId || task.claimExpiresAtMs <= clusterTimeMs;
+    }
+
+    private int progressTask(
+        final DirectBuffer buffer,
+        final int bodyOffset,
+        final int blockLength,
+        final int version,
+        final long clusterTimeMs,
+        final MutableDirectBuffer out,
+        final int outOffset)
+    {
+        final TaskProgressRequestDecoder d = taskProgressDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        final long correlationId = d.correlationId();
+        final Task task = tasks.get(d.taskId());
+        final String refusal = claimRefusal(task, d.taskId(), d.nodeId(), d.claimEpoch());
+        if (refusal != null)
+        {
+            return writeTaskError(out, outOffset, correlationId,
+                task == null ? ManagerStatus.NO_SUCH_TASK : ManagerStatus.CLAIM_LOST, refusal);
+        }
+        final long leaseMs = d.leaseMs();
+        final long progressBytes = d.progressBytes();
+        if (leaseMs < MIN_TASK_LEASE_MS || leaseMs > MAX_TASK_LEASE_MS || progressBytes < 0)
+        {
+            return writeTaskError(out, outOffset, correlationId, ManagerStatus.BAD_REQUEST,
+                "leaseMs " + leaseMs + " outside [" + MIN_TASK_LEASE_MS + ", " + MAX_TASK_LEASE_MS +
+                "] or negative progress " + progressBytes);
+        }
+        task.progressBytes = Math.max(task.progressBytes, progressBytes);
+        task.claimExpiresAtMs = clusterTimeMs + leaseMs;
+        return writeTaskResponse(out, outOffset, correlationId, task);
+    }
+
+    /** An expired claim that nobody took over (same epoch) is still honoured: only a newer claim fences it. */
+    private static String claimRefusal(final Task task, final long taskId, final int nodeId, final long claimEpoch)
+    {
+        if (task == null)
+        {
+            return "task " + taskId + " does not exist (completed, or voided by its node coming back)";
+        }
+        if (task.claimNodeId != nodeId || task.claimEpoch != claimEpoch)
+        {
+            return "task " + taskId + " is claimed by node " + task.claimNodeId + " epoch " + task.claimEpoch +
+                ", not node " + nodeId + " epoch " + claimEpoch;
+        }
+        return null;
+    }
+
+    private int completeTask(
+        final DirectBuffer buffer,
+        final int bodyOffset,
+        final int blockLength,
+        final int version,
+        final MutableDirectBuffer out,
+        final int outOffset)
+    {
+        final TaskCompleteRequestDecoder d = taskCompleteDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        final long correlationId = d.correlationId();
+        final Task task = tasks.get(d.taskId());
+        final String refusal = claimRefusal(task, d.taskId(), d.nodeId(), d.claimEpoch());
+        if (refusal != null)
+        {
+            return writeTaskError(out, outOffset, correlationId,
+                task == null ? ManagerStatus.NO_SUCH_TASK : ManagerStatus.CLAIM_LOST, refusal);
+        }
+        final Extent extent = extentsById.get(task.extentId);
+        final int lostIndex = extent == null ? -1 : replicaIndex(extent, task.lostNodeId);
+        if (extent == null || extent.refCount <= 0 || lostIndex < 0 || extent.ownerRevision != d.ownerRevision() ||
+            extent.sealedLength == UNSEALED)
+        {
+            return writeTaskError(out, outOffset, correlationId, ManagerStatus.STALE_EXTENT, "extent " + task.extentId +
+                (extent == null ? " is gone" : " has owner revision " + extent.ownerRevision + " (copy made from " +
+                d.ownerRevision() + "), refCount " + extent.refCount + ", sealed length " + extent.sealedLength +
+                (lostIndex < 0 ? ", and no longer lists node " + task.lostNodeId : "")));
+        }
+        final int newNodeId = d.newNodeId();
+        final Node newNode = nodes.get(newNodeId);
+        if (newNode == null || newNode.state != NodeState.ALIVE || replicaIndex(extent, newNodeId) >= 0)
+        {
+            return writeTaskError(out, outOffset, correlationId, ManagerStatus.BAD_REQUEST,
+                "new replica node " + newNodeId + " must be ALIVE and not already hold extent " + extent.extentId);
+        }
+        revision++;
+        extent.replicas[lostIndex] = newNodeId;
+        extent.ownerRevision = revision;
+        nodes.get(task.lostNodeId).extentCount--;
+        newNode.extentCount++;
+        tasks.remove(task.taskId);
+        return writeTaskResponse(out, outOffset, correlationId, task);
+    }
+
+    private static int replicaIndex(final Extent extent, final int nodeId)
+    {
+        for (int i = 0; i < extent.replicas.length; i++)
+        {
+            if (extent.replicas[i] == nodeId)
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private int writeTaskResponse(
+        final MutableDirectBuffer out, final int outOffset, final long correlationId, final Task task)
+    {
+        final Extent extent = extentsById.get(task.extentId);
+        final TaskClaimResponseEncoder encoder = taskClaimResponseEncoder
+            .wrapAndApplyHeader(out, outOffset, headerEncoder)
+            .correlationId(correlationId)
+            .status(ManagerStatus.OK)
+            .taskId(task.taskId)
+            .kind(task.kind)
+            .extentId(task.extentId)
+            .streamId(task.streamId)
+            .lostNodeId(task.lostNodeId)
+            .sealedLength(extent.sealedLength)
+            .ownerRevision(extent.ownerRevision)
+            .claimEpoch(task.claimEpoch)
+            .claimExpiresAtMs(task.claimExpiresAtMs)
+            .progressBytes(task.progressBytes);
+        encoder.putErrorMessage(new byte[0], 0, 0);
+        return HEADER_LENGTH + encoder.encodedLength();
+    }
+
+    private int writeTaskError(
+        final MutableDirectBuffer out,
+        final int outOffset,
+        final long correlationId,
+        final ManagerStatus status,
+        final String message)
+    {
+        final TaskClaimResponseEncoder encoder = taskClaimResponseEncoder
+            .wrapAndApplyHeader(out, outOffset, headerEncoder)
+            .correlationId(correlationId)
+            .status(status)
+            .taskId(NULL_ID)
+            .kind(TaskKind.SEAL)
+            .extentId(NULL_ID)
+            .streamId(NULL_ID)
+            .lostNodeId(0)
+            .sealedLength(UNSEALED)
+            .ownerRevision(0)
+            .claimEpoch(0)
+            .claimExpiresAtMs(0)
+            .progressBytes(0);
+        putBounded(message, (bytes, length) -> encoder.putErrorMessage(bytes, 0, length));
+        return HEADER_LENGTH + encoder.encodedLength();
+    }
+
     private void markDead(final Node node, final long clusterTimeMs)
     {
         revision++;
@@ -1579,10 +1885,12 @@ public final class ManagerStateMachine
         final long sessionId, final long correlationId, final MutableDirectBuffer out, final int outOffset)
     {
         final Session session = sessions.get(sessionId);
-        if (correlationId == session.lastCorrelationId && session.lastAnswer != null)
+        final byte[] answer = correlationId == session.lastCorrelationId ? session.lastAnswer :
+            session.earlierAnswers.get(correlationId);
+        if (answer != null)
         {
-            out.putBytes(outOffset, session.lastAnswer);
-            return session.lastAnswer.length;
+            out.putBytes(outOffset, answer);
+            return answer.length;
         }
         return writeError(out, outOffset, correlationId, ManagerStatus.STALE_REQUEST, "correlationId " + correlationId +
             " is not above the last applied " + session.lastCorrelationId + " and its answer is no longer kept");
@@ -2133,7 +2441,9 @@ public final class ManagerStateMachine
         {
             taskEntryEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder)
                 .taskId(task.taskId).kind(task.kind).extentId(task.extentId).streamId(task.streamId)
-                .lostNodeId(task.lostNodeId).createdAtMs(task.createdAtMs).sealedLength(task.sealedLength);
+                .lostNodeId(task.lostNodeId).createdAtMs(task.createdAtMs).sealedLength(task.sealedLength)
+                .claimNodeId(task.claimNodeId).claimEpoch(task.claimEpoch).claimExpiresAtMs(task.claimExpiresAtMs)
+                .progressBytes(task.progressBytes);
             sink.write(snapshotBuffer, 0, HEADER_LENGTH + taskEntryEncoder.encodedLength());
             entryCount++;
         }
@@ -2182,12 +2492,15 @@ public final class ManagerStateMachine
                 .lastStreamId(session.lastStreamId);
             sink.write(snapshotBuffer, 0, HEADER_LENGTH + sessionEntryEncoder.encodedLength());
             entryCount++;
+            // Earlier answers first, the last one at the end: a restore keeps that order.
+            for (final Map.Entry<Long, byte[]> answer : session.earlierAnswers.entrySet())
+            {
+                writeSessionAnswer(sink, entry.getKey(), answer.getKey(), answer.getValue());
+                entryCount++;
+            }
             if (session.lastAnswer != null)
             {
-                sessionAnswerEntryEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder)
-                    .clusterSessionId(entry.getKey())
-                    .putAnswer(session.lastAnswer, 0, session.lastAnswer.length);
-                sink.write(snapshotBuffer, 0, HEADER_LENGTH + sessionAnswerEntryEncoder.encodedLength());
+                writeSessionAnswer(sink, entry.getKey(), session.lastCorrelationId, session.lastAnswer);
                 entryCount++;
             }
         }
@@ -2204,6 +2517,16 @@ public final class ManagerStateMachine
             }
         }
         return entryCount;
+    }
+
+    private void writeSessionAnswer(
+        final SnapshotSink sink, final long sessionId, final long correlationId, final byte[] answer)
+    {
+        sessionAnswerEntryEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder)
+            .clusterSessionId(sessionId)
+            .correlationId(correlationId)
+            .putAnswer(answer, 0, answer.length);
+        sink.write(snapshotBuffer, 0, HEADER_LENGTH + sessionAnswerEntryEncoder.encodedLength());
     }
 
     private int snapshotKv(final SnapshotSink sink)
@@ -2459,11 +2782,26 @@ public final class ManagerStateMachine
         final SessionAnswerEntryDecoder decoder = sessionAnswerEntryDecoder.wrap(buffer, bodyOffset, blockLength,
             version);
         final long sessionId = decoder.clusterSessionId();
+        // Format version 2 kept only the answer of the last write, without its correlationId.
+        final long correlationId = version >= 3 ? decoder.correlationId() : restoringSession == null ? NULL_ID :
+            restoringSession.lastCorrelationId;
         Verify.verify(restoringSession != null && sessions.get(sessionId) == restoringSession,
             "snapshot answer follows its session", sessionId);
         final byte[] answer = new byte[decoder.answerLength()];
         decoder.getAnswer(answer, 0, answer.length);
-        restoringSession.lastAnswer = answer;
+        if (correlationId == restoringSession.lastCorrelationId)
+        {
+            Verify.verify(restoringSession.lastAnswer == null, "one last answer per session", sessionId);
+            restoringSession.lastAnswer = answer;
+        }
+        else
+        {
+            Verify.verify(restoringSession.lastAnswer == null && correlationId < restoringSession.lastCorrelationId &&
+                (restoringSession.earlierAnswers.isEmpty() || restoringSession.earlierAnswers.lastKey() < correlationId) &&
+                restoringSession.earlierAnswers.size() < MAX_SESSION_ANSWERS - 1,
+                "snapshot answers in correlationId order below the last", correlationId);
+            restoringSession.earlierAnswers.put(correlationId, answer);
+        }
     }
 
     private void restoreWatch(final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version)
@@ -2521,6 +2859,13 @@ public final class ManagerStateMachine
         final TaskEntryDecoder d = taskEntryDecoder.wrap(buffer, bodyOffset, blockLength, version);
         final Task task = new Task(d.taskId(), d.kind(), d.extentId(), d.streamId(), d.lostNodeId(), d.createdAtMs(),
             d.sealedLength());
+        if (version >= 3)
+        {
+            task.claimNodeId = d.claimNodeId();
+            task.claimEpoch = d.claimEpoch();
+            task.claimExpiresAtMs = d.claimExpiresAtMs();
+            task.progressBytes = d.progressBytes();
+        }
         Verify.verify(tasks.put(task.taskId, task) == null, "snapshot task is unique", task.taskId);
     }
 
@@ -2633,7 +2978,8 @@ public final class ManagerStateMachine
             sb.append("session ").append(entry.getKey()).append(" lastCorrelationId=")
                 .append(entry.getValue().lastCorrelationId).append(" lastStreamId=")
                 .append(entry.getValue().lastStreamId).append(" lastAnswer=")
-                .append(Arrays.toString(entry.getValue().lastAnswer)).append('\n');
+                .append(Arrays.toString(entry.getValue().lastAnswer)).append(" earlierAnswers=")
+                .append(entry.getValue().earlierAnswers.keySet()).append('\n');
         }
         for (final TreeMap<Long, Watch> watches : watchesBySession.values())
         {

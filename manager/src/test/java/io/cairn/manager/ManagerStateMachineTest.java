@@ -4,6 +4,7 @@ import io.cairn.sbe.manager.AllocateExtentRequestEncoder;
 import io.cairn.sbe.manager.ClusterStatusRequestEncoder;
 import io.cairn.sbe.manager.ClusterStatusResponseDecoder;
 import io.cairn.sbe.manager.CreateStreamRequestEncoder;
+import io.cairn.sbe.manager.KvPutRequestEncoder;
 import io.cairn.sbe.manager.ManagerErrorResponseDecoder;
 import io.cairn.sbe.manager.ManagerStatus;
 import io.cairn.sbe.manager.MessageHeaderDecoder;
@@ -24,6 +25,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.Set;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -176,6 +178,55 @@ class ManagerStateMachineTest
 
         sm.onSessionClose(SESSION);
         assertEquals(ManagerStatus.DUPLICATE_NAME, createStream(SESSION, createId, "s").status());
+    }
+
+    @Test
+    void pipelinedKvWritesAreEachAnsweredAsTheFirstTimeWithinTheWindowAcrossARestore()
+    {
+        final int window = ManagerStateMachine.MAX_SESSION_ANSWERS;
+        final List<byte[]> puts = new ArrayList<>();
+        final List<byte[]> answers = new ArrayList<>();
+        final long firstId = correlationId + 1;
+        for (int i = 0; i < window + 3; i++)
+        {
+            final int length = HEADER + new KvPutRequestEncoder().wrapAndApplyHeader(command, 0, headerEncoder)
+                .correlationId(++correlationId).leaseId(0).key("k" + i).putValue(new byte[]{ (byte)i }, 0, 1)
+                .encodedLength();
+            puts.add(bytes(length));
+            answers.add(answerBytes(applyCommand(SESSION, length)));
+        }
+        final long revision = sm.revision();
+
+        // A retry of any of the last MAX_SESSION_ANSWERS writes gets the first answer and changes nothing, also
+        // after a snapshot and restore (a failover); older ones are STALE_REQUEST.
+        final ManagerStateMachine restored = new ManagerStateMachine();
+        restore(restored, snapshot(sm));
+        assertEquals(sm.canonicalDump(), restored.canonicalDump());
+        for (final ManagerStateMachine machine : List.of(sm, restored))
+        {
+            for (int i = puts.size() - 1; i >= 0; i--)
+            {
+                final byte[] put = puts.get(i);
+                final int length = machine.onCommand(SESSION, new UnsafeBuffer(put), 0, put.length, timeMs, response, 0);
+                if (i >= puts.size() - window)
+                {
+                    assertArrayEquals(answers.get(i), answerBytes(length), "retry of correlationId " + (firstId + i));
+                }
+                else
+                {
+                    assertEquals(ManagerStatus.STALE_REQUEST, new ManagerErrorResponseDecoder()
+                        .wrapAndApplyHeader(response, 0, new MessageHeaderDecoder()).status());
+                }
+            }
+            assertEquals(revision, machine.revision(), "no retry applied again");
+        }
+    }
+
+    private byte[] answerBytes(final int length)
+    {
+        final byte[] copy = new byte[length];
+        response.getBytes(0, copy);
+        return copy;
     }
 
     @Test
