@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(cairn_op) == 40, "cairn_op layout is part of the ABI");
@@ -26,6 +28,8 @@ struct cairn_ring {
     uint32_t cq_entries;
     /* Reap scratch space, sized once to the CQ so that a reap never allocates. */
     struct io_uring_cqe **scratch;
+    /* Registered buffers (0 until cairn_ring_register_buffers). */
+    uint32_t buffer_count;
 };
 
 /* ---- version, layout and platform constants ---------------------------------------------------- */
@@ -40,6 +44,7 @@ CAIRN_API int cairn_const_o_creat(void) { return O_CREAT; }
 CAIRN_API int cairn_const_o_cloexec(void) { return O_CLOEXEC; }
 CAIRN_API int cairn_const_ioring_fsync_datasync(void) { return IORING_FSYNC_DATASYNC; }
 CAIRN_API int cairn_const_iosqe_io_link(void) { return IOSQE_IO_LINK; }
+CAIRN_API int cairn_const_ioring_setup_sqpoll(void) { return IORING_SETUP_SQPOLL; }
 
 CAIRN_API int cairn_const_eagain(void) { return EAGAIN; }
 CAIRN_API int cairn_const_eintr(void) { return EINTR; }
@@ -112,12 +117,20 @@ CAIRN_API int cairn_ring_cq_entries(const cairn_ring *ring)
     return ring == NULL ? -EINVAL : (int)ring->cq_entries;
 }
 
-static int validate_ops(const cairn_op *ops, uint32_t count)
+static int validate_ops(const cairn_ring *ring, const cairn_op *ops, uint32_t count)
 {
     for (uint32_t i = 0; i < count; i++) {
         const cairn_op *op = &ops[i];
-        if (op->opcode > CAIRN_OP_FDATASYNC || op->reserved != 0 || op->op_flags != 0 ||
-            (op->flags & ~CAIRN_OP_LINK) != 0 || op->fd < 0) {
+        if (op->opcode > CAIRN_OP_FDATASYNC || op->op_flags != 0 ||
+            (op->flags & ~(CAIRN_OP_LINK | CAIRN_OP_DRAIN | CAIRN_OP_FIXED)) != 0 || op->fd < 0) {
+            return -EINVAL;
+        }
+        if ((op->flags & CAIRN_OP_FIXED) != 0) {
+            if ((op->opcode != CAIRN_OP_WRITE && op->opcode != CAIRN_OP_READ) ||
+                op->buf_index >= ring->buffer_count) {
+                return -EINVAL;
+            }
+        } else if (op->buf_index != 0) {
             return -EINVAL;
         }
     }
@@ -132,10 +145,19 @@ static void prep_op(struct io_uring_sqe *sqe, const cairn_op *op)
 {
     switch (op->opcode) {
     case CAIRN_OP_WRITE:
-        io_uring_prep_write(sqe, op->fd, (const void *)(uintptr_t)op->addr, op->len, op->offset);
+        if ((op->flags & CAIRN_OP_FIXED) != 0) {
+            io_uring_prep_write_fixed(sqe, op->fd, (const void *)(uintptr_t)op->addr, op->len, op->offset,
+                                      op->buf_index);
+        } else {
+            io_uring_prep_write(sqe, op->fd, (const void *)(uintptr_t)op->addr, op->len, op->offset);
+        }
         break;
     case CAIRN_OP_READ:
-        io_uring_prep_read(sqe, op->fd, (void *)(uintptr_t)op->addr, op->len, op->offset);
+        if ((op->flags & CAIRN_OP_FIXED) != 0) {
+            io_uring_prep_read_fixed(sqe, op->fd, (void *)(uintptr_t)op->addr, op->len, op->offset, op->buf_index);
+        } else {
+            io_uring_prep_read(sqe, op->fd, (void *)(uintptr_t)op->addr, op->len, op->offset);
+        }
         break;
     case CAIRN_OP_FDATASYNC:
         io_uring_prep_fsync(sqe, op->fd, IORING_FSYNC_DATASYNC);
@@ -146,6 +168,9 @@ static void prep_op(struct io_uring_sqe *sqe, const cairn_op *op)
     }
     if ((op->flags & CAIRN_OP_LINK) != 0) {
         sqe->flags |= IOSQE_IO_LINK;
+    }
+    if ((op->flags & CAIRN_OP_DRAIN) != 0) {
+        sqe->flags |= IOSQE_IO_DRAIN;
     }
     io_uring_sqe_set_data64(sqe, op->user_data);
 }
@@ -158,7 +183,7 @@ CAIRN_API int cairn_ring_submit(cairn_ring *ring, const cairn_op *ops, uint32_t 
     if (count == 0) {
         return 0;
     }
-    int rc = validate_ops(ops, count);
+    int rc = validate_ops(ring, ops, count);
     if (rc < 0) {
         return rc;
     }
@@ -232,6 +257,32 @@ CAIRN_API int cairn_ring_reap(cairn_ring *ring, cairn_cqe *out, uint32_t max, ui
     return (int)n;
 }
 
+CAIRN_API int cairn_ring_register_buffers(cairn_ring *ring, const uint64_t *addrs, const uint64_t *lens,
+                                          uint32_t count)
+{
+    if (ring == NULL || addrs == NULL || lens == NULL || count == 0 || count > UINT16_MAX) {
+        return -EINVAL;
+    }
+    if (ring->buffer_count != 0) {
+        return -EBUSY;
+    }
+    struct iovec *iov = calloc(count, sizeof(*iov));
+    if (iov == NULL) {
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        iov[i].iov_base = (void *)(uintptr_t)addrs[i];
+        iov[i].iov_len = (size_t)lens[i];
+    }
+    int rc = io_uring_register_buffers(&ring->ring, iov, count);
+    free(iov); /* the kernel keeps its own copy */
+    if (rc < 0) {
+        return rc;
+    }
+    ring->buffer_count = count;
+    return 0;
+}
+
 CAIRN_API void cairn_ring_destroy(cairn_ring *ring)
 {
     if (ring == NULL) {
@@ -287,4 +338,23 @@ CAIRN_API int64_t cairn_file_size(int fd)
         return -(int64_t)errno;
     }
     return (int64_t)st.st_size;
+}
+
+/* ---- threads ---------------------------------------------------------------------------------- */
+
+CAIRN_API int cairn_pin_current_thread(int cpu)
+{
+    if (cpu < 0 || cpu >= CPU_SETSIZE) {
+        return -EINVAL;
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof(set), &set) < 0 ? -errno : 0;
+}
+
+CAIRN_API int cairn_cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 0 ? -errno : (int)n;
 }

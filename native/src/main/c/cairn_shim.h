@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 /* ABI version of this header; the Java side refuses to run against a different one. */
-#define CAIRN_SHIM_VERSION 1
+#define CAIRN_SHIM_VERSION 2
 
 /* cairn_op.opcode */
 enum cairn_opcode {
@@ -45,14 +45,20 @@ enum cairn_opcode {
 enum cairn_op_flag {
     /* The next op in the batch starts only if this one succeeds fully (IOSQE_IO_LINK);
        otherwise the rest of the chain completes with -ECANCELED. */
-    CAIRN_OP_LINK = 1
+    CAIRN_OP_LINK = 1,
+    /* Start this op only after every op submitted before it on the ring has completed, and start later
+       ops only after this one (IOSQE_IO_DRAIN): one fdatasync after a group of unlinked, concurrent writes. */
+    CAIRN_OP_DRAIN = 2,
+    /* WRITE/READ: the buffer lies inside registered buffer `buf_index` (IORING_OP_WRITE_FIXED/READ_FIXED,
+       see cairn_ring_register_buffers); saves the kernel pinning the pages on every op. */
+    CAIRN_OP_FIXED = 4
 };
 
 /* One operation of a batch. 40 bytes, laid out for Java to fill in place. */
 typedef struct cairn_op {
     uint8_t opcode;     /* enum cairn_opcode */
     uint8_t flags;      /* enum cairn_op_flag bits */
-    uint16_t reserved;  /* must be 0 */
+    uint16_t buf_index; /* registered buffer index with CAIRN_OP_FIXED; must be 0 otherwise */
     int32_t fd;
     uint64_t addr;      /* buffer address (WRITE/READ) */
     uint32_t len;       /* buffer length in bytes (WRITE/READ) */
@@ -82,6 +88,7 @@ CAIRN_API int cairn_const_o_creat(void);
 CAIRN_API int cairn_const_o_cloexec(void);
 CAIRN_API int cairn_const_ioring_fsync_datasync(void);
 CAIRN_API int cairn_const_iosqe_io_link(void);
+CAIRN_API int cairn_const_ioring_setup_sqpoll(void);
 
 CAIRN_API int cairn_const_eagain(void);
 CAIRN_API int cairn_const_eintr(void);
@@ -121,6 +128,12 @@ CAIRN_API int cairn_ring_submit(cairn_ring *ring, const cairn_op *ops, uint32_t 
    them seen. Returns the count copied or -errno. Retries on EINTR. */
 CAIRN_API int cairn_ring_reap(cairn_ring *ring, cairn_cqe *out, uint32_t max, uint32_t min_wait);
 
+/* Registers `count` buffers (addrs[i], lens[i] bytes) with the ring for CAIRN_OP_FIXED ops; index i is
+   buf_index i. Once per ring, at set-up (the kernel pins the pages; they count against RLIMIT_MEMLOCK
+   unless the process has CAP_IPC_LOCK). Returns 0 or -errno (-EBUSY: already registered). */
+CAIRN_API int cairn_ring_register_buffers(cairn_ring *ring, const uint64_t *addrs, const uint64_t *lens,
+                                          uint32_t count);
+
 /* Tears the ring down. NULL is ignored. */
 CAIRN_API void cairn_ring_destroy(cairn_ring *ring);
 
@@ -140,6 +153,14 @@ CAIRN_API int cairn_close(int fd);
 
 /* The file's size in bytes (fstat), or -errno. */
 CAIRN_API int64_t cairn_file_size(int fd);
+
+/* ---- threads -------------------------------------------------------------------------------------- */
+
+/* Pins the calling thread to CPU `cpu` (sched_setaffinity). 0 or -errno (-EINVAL: no such CPU online). */
+CAIRN_API int cairn_pin_current_thread(int cpu);
+
+/* CPUs online (sysconf(_SC_NPROCESSORS_ONLN)), or -errno. */
+CAIRN_API int cairn_cpu_count(void);
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,7 @@ public final class AlignedBufferPool implements AutoCloseable
     private final int bufferLengthBytes;
     private final MemorySegment[] segments;
     private final long[] addresses;
+    private final long regionAddress;
     private final int[] freeStack;
     private final boolean[] acquired;
     private int freeCount;
@@ -54,6 +55,7 @@ public final class AlignedBufferPool implements AutoCloseable
             throw new IllegalStateException("buffer pool memory is not " + NativeIo.BLOCK_ALIGNMENT_BYTES +
                 "-aligned: address=0x" + Long.toHexString(block.address()));
         }
+        regionAddress = block.address();
         for (int i = 0; i < bufferCount; i++)
         {
             segments[i] = block.asSlice((long)i * bufferLengthBytes, bufferLengthBytes);
@@ -110,6 +112,18 @@ public final class AlignedBufferPool implements AutoCloseable
     public long address(final int index)
     {
         return addresses[index];
+    }
+
+    /** Start of the one contiguous region that holds every buffer (to register it with {@link IoRing}). */
+    public long regionAddress()
+    {
+        return regionAddress;
+    }
+
+    /** Length of that region: {@code bufferCount() * bufferLengthBytes()}. */
+    public long regionLengthBytes()
+    {
+        return (long)bufferCount * bufferLengthBytes;
     }
 
     public int bufferLengthBytes()

@@ -57,12 +57,19 @@ public final class IoRing implements AutoCloseable
     private static final byte OP_READ = (byte)cairn_shim_h.CAIRN_OP_READ();
     private static final byte OP_FDATASYNC = (byte)cairn_shim_h.CAIRN_OP_FDATASYNC();
     private static final byte FLAG_LINK = (byte)cairn_shim_h.CAIRN_OP_LINK();
+    private static final byte FLAG_DRAIN = (byte)cairn_shim_h.CAIRN_OP_DRAIN();
+    private static final byte FLAG_FIXED = (byte)cairn_shim_h.CAIRN_OP_FIXED();
     private static final byte NO_FLAGS = 0;
+
+    /** {@code IORING_SETUP_SQPOLL}, from the shim: a kernel thread polls the submission queue. */
+    public static final int SETUP_SQPOLL = cairn_shim_h.cairn_const_ioring_setup_sqpoll();
+    /** Most buffer regions one ring registers. */
+    public static final int MAX_REGISTERED_BUFFERS = 16;
 
     private static final long OP_BYTES = cairn_op.layout().byteSize();
     private static final long OP_OPCODE = cairn_op.opcode$offset();
     private static final long OP_FLAGS = cairn_op.flags$offset();
-    private static final long OP_RESERVED = cairn_op.reserved$offset();
+    private static final long OP_BUF_INDEX = cairn_op.buf_index$offset();
     private static final long OP_FD = cairn_op.fd$offset();
     private static final long OP_ADDR = cairn_op.addr$offset();
     private static final long OP_LEN = cairn_op.len$offset();
@@ -79,6 +86,9 @@ public final class IoRing implements AutoCloseable
     private final MemorySegment cqes;
     private final int capacity;
     private final int completionCapacity;
+    private final long[] registeredStart = new long[MAX_REGISTERED_BUFFERS];
+    private final long[] registeredEnd = new long[MAX_REGISTERED_BUFFERS];
+    private int registeredCount;
     private int preparedCount;
     private long inFlightCount;
     private boolean closed;
@@ -124,6 +134,50 @@ public final class IoRing implements AutoCloseable
             arena.close();
             throw ex;
         }
+    }
+
+    /**
+     * Registers buffer regions with the kernel (io_uring_register_buffers), once, before the first op. From then
+     * on every read or write whose buffer lies inside one of them goes as READ_FIXED/WRITE_FIXED (the kernel
+     * skips pinning its pages per op); other buffers still work as before.
+     *
+     * @param addresses   start of each region, 4 KiB aligned.
+     * @param lengthBytes length of each region.
+     * @throws NativeIoException e.g. ENOMEM when the pages exceed RLIMIT_MEMLOCK (without CAP_IPC_LOCK).
+     */
+    public void registerBuffers(final long[] addresses, final long[] lengthBytes) throws NativeIoException
+    {
+        checkOpen();
+        if (addresses.length != lengthBytes.length || addresses.length == 0 ||
+            addresses.length > MAX_REGISTERED_BUFFERS || registeredCount > 0)
+        {
+            throw new IllegalArgumentException("1 to " + MAX_REGISTERED_BUFFERS +
+                " regions, registered once per ring: " + addresses.length);
+        }
+        final int result;
+        try (Arena temporary = Arena.ofConfined())
+        {
+            result = cairn_shim_h.cairn_ring_register_buffers(ring,
+                temporary.allocateFrom(ValueLayout.JAVA_LONG, addresses),
+                temporary.allocateFrom(ValueLayout.JAVA_LONG, lengthBytes), addresses.length);
+        }
+        if (result < 0)
+        {
+            throw new NativeIoException("io_uring_register_buffers(" + addresses.length + " regions)", -result,
+                NativeIoException.NO_FD, NativeIoException.NO_OFFSET, null);
+        }
+        for (int i = 0; i < addresses.length; i++)
+        {
+            registeredStart[i] = addresses[i];
+            registeredEnd[i] = addresses[i] + lengthBytes[i];
+        }
+        registeredCount = addresses.length;
+    }
+
+    /** @return buffer regions registered with {@link #registerBuffers}. */
+    public int registeredBufferCount()
+    {
+        return registeredCount;
     }
 
     /**
@@ -176,6 +230,19 @@ public final class IoRing implements AutoCloseable
         return prepare(OP_FDATASYNC, fd, 0, 0, 0, userData, linkNext);
     }
 
+    /**
+     * Queues an fdatasync that starts only once every op submitted before it on this ring has completed, and
+     * before which no later op starts (IOSQE_IO_DRAIN): the barrier after a group of concurrent, unlinked
+     * writes. Unlike a link, a failed write does not cancel it: check each write's own result.
+     *
+     * @return false, queuing nothing, when the batch is full.
+     */
+    public boolean prepareFdatasyncAfterAll(final int fd, final long userData)
+    {
+        checkFd(fd);
+        return prepare(OP_FDATASYNC, fd, 0, 0, 0, userData, false, FLAG_DRAIN);
+    }
+
     /** Ops prepared and not yet submitted. */
     public int preparedCount()
     {
@@ -204,7 +271,7 @@ public final class IoRing implements AutoCloseable
         {
             return 0;
         }
-        if (ops.get(ValueLayout.JAVA_BYTE, (count - 1) * OP_BYTES + OP_FLAGS) == FLAG_LINK)
+        if ((ops.get(ValueLayout.JAVA_BYTE, (count - 1) * OP_BYTES + OP_FLAGS) & FLAG_LINK) != 0)
         {
             throw new IllegalStateException("the last op of a batch must not set linkNext: a link cannot span batches");
         }
@@ -309,15 +376,41 @@ public final class IoRing implements AutoCloseable
         final long userData,
         final boolean linkNext)
     {
+        return prepare(opcode, fd, address, lengthBytes, fileOffsetBytes, userData, linkNext, NO_FLAGS);
+    }
+
+    private boolean prepare(
+        final byte opcode,
+        final int fd,
+        final long address,
+        final int lengthBytes,
+        final long fileOffsetBytes,
+        final long userData,
+        final boolean linkNext,
+        final byte extraFlags)
+    {
         checkOpen();
         if (preparedCount == capacity)
         {
             return false;
         }
+        int bufferIndex = -1;
+        if (opcode != OP_FDATASYNC)
+        {
+            for (int i = 0; i < registeredCount; i++)
+            {
+                if (address >= registeredStart[i] && address + lengthBytes <= registeredEnd[i])
+                {
+                    bufferIndex = i;
+                    break;
+                }
+            }
+        }
         final long base = preparedCount * OP_BYTES;
         ops.set(ValueLayout.JAVA_BYTE, base + OP_OPCODE, opcode);
-        ops.set(ValueLayout.JAVA_BYTE, base + OP_FLAGS, linkNext ? FLAG_LINK : NO_FLAGS);
-        ops.set(ValueLayout.JAVA_SHORT, base + OP_RESERVED, (short)0);
+        ops.set(ValueLayout.JAVA_BYTE, base + OP_FLAGS,
+            (byte)((linkNext ? FLAG_LINK : NO_FLAGS) | extraFlags | (bufferIndex >= 0 ? FLAG_FIXED : NO_FLAGS)));
+        ops.set(ValueLayout.JAVA_SHORT, base + OP_BUF_INDEX, (short)Math.max(0, bufferIndex));
         ops.set(ValueLayout.JAVA_INT, base + OP_FD, fd);
         ops.set(ValueLayout.JAVA_LONG, base + OP_ADDR, address);
         ops.set(ValueLayout.JAVA_INT, base + OP_LEN, lengthBytes);

@@ -108,6 +108,28 @@ public final class NativeIo
         }
     }
 
+    /**
+     * Pins the calling thread to one CPU (sched_setaffinity).
+     *
+     * @param cpu a CPU number in [0, {@link #cpuCount()}).
+     * @throws NativeIoException e.g. EINVAL when that CPU is not online or not allowed to this process.
+     */
+    public static void pinCurrentThread(final int cpu) throws NativeIoException
+    {
+        final int result = cairn_shim_h.cairn_pin_current_thread(cpu);
+        if (result < 0)
+        {
+            throw new NativeIoException("sched_setaffinity(cpu " + cpu + ")", -result, NativeIoException.NO_FD,
+                NativeIoException.NO_OFFSET, null);
+        }
+    }
+
+    /** @return CPUs online. */
+    public static int cpuCount()
+    {
+        return cairn_shim_h.cairn_cpu_count();
+    }
+
     /** The platform's {@code O_DIRECT} flag, as compiled into the shim. */
     public static int oDirectFlag()
     {

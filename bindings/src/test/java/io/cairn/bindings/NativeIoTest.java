@@ -1,5 +1,6 @@
 package io.cairn.bindings;
 
+import io.cairn.bindings.generated.cairn_shim_h;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -100,6 +101,7 @@ class NativeIoTest
         CairnShim.load();
         CairnShim.load();
         assertTrue(CairnShim.isLoaded());
-        assertEquals(1, CairnShim.shimVersion());
+        assertEquals(cairn_shim_h.CAIRN_SHIM_VERSION(), CairnShim.shimVersion());
+        assertEquals(2, CairnShim.shimVersion());
     }
 }

@@ -112,6 +112,57 @@ public final class LocalCluster implements AutoCloseable
         }
     }
 
+    /**
+     * Kills an extent node with SIGKILL (no shutdown hook runs) and waits for it to be gone.
+     */
+    public void killNode(final int nodeId) throws InterruptedException
+    {
+        final Process p = nodes[nodeId - 1];
+        p.destroyForcibly();
+        if (!p.waitFor(30, TimeUnit.SECONDS))
+        {
+            throw new IllegalStateException("node " + nodeId + " did not die after SIGKILL");
+        }
+    }
+
+    /**
+     * Starts an extent node again on the same data directory and waits until it serves (its log is appended
+     * to, so this waits for one more "ready" line than the log had).
+     */
+    public void restartNode(final int nodeId) throws IOException, InterruptedException
+    {
+        final Path logFile = log("node-" + nodeId);
+        final String ready = "cairn-node " + nodeId + " ready";
+        final int before = Files.exists(logFile) ? count(Files.readString(logFile), ready) : 0;
+        startNode(nodeId);
+        final long deadlineMs = System.currentTimeMillis() + READY_TIMEOUT_MS;
+        while (count(Files.readString(logFile), ready) <= before)
+        {
+            final Process p = nodes[nodeId - 1];
+            if (!p.isAlive())
+            {
+                throw new IllegalStateException("node " + nodeId + " exited (" + p.exitValue() + ") at restart:\n" +
+                    tail(logFile));
+            }
+            if (System.currentTimeMillis() > deadlineMs)
+            {
+                throw new IllegalStateException("node " + nodeId + " not ready again within " + READY_TIMEOUT_MS +
+                    " ms:\n" + tail(logFile));
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    private static int count(final String text, final String part)
+    {
+        int n = 0;
+        for (int at = text.indexOf(part); at >= 0; at = text.indexOf(part, at + 1))
+        {
+            n++;
+        }
+        return n;
+    }
+
     public boolean managerAlive(final int memberId)
     {
         return null != managers[memberId] && managers[memberId].isAlive();

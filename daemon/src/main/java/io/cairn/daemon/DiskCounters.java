@@ -44,7 +44,15 @@ public final class DiskCounters implements AutoCloseable
         /** Preallocation steps (fallocate). */
         PREALLOCATIONS,
         /** Disk state: 0 OK, 1 FULL (read-only for new extents and growth), 2 FAILED. */
-        DISK_STATE
+        DISK_STATE,
+        /** Bytes the scrubber read back from sealed extents. */
+        SCRUBBED_BYTES,
+        /** Blocks the scrubber verified good. */
+        SCRUBBED_BLOCKS,
+        /** Distinct bad blocks the scrubber found (each also counts in CORRUPT_BLOCKS once). */
+        SCRUB_BAD_BLOCKS,
+        /** Completed scrubber passes over every sealed extent of the disk. */
+        SCRUB_PASSES
     }
 
     /** {@link Kind#DISK_STATE} value. */
@@ -80,6 +88,10 @@ public final class DiskCounters implements AutoCloseable
     final AtomicCounter checkpoints;
     final AtomicCounter preallocations;
     final AtomicCounter diskState;
+    final AtomicCounter scrubbedBytes;
+    final AtomicCounter scrubbedBlocks;
+    final AtomicCounter scrubBadBlocks;
+    final AtomicCounter scrubPasses;
     private final AtomicCounter[] all;
 
     /**
@@ -110,6 +122,10 @@ public final class DiskCounters implements AutoCloseable
         checkpoints = all[Kind.CHECKPOINTS.ordinal()];
         preallocations = all[Kind.PREALLOCATIONS.ordinal()];
         diskState = all[Kind.DISK_STATE.ordinal()];
+        scrubbedBytes = all[Kind.SCRUBBED_BYTES.ordinal()];
+        scrubbedBlocks = all[Kind.SCRUBBED_BLOCKS.ordinal()];
+        scrubBadBlocks = all[Kind.SCRUB_BAD_BLOCKS.ordinal()];
+        scrubPasses = all[Kind.SCRUB_PASSES.ordinal()];
     }
 
     /**

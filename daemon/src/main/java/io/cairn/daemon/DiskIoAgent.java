@@ -9,10 +9,13 @@ import io.cairn.replication.Verify;
 import io.cairn.sbe.node.NodeStatus;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.NanoClock;
+import org.agrona.concurrent.SystemNanoClock;
 import org.agrona.concurrent.OneToOneConcurrentArrayQueue;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -24,10 +27,11 @@ import java.util.zip.CRC32C;
  * <p>
  * Commands arrive on a bounded queue from the replication thread. The agent takes what is queued, up to
  * {@link Config#maxBatchCommands} commands and {@link Config#maxBatchBytes} bytes, as one batch (group
- * commit) and submits it in one call: per file, a linked chain {@code write -> ... -> [state page] ->
- * fdatasync}, and reads unlinked beside them. A write completes OK only when its chain's fdatasync
- * succeeded. One batch is in flight at a time, so completions go back in submission order and a completed
- * write implies every earlier one on that file is durable.
+ * commit) and submits it in one call: the reads, every write unlinked (they run concurrently), per file an
+ * optional checkpoint page, then per file one fdatasync, the first of which drains (starts only after every
+ * earlier op completed). A write completes OK only when it and its file's fdatasync succeeded and no earlier
+ * write of that file failed. One batch is in flight at a time, so completions go back in submission order
+ * and a completed write implies every earlier one on that file is durable.
  * <p>
  * Files grow by preallocation steps ({@link Config#preallocStepBytes}) up to the extent's size limit.
  * ENOSPC on a step puts the disk in state FULL: the write answers EXTENT_FULL and the disk takes no new
@@ -48,6 +52,7 @@ public final class DiskIoAgent implements Agent
 
     private static final long FSYNC_TAG = 1L << 40;
     private static final long STATE_TAG = 1L << 41;
+    private static final long SCRUB_TAG = 1L << 42;
 
     /**
      * Per-disk settings.
@@ -60,6 +65,11 @@ public final class DiskIoAgent implements Agent
      * @param maxBatchBytes           most bytes written by one batch (a batch always takes one command).
      * @param preallocStepBytes       how much a file grows by at a time.
      * @param checkpointIntervalBytes durable growth after which the checkpoint is rewritten.
+     * @param scrubBytesPerSecond     average rate of the background scrubber over sealed extents; 0 = off.
+     * @param fixedBuffers            register the agent's buffers with io_uring (READ_FIXED/WRITE_FIXED).
+     * @param sqPoll                  ask the kernel for a submission-queue polling thread (IORING_SETUP_SQPOLL).
+     * @param cpu                     CPU the agent's thread pins itself to in {@link Agent#onStart()}, or -1
+     *                                (only meaningful when the agent has a thread of its own).
      */
     public record Config(
         int bufferCount,
@@ -68,8 +78,65 @@ public final class DiskIoAgent implements Agent
         int maxBatchCommands,
         long maxBatchBytes,
         long preallocStepBytes,
-        long checkpointIntervalBytes)
+        long checkpointIntervalBytes,
+        long scrubBytesPerSecond,
+        boolean fixedBuffers,
+        boolean sqPoll,
+        int cpu)
     {
+        /**
+         * Without scrubber, registered buffers, SQPOLL or pinning.
+         *
+         * @param bufferCount             aligned I/O buffers.
+         * @param maxBlockLengthBytes     the largest block.
+         * @param ringEntries             io_uring submission entries.
+         * @param maxBatchCommands        most commands in one batch.
+         * @param maxBatchBytes           most bytes written by one batch.
+         * @param preallocStepBytes       how much a file grows by at a time.
+         * @param checkpointIntervalBytes durable growth after which the checkpoint is rewritten.
+         */
+        public Config(
+            final int bufferCount,
+            final int maxBlockLengthBytes,
+            final int ringEntries,
+            final int maxBatchCommands,
+            final long maxBatchBytes,
+            final long preallocStepBytes,
+            final long checkpointIntervalBytes)
+        {
+            this(bufferCount, maxBlockLengthBytes, ringEntries, maxBatchCommands, maxBatchBytes, preallocStepBytes,
+                checkpointIntervalBytes, 0, false, false, -1);
+        }
+
+        /** @param bytesPerSecond scrub rate, 0 = off. @return a copy with it. */
+        public Config withScrub(final long bytesPerSecond)
+        {
+            return new Config(bufferCount, maxBlockLengthBytes, ringEntries, maxBatchCommands, maxBatchBytes,
+                preallocStepBytes, checkpointIntervalBytes, bytesPerSecond, fixedBuffers, sqPoll, cpu);
+        }
+
+        /** @param fixed registered buffers. @param poll SQPOLL. @param cpuId pin to, or -1. @return a copy with them. */
+        public Config withRing(final boolean fixed, final boolean poll, final int cpuId)
+        {
+            return new Config(bufferCount, maxBlockLengthBytes, ringEntries, maxBatchCommands, maxBatchBytes,
+                preallocStepBytes, checkpointIntervalBytes, scrubBytesPerSecond, fixed, poll, cpuId);
+        }
+    }
+
+    /** What the scrubber needs to know of the agent's files (the agent's thread only). */
+    interface SealedExtents
+    {
+        /**
+         * @param afterFd the previous one, or -1.
+         * @return the sealed file with the next larger descriptor, wrapping around; -1 when none is sealed.
+         */
+        int nextSealedFd(int afterFd);
+
+        /** @param fd a sealed file. @return its extent. */
+        long extentId(int fd);
+
+        /** @param fd a sealed file. @return its sealed length. */
+        long sealedLength(int fd);
     }
 
     private final int diskIndex;
@@ -90,11 +157,16 @@ public final class DiskIoAgent implements Agent
     private final int[] groupSyncResult;
     private final int[] groupStateResult;
     private final boolean[] groupHasState;
+    private final boolean[] groupWriteFailed;
     private final ByteBuffer[] stateByteBuffers;
     private final UnsafeBuffer[] stateViews;
     private final long[] stateAddresses;
     private final int maxBatch;
     private final IoRing.CompletionHandler completionHandler = this::onCompletion;
+    private final NanoClock clock;
+    private final AlignedBufferPool scrubPool;
+    private final DiskScrubber scrubber;
+    private final SealedExtents sealedExtents = new SealedFiles();
     private volatile int diskState = STATE_OK;
     private int batchSize;
     private int groupCount;
@@ -118,6 +190,30 @@ public final class DiskIoAgent implements Agent
         final Config config,
         final List<RecoveredExtent> recovered) throws NativeIoException
     {
+        this(diskIndex, dataDir, storage, counters, config, recovered, SystemNanoClock.INSTANCE, System.err);
+    }
+
+    /**
+     * @param diskIndex index of this data directory.
+     * @param dataDir   the data directory; extents live in {@code dataDir/extents}.
+     * @param storage   the file system (real or simulated).
+     * @param counters  this disk's counters.
+     * @param config    settings.
+     * @param recovered extents recovered on this disk; this agent owns (and closes) their files.
+     * @param clock     paces the scrubber.
+     * @param log       where the scrubber reports bad blocks.
+     * @throws NativeIoException when the engine cannot be set up.
+     */
+    public DiskIoAgent(
+        final int diskIndex,
+        final Path dataDir,
+        final DiskStorage storage,
+        final DiskCounters counters,
+        final Config config,
+        final List<RecoveredExtent> recovered,
+        final NanoClock clock,
+        final PrintStream log) throws NativeIoException
+    {
         Verify.verify(config.maxBlockLengthBytes() >= BlockFormat.EXTENT_HEADER_LENGTH_BYTES &&
             config.maxBlockLengthBytes() <= BlockFormat.STORE_MAX_BLOCK_LENGTH_BYTES, "max block length out of range",
             config.maxBlockLengthBytes());
@@ -127,7 +223,7 @@ public final class DiskIoAgent implements Agent
         this.counters = counters;
         this.config = config;
         pool = new AlignedBufferPool(config.bufferCount(), config.maxBlockLengthBytes());
-        engine = storage.newEngine(config.ringEntries());
+        engine = storage.newEngine(config.ringEntries(), config.sqPoll());
         commands = new IoCommand[config.bufferCount()];
         for (int i = 0; i < commands.length; i++)
         {
@@ -137,14 +233,15 @@ public final class DiskIoAgent implements Agent
         }
         submitQueue = new OneToOneConcurrentArrayQueue<>(commands.length);
         completionQueue = new OneToOneConcurrentArrayQueue<>(commands.length);
-        // Per command at most: a write, plus per file a state page and an fdatasync.
-        maxBatch = Math.min(Math.min(commands.length, config.maxBatchCommands()), engine.capacity() / 3);
+        // Per command at most: a write, plus per file a state page and an fdatasync; plus one scrub read.
+        maxBatch = Math.min(Math.min(commands.length, config.maxBatchCommands()), (engine.capacity() - 1) / 3);
         Verify.verify(maxBatch >= 1, "ring too small for one batch", engine.capacity());
         batch = new IoCommand[maxBatch];
         groupFd = new int[maxBatch];
         groupSyncResult = new int[maxBatch];
         groupStateResult = new int[maxBatch];
         groupHasState = new boolean[maxBatch];
+        groupWriteFailed = new boolean[maxBatch];
         statePool = new AlignedBufferPool(maxBatch, BlockFormat.EXTENT_HEADER_LENGTH_BYTES);
         stateByteBuffers = new ByteBuffer[maxBatch];
         stateViews = new UnsafeBuffer[maxBatch];
@@ -168,7 +265,69 @@ public final class DiskIoAgent implements Agent
             }
             files.put(r.fd(), file);
         }
+        this.clock = clock;
+        if (config.scrubBytesPerSecond() > 0)
+        {
+            scrubPool = new AlignedBufferPool(1, config.maxBlockLengthBytes());
+            final int index = scrubPool.acquire();
+            scrubber = new DiskScrubber(diskIndex, engine, counters, log, config.scrubBytesPerSecond(), SCRUB_TAG,
+                scrubPool.address(index), scrubPool.segment(index).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN));
+        }
+        else
+        {
+            scrubPool = null;
+            scrubber = null;
+        }
+        if (config.fixedBuffers())
+        {
+            registerBuffers();
+        }
         counters.diskState.setRelease(STATE_OK);
+    }
+
+    /** Every buffer the agent does I/O from, registered once: the command pool, the state pages, the scrubber's. */
+    private void registerBuffers() throws NativeIoException
+    {
+        final int regions = null == scrubPool ? 2 : 3;
+        final long[] addresses = new long[regions];
+        final long[] lengths = new long[regions];
+        addresses[0] = pool.regionAddress();
+        lengths[0] = pool.regionLengthBytes();
+        addresses[1] = statePool.regionAddress();
+        lengths[1] = statePool.regionLengthBytes();
+        if (null != scrubPool)
+        {
+            addresses[2] = scrubPool.regionAddress();
+            lengths[2] = scrubPool.regionLengthBytes();
+        }
+        engine.registerBuffers(addresses, lengths);
+    }
+
+    /**
+     * Pins this agent's thread to {@link Config#cpu()} when set. Only for an agent with a thread of its own
+     * (DEDICATED threading): in SHARED threading every agent runs on one thread and the node refuses the flag.
+     */
+    public void onStart()
+    {
+        if (config.cpu() >= 0)
+        {
+            try
+            {
+                io.cairn.bindings.NativeIo.pinCurrentThread(config.cpu());
+            }
+            catch (final NativeIoException ex)
+            {
+                throw new IllegalStateException("disk " + diskIndex + ": cannot pin its I/O thread to CPU " +
+                    config.cpu() + ": " + ex.getMessage(), ex);
+            }
+        }
+    }
+
+    /** Put the disk in state FAILED before it starts (recovery failed on it): it takes no extents and no writes. */
+    void markFailed()
+    {
+        counters.ioErrors.increment();
+        setDiskState(STATE_FAILED);
     }
 
     IoCommand[] commands()
@@ -210,7 +369,7 @@ public final class DiskIoAgent implements Agent
         {
             work += startBatch();
         }
-        if (pendingCompletions > 0)
+        if (pendingCompletions > 0 || (null != scrubber && scrubber.inFlight()))
         {
             work += engine.reap(completionHandler, 0);
         }
@@ -218,6 +377,11 @@ public final class DiskIoAgent implements Agent
         {
             finishBatch();
             work++;
+        }
+        if (null != scrubber)
+        {
+            // After the foreground batch: a scrub read only ever runs beside it, one chunk at a time.
+            work += scrubber.doWork(clock.nanoTime(), sealedExtents);
         }
         return work;
     }
@@ -227,9 +391,9 @@ public final class DiskIoAgent implements Agent
     {
         try
         {
-            if (pendingCompletions > 0)
+            while (pendingCompletions > 0 || (null != scrubber && scrubber.inFlight()))
             {
-                engine.reap(completionHandler, pendingCompletions);
+                engine.reap(completionHandler, 1);
             }
         }
         catch (final NativeIoException ignore)
@@ -251,6 +415,10 @@ public final class DiskIoAgent implements Agent
         engine.close();
         pool.close();
         statePool.close();
+        if (null != scrubPool)
+        {
+            scrubPool.close();
+        }
     }
 
     /** {@inheritDoc} */
@@ -287,7 +455,7 @@ public final class DiskIoAgent implements Agent
         {
             admit(batch[i]);
         }
-        prepareWriteChains();
+        // Reads first: the drained fdatasync that ends the writes holds back every op prepared after it.
         for (int i = 0; i < batchSize; i++)
         {
             final IoCommand c = batch[i];
@@ -298,6 +466,7 @@ public final class DiskIoAgent implements Agent
                 pendingCompletions++;
             }
         }
+        prepareWriteGroups();
         if (engine.preparedCount() > 0)
         {
             engine.submit();
@@ -373,7 +542,15 @@ public final class DiskIoAgent implements Agent
         c.blockLengthBytes = BlockFormat.EXTENT_HEADER_LENGTH_BYTES;
     }
 
-    private void prepareWriteChains()
+    /**
+     * Every write of the batch goes to the kernel at once, unlinked, so they run concurrently (a linked chain
+     * would run them one after another); per file an optional checkpoint page beside them; then one
+     * fdatasync per file. The first fdatasync drains: it starts only when every op before it has completed,
+     * and the later ones start after it. A write is acknowledged only when its own result and its file's
+     * fdatasync are good, and {@link #finishWrite} refuses every write of a file after a failed one, so a
+     * hole can never be acknowledged.
+     */
+    private void prepareWriteGroups()
     {
         for (int i = 0; i < batchSize; i++)
         {
@@ -384,6 +561,7 @@ public final class DiskIoAgent implements Agent
                 groupFd[g] = c.fd;
                 groupSyncResult[g] = Integer.MIN_VALUE;
                 groupStateResult[g] = Integer.MIN_VALUE;
+                groupWriteFailed[g] = false;
                 boolean sealing = false;
                 for (int j = i; j < batchSize; j++)
                 {
@@ -391,16 +569,20 @@ public final class DiskIoAgent implements Agent
                     if (needsWrite(w) && w.fd == c.fd)
                     {
                         final long offset = w.kind == IoCommand.WRITE ? w.blockOffset : 0;
-                        Verify.verify(engine.prepareWrite(w.fd, w.address, w.blockLengthBytes, offset, j, true),
+                        Verify.verify(engine.prepareWrite(w.fd, w.address, w.blockLengthBytes, offset, j, false),
                             "ring full preparing write", j);
                         pendingCompletions++;
-                        sealing |= w.kind == IoCommand.SEAL;
+                        sealing |= w.kind == IoCommand.SEAL || w.kind == IoCommand.CREATE;
                     }
                 }
                 groupHasState[g] = !sealing && prepareCheckpoint(g, files.get(c.fd));
-                Verify.verify(engine.prepareFdatasync(c.fd, FSYNC_TAG | g, false), "ring full preparing fdatasync");
-                pendingCompletions++;
             }
+        }
+        for (int g = 0; g < groupCount; g++)
+        {
+            Verify.verify(0 == g ? engine.prepareFdatasyncAfterAll(groupFd[g], FSYNC_TAG | g) :
+                engine.prepareFdatasync(groupFd[g], FSYNC_TAG | g, false), "ring full preparing fdatasync", g);
+            pendingCompletions++;
         }
     }
 
@@ -417,7 +599,7 @@ public final class DiskIoAgent implements Agent
         BlockFormat.encodeHeaderPage(stateByteBuffers[g], stateViews[g], crc, file.header.page, file.pending,
             file.state);
         Verify.verify(engine.prepareWrite(file.fd, stateAddresses[g], BlockFormat.EXTENT_HEADER_LENGTH_BYTES, 0,
-            STATE_TAG | g, true), "ring full preparing checkpoint", g);
+            STATE_TAG | g, false), "ring full preparing checkpoint", g);
         pendingCompletions++;
         return true;
     }
@@ -501,6 +683,11 @@ public final class DiskIoAgent implements Agent
 
     private void onCompletion(final long userData, final int result)
     {
+        if (userData == SCRUB_TAG)
+        {
+            scrubber.onCompletion(result);
+            return;
+        }
         pendingCompletions--;
         if ((userData & FSYNC_TAG) != 0)
         {
@@ -566,8 +753,11 @@ public final class DiskIoAgent implements Agent
             return;
         }
         final int g = groupOf(c.fd);
-        final boolean ok = c.ioResult == c.blockLengthBytes && groupSyncResult[g] == 0;
         final ExtentFile file = files.get(c.fd);
+        // Writes run concurrently: after a failed one, a later one of the same file may have succeeded, but
+        // it lies past a hole and must not be acknowledged (commands finish in batch order, offset order).
+        final boolean written = c.ioResult == c.blockLengthBytes && groupSyncResult[g] == 0;
+        final boolean ok = written && !groupWriteFailed[g];
         if (ok)
         {
             c.status = NodeStatus.OK;
@@ -586,13 +776,15 @@ public final class DiskIoAgent implements Agent
             }
             return;
         }
-        c.fail(NodeStatus.IO_ERROR, "write result " + c.ioResult + ", fdatasync result " + groupSyncResult[g]);
+        c.fail(NodeStatus.IO_ERROR, written ? "an earlier write of this file in the batch failed" :
+            "write result " + c.ioResult + ", fdatasync result " + groupSyncResult[g]);
+        groupWriteFailed[g] = true;
         if (null != file)
         {
             file.failed = true;
             file.failedStatus = NodeStatus.IO_ERROR;
         }
-        if (c.ioResult != -Errno.ECANCELED)
+        if (c.ioResult != -Errno.ECANCELED && !written)
         {
             counters.ioErrors.increment();
         }
@@ -629,6 +821,41 @@ public final class DiskIoAgent implements Agent
         catch (final IOException ex)
         {
             throw new IllegalStateException("fsync of " + extentsDir + " failed", ex);
+        }
+    }
+
+    /** The sealed files, for the scrubber; iterates the map with its cached iterator (no allocation). */
+    private final class SealedFiles implements SealedExtents
+    {
+        public int nextSealedFd(final int afterFd)
+        {
+            int next = -1;
+            int first = -1;
+            for (final ExtentFile file : files.values())
+            {
+                if (file.state.sealed)
+                {
+                    if (file.fd > afterFd && (next < 0 || file.fd < next))
+                    {
+                        next = file.fd;
+                    }
+                    if (first < 0 || file.fd < first)
+                    {
+                        first = file.fd;
+                    }
+                }
+            }
+            return next >= 0 ? next : first;
+        }
+
+        public long extentId(final int fd)
+        {
+            return files.get(fd).header.page.extentId;
+        }
+
+        public long sealedLength(final int fd)
+        {
+            return files.get(fd).state.sealedLength;
         }
     }
 

@@ -22,6 +22,17 @@ public interface DiskStorage
     IoEngine newEngine(int entries) throws NativeIoException;
 
     /**
+     * @param entries submission slots.
+     * @param sqPoll  ask for a kernel submission-queue polling thread (io_uring SQPOLL).
+     * @return a new engine.
+     * @throws NativeIoException when it cannot be set up (with SQPOLL: when the kernel refuses it).
+     */
+    default IoEngine newEngine(final int entries, final boolean sqPoll) throws NativeIoException
+    {
+        return newEngine(entries);
+    }
+
+    /**
      * Check that the directory takes O_DIRECT: open a probe file O_DIRECT, write 4 KiB aligned, fdatasync,
      * delete it. Refuses (throws) rather than falling back to buffered I/O.
      *

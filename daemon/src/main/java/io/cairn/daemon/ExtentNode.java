@@ -51,7 +51,8 @@ public final class ExtentNode implements AutoCloseable
                           [--managers "0=host:port,1=host:port,2=host:port"] [--extent-size-bytes N]
                           [--io-buffers N] [--max-block-bytes N] [--prealloc-step-bytes N]
                           [--batch-max-commands N] [--batch-max-bytes N] [--checkpoint-interval-bytes N]
-                          [--threading SHARED|DEDICATED] [--format-if-empty]
+                          [--threading SHARED|DEDICATED] [--format-if-empty] [--scrub-bytes-per-sec N]
+                          [--fixed-buffers] [--sqpoll] [--disk-cpus CPU[,CPU...]]
                cairn-node format --node-id N --data-dir DIR [--data-dir DIR ...] [--upgrade]
                cairn-node stat --node-id N [--aeron-dir DIR]""";
 
@@ -74,13 +75,20 @@ public final class ExtentNode implements AutoCloseable
         Aeron connected = null;
         try
         {
+            final String[] recoveryFailures = new String[dirs.length];
             for (int d = 0; d < dirs.length; d++)
             {
                 checkIdentity(ctx, dirs[d], d);
                 ctx.storage().probeDirect(dirs[d]);
-                final List<RecoveredExtent> found = ExtentFiles.recover(ctx.storage(), dirs[d], d, ctx.log());
-                perDisk.add(found);
-                recovered.addAll(found);
+                final DiskRecovery found = recoverDisk(ctx, dirs[d], d);
+                recoveryFailures[d] = found.failure();
+                perDisk.add(found.extents());
+                recovered.addAll(found.extents());
+            }
+            if (java.util.Arrays.stream(recoveryFailures).allMatch(java.util.Objects::nonNull))
+            {
+                throw new IOException("recovery failed on every data directory: " +
+                    String.join("; ", recoveryFailures));
             }
             final MediaDriver.Context driverCtx = AeronDefaults.driverContext("node-" + ctx.nodeId())
                 .aeronDirectoryName(ctx.aeronDirectoryName());
@@ -105,7 +113,12 @@ public final class ExtentNode implements AutoCloseable
                 // Counters live in the driver's CnC file: `cairn-node stat` reads them while the node runs.
                 final DiskCounters counters = new DiskCounters(aeronForCounters::addCounter, ctx.nodeId(), d,
                     dirs[d].toString());
-                disks[d] = new DiskIoAgent(d, dirs[d], ctx.storage(), counters, ctx.diskConfig(), perDisk.get(d));
+                disks[d] = new DiskIoAgent(d, dirs[d], ctx.storage(), counters, ctx.diskConfig(d), perDisk.get(d),
+                    SystemNanoClock.INSTANCE, ctx.log());
+                if (null != recoveryFailures[d])
+                {
+                    disks[d].markFailed();
+                }
             }
             store = new IoUringReplicaStore(disks, dirs, ctx.extentSizeBytes(),
                 ctx.maxBlockLengthBytes() - BlockFormat.BLOCK_HEADER_LENGTH_BYTES, recovered);
@@ -134,6 +147,40 @@ public final class ExtentNode implements AutoCloseable
         driver = launchedDriver;
         aeron = connected;
         startAgents(new ReplicationAgent(aeron, conductor, SystemNanoClock.INSTANCE), disks);
+    }
+
+    /**
+     * What recovery found on one data directory.
+     *
+     * @param extents the extents recovered (empty when it failed).
+     * @param failure why recovery failed, or null.
+     */
+    record DiskRecovery(List<RecoveredExtent> extents, String failure)
+    {
+    }
+
+    /**
+     * Recover one data directory. An I/O error there (a disk failing under the scan) fails only that disk: the
+     * node starts with it in state FAILED (no extents, takes no new ones) and serves from the others.
+     *
+     * @param ctx       configuration.
+     * @param dir       the data directory.
+     * @param diskIndex its index.
+     * @return its extents, or the failure.
+     */
+    static DiskRecovery recoverDisk(final Context ctx, final Path dir, final int diskIndex)
+    {
+        try
+        {
+            return new DiskRecovery(ExtentFiles.recover(ctx.storage(), dir, diskIndex, ctx.log()), null);
+        }
+        catch (final IOException ex)
+        {
+            final String failure = "disk " + diskIndex + " (" + dir + "): I/O error during recovery: " + ex.getMessage();
+            ctx.log().println("cairn-node " + ctx.nodeId() + ": " + failure + "; the disk is marked FAILED and the " +
+                "node serves from the others");
+            return new DiskRecovery(List.of(), failure);
+        }
     }
 
     private static void checkIdentity(final Context ctx, final Path dir, final int diskId) throws IOException
@@ -332,6 +379,16 @@ public final class ExtentNode implements AutoCloseable
                 ctx.formatIfEmpty(true);
                 continue;
             }
+            if ("--fixed-buffers".equals(flag))
+            {
+                ctx.fixedBuffers(true);
+                continue;
+            }
+            if ("--sqpoll".equals(flag))
+            {
+                ctx.sqPoll(true);
+                continue;
+            }
             if (i + 1 >= args.length)
             {
                 throw new IllegalArgumentException(flag + " needs a value");
@@ -350,6 +407,17 @@ public final class ExtentNode implements AutoCloseable
                 case "--batch-max-commands" -> ctx.maxBatchCommands(parseInt(flag, value));
                 case "--batch-max-bytes" -> ctx.maxBatchBytes(parseLong(flag, value));
                 case "--checkpoint-interval-bytes" -> ctx.checkpointIntervalBytes(parseLong(flag, value));
+                case "--scrub-bytes-per-sec" -> ctx.scrubBytesPerSecond(parseLong(flag, value));
+                case "--disk-cpus" ->
+                {
+                    final String[] cpus = value.split(",");
+                    final int[] parsed = new int[cpus.length];
+                    for (int c = 0; c < cpus.length; c++)
+                    {
+                        parsed[c] = parseInt(flag, cpus[c].trim());
+                    }
+                    ctx.diskCpus(parsed);
+                }
                 case "--threading" ->
                 {
                     try
@@ -441,6 +509,11 @@ public final class ExtentNode implements AutoCloseable
         private long maxBatchBytes = MAX_BATCH_BYTES_DEFAULT;
         private long checkpointIntervalBytes = CHECKPOINT_INTERVAL_BYTES_DEFAULT;
         private boolean formatIfEmpty;
+        private long scrubBytesPerSecond;
+        private boolean fixedBuffers;
+        private boolean sqPoll;
+        private int[] diskCpus;
+        private final int cpuCount = Runtime.getRuntime().availableProcessors();
         private DiskStorage storage = UringDiskStorage.INSTANCE;
         private Threading threading = Threading.SHARED;
         private String aeronDirectoryName;
@@ -492,6 +565,19 @@ public final class ExtentNode implements AutoCloseable
                 "--batch-max-bytes " + maxBatchBytes + ": must be >= 4096");
             require(checkpointIntervalBytes >= NodeProtocol.BLOCK_ALIGNMENT_BYTES,
                 "--checkpoint-interval-bytes " + checkpointIntervalBytes + ": must be >= 4096");
+            require(scrubBytesPerSecond >= 0, "--scrub-bytes-per-sec " + scrubBytesPerSecond + ": must be >= 0 (0 = off)");
+            if (null != diskCpus)
+            {
+                // In SHARED threading every disk agent runs on the node's one thread: there is no disk thread to pin.
+                require(threading == Threading.DEDICATED,
+                    "--disk-cpus: needs --threading DEDICATED (in SHARED threading all agents share one thread)");
+                require(diskCpus.length == dataDirs.size(), "--disk-cpus: give one CPU per --data-dir (" +
+                    dataDirs.size() + "), got " + diskCpus.length);
+                for (final int cpu : diskCpus)
+                {
+                    require(cpu >= 0 && cpu < cpuCount, "--disk-cpus: CPU " + cpu + " is not in [0, " + cpuCount + ")");
+                }
+            }
             if (null == aeronDirectoryName)
             {
                 aeronDirectoryName = AeronDefaults.aeronDirectory("node-" + nodeId);
@@ -517,11 +603,78 @@ public final class ExtentNode implements AutoCloseable
             }
         }
 
-        /** @return the per-disk settings of the I/O agents. */
+        /** @return the settings of the I/O agents (without a CPU to pin to). */
         public DiskIoAgent.Config diskConfig()
         {
+            return diskConfig(-1);
+        }
+
+        /** @param diskIndex a data directory's index, or -1. @return the settings of that disk's I/O agent. */
+        public DiskIoAgent.Config diskConfig(final int diskIndex)
+        {
             return new DiskIoAgent.Config(ioBufferCount, maxBlockLengthBytes, ringEntries, maxBatchCommands,
-                maxBatchBytes, preallocStepBytes, checkpointIntervalBytes);
+                maxBatchBytes, preallocStepBytes, checkpointIntervalBytes, scrubBytesPerSecond, fixedBuffers, sqPoll,
+                null == diskCpus || diskIndex < 0 ? -1 : diskCpus[diskIndex]);
+        }
+
+        /**
+         * @param bytesPerSecond average rate of the background scrubber that re-reads and verifies every block of
+         *                       sealed extents (--scrub-bytes-per-sec); 0 = off (default).
+         * @return this.
+         */
+        public Context scrubBytesPerSecond(final long bytesPerSecond)
+        {
+            this.scrubBytesPerSecond = bytesPerSecond;
+            return this;
+        }
+
+        /** @return scrub rate, 0 = off. */
+        public long scrubBytesPerSecond()
+        {
+            return scrubBytesPerSecond;
+        }
+
+        /** @param fixed register each disk's buffers with io_uring (--fixed-buffers). @return this. */
+        public Context fixedBuffers(final boolean fixed)
+        {
+            this.fixedBuffers = fixed;
+            return this;
+        }
+
+        /** @return whether buffers are registered with io_uring. */
+        public boolean fixedBuffers()
+        {
+            return fixedBuffers;
+        }
+
+        /** @param sqPoll a kernel SQ polling thread per disk ring (--sqpoll); start fails if refused. @return this. */
+        public Context sqPoll(final boolean sqPoll)
+        {
+            this.sqPoll = sqPoll;
+            return this;
+        }
+
+        /** @return whether the rings use SQPOLL. */
+        public boolean sqPoll()
+        {
+            return sqPoll;
+        }
+
+        /**
+         * @param cpus one CPU per data directory, in order, each disk's I/O thread pinned to it (--disk-cpus);
+         *             DEDICATED threading only.
+         * @return this.
+         */
+        public Context diskCpus(final int[] cpus)
+        {
+            this.diskCpus = cpus;
+            return this;
+        }
+
+        /** @return the CPUs of the disks' I/O threads, or null. */
+        public int[] diskCpus()
+        {
+            return diskCpus;
         }
 
         /** @param bytes largest block, header included (--max-block-bytes). @return this. */

@@ -45,6 +45,28 @@ public interface IoEngine extends AutoCloseable
     boolean prepareFdatasync(int fd, long userData, boolean linkNext);
 
     /**
+     * An fdatasync that starts only after every op submitted before it has completed, and before which no later
+     * op starts (io_uring's IOSQE_IO_DRAIN): the barrier after a group of concurrent, unlinked writes.
+     *
+     * @param fd       file.
+     * @param userData returned by the completion.
+     * @return false when the ring is full.
+     */
+    boolean prepareFdatasyncAfterAll(int fd, long userData);
+
+    /**
+     * Register the buffers every read and write will use (io_uring fixed buffers), once, before the first op.
+     * An engine without the notion (a simulation) ignores it.
+     *
+     * @param addresses   start of each region.
+     * @param lengthBytes length of each region.
+     * @throws NativeIoException when the kernel refuses (e.g. ENOMEM over RLIMIT_MEMLOCK).
+     */
+    default void registerBuffers(final long[] addresses, final long[] lengthBytes) throws NativeIoException
+    {
+    }
+
+    /**
      * @return ops prepared and not yet submitted.
      */
     int preparedCount();

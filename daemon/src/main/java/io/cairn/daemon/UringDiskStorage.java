@@ -35,6 +35,25 @@ public final class UringDiskStorage implements DiskStorage
     }
 
     /** {@inheritDoc} */
+    public IoEngine newEngine(final int entries, final boolean sqPoll) throws NativeIoException
+    {
+        if (!sqPoll)
+        {
+            return newEngine(entries);
+        }
+        try
+        {
+            return new UringIoEngine(new IoRing(entries, IoRing.SETUP_SQPOLL));
+        }
+        catch (final NativeIoException ex)
+        {
+            throw new NativeIoException("io_uring_setup with SQPOLL (--sqpoll) refused by the kernel; run without " +
+                "--sqpoll, or give the node CAP_SYS_NICE (needed before Linux 5.11)", ex.errno(),
+                NativeIoException.NO_FD, NativeIoException.NO_OFFSET, null);
+        }
+    }
+
+    /** {@inheritDoc} */
     public void probeDirect(final Path dir) throws IOException
     {
         final Path probe = dir.resolve(PROBE_FILE);
@@ -155,6 +174,16 @@ public final class UringDiskStorage implements DiskStorage
         public boolean prepareFdatasync(final int fd, final long userData, final boolean linkNext)
         {
             return ring.prepareFdatasync(fd, userData, linkNext);
+        }
+
+        public boolean prepareFdatasyncAfterAll(final int fd, final long userData)
+        {
+            return ring.prepareFdatasyncAfterAll(fd, userData);
+        }
+
+        public void registerBuffers(final long[] addresses, final long[] lengthBytes) throws NativeIoException
+        {
+            ring.registerBuffers(addresses, lengthBytes);
         }
 
         public int preparedCount()

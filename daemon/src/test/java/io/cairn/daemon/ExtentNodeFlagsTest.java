@@ -26,6 +26,32 @@ class ExtentNodeFlagsTest
         assertEquals(Path.of("/tmp/b"), ctx.dataDirs().get(1));
         assertEquals(16L * 1024 * 1024, ctx.extentSizeBytes());
         assertEquals(ExtentNode.Threading.DEDICATED, ctx.threading());
+        assertEquals(0, ctx.scrubBytesPerSecond());
+        assertEquals(-1, ctx.diskConfig(0).cpu());
+    }
+
+    @Test
+    void diskFlagsParseAndPinningNeedsDedicatedThreads()
+    {
+        final String[] base = { "--node-id", "4", "--endpoint", "127.0.0.1:21600", "--data-dir", "/tmp/a",
+            "--scrub-bytes-per-sec", "1048576", "--fixed-buffers", "--sqpoll" };
+        final ExtentNode.Context ctx = ExtentNode.parse(concat(base, "--threading", "DEDICATED", "--disk-cpus", "0"))
+            .conclude();
+        final DiskIoAgent.Config config = ctx.diskConfig(0);
+        assertEquals(1L << 20, config.scrubBytesPerSecond());
+        assertTrue(config.fixedBuffers() && config.sqPoll());
+        assertEquals(0, config.cpu());
+        assertTrue(error(concat(base, "--disk-cpus", "0")).contains("needs --threading DEDICATED"));
+        assertTrue(error(concat(base, "--threading", "DEDICATED", "--disk-cpus", "0,1")).contains("one CPU per --data-dir"));
+        assertTrue(error(concat(base, "--threading", "DEDICATED", "--disk-cpus", "100000")).contains("CPU 100000"));
+        assertTrue(error(concat(base, "--scrub-bytes-per-sec", "-1")).contains("--scrub-bytes-per-sec -1"));
+    }
+
+    static String[] concat(final String[] a, final String... b)
+    {
+        final String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
     }
 
     @Test

@@ -332,6 +332,12 @@ final class SimulatedStorage implements DiskStorage
             return prepare(3, fd, 0, 0, 0, userData, linkNext);
         }
 
+        public boolean prepareFdatasyncAfterAll(final int fd, final long userData)
+        {
+            // Ops execute at submit, in order: every earlier op has completed already.
+            return prepare(3, fd, 0, 0, 0, userData, false);
+        }
+
         public int preparedCount()
         {
             return prepared.size();

@@ -17,7 +17,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  * struct cairn_op {
  *     uint8_t opcode;
  *     uint8_t flags;
- *     uint16_t reserved;
+ *     uint16_t buf_index;
  *     int32_t fd;
  *     uint64_t addr;
  *     uint32_t len;
@@ -36,7 +36,7 @@ public class cairn_op {
     private static final GroupLayout $LAYOUT = MemoryLayout.structLayout(
         cairn_shim_h.C_CHAR.withName("opcode"),
         cairn_shim_h.C_CHAR.withName("flags"),
-        cairn_shim_h.C_SHORT.withName("reserved"),
+        cairn_shim_h.C_SHORT.withName("buf_index"),
         cairn_shim_h.C_INT.withName("fd"),
         cairn_shim_h.C_LONG.withName("addr"),
         cairn_shim_h.C_INT.withName("len"),
@@ -140,48 +140,48 @@ public class cairn_op {
         struct.set(flags$LAYOUT, flags$OFFSET, fieldValue);
     }
 
-    private static final OfShort reserved$LAYOUT = (OfShort)$LAYOUT.select(groupElement("reserved"));
+    private static final OfShort buf_index$LAYOUT = (OfShort)$LAYOUT.select(groupElement("buf_index"));
 
     /**
      * Layout for field:
      * {@snippet lang=c :
-     * uint16_t reserved
+     * uint16_t buf_index
      * }
      */
-    public static final OfShort reserved$layout() {
-        return reserved$LAYOUT;
+    public static final OfShort buf_index$layout() {
+        return buf_index$LAYOUT;
     }
 
-    private static final long reserved$OFFSET = $LAYOUT.byteOffset(groupElement("reserved"));
+    private static final long buf_index$OFFSET = $LAYOUT.byteOffset(groupElement("buf_index"));
 
     /**
      * Offset for field:
      * {@snippet lang=c :
-     * uint16_t reserved
+     * uint16_t buf_index
      * }
      */
-    public static final long reserved$offset() {
-        return reserved$OFFSET;
+    public static final long buf_index$offset() {
+        return buf_index$OFFSET;
     }
 
     /**
      * Getter for field:
      * {@snippet lang=c :
-     * uint16_t reserved
+     * uint16_t buf_index
      * }
      */
-    public static short reserved(MemorySegment struct) {
-        return struct.get(reserved$LAYOUT, reserved$OFFSET);
+    public static short buf_index(MemorySegment struct) {
+        return struct.get(buf_index$LAYOUT, buf_index$OFFSET);
     }
 
     /**
      * Setter for field:
      * {@snippet lang=c :
-     * uint16_t reserved
+     * uint16_t buf_index
      * }
      */
-    public static void reserved(MemorySegment struct, short fieldValue) {
-        struct.set(reserved$LAYOUT, reserved$OFFSET, fieldValue);
+    public static void buf_index(MemorySegment struct, short fieldValue) {
+        struct.set(buf_index$LAYOUT, buf_index$OFFSET, fieldValue);
     }
 
     private static final OfInt fd$LAYOUT = (OfInt)$LAYOUT.select(groupElement("fd"));

@@ -23,10 +23,10 @@ public class cairn_shim_h extends cairn_shim_h$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int CAIRN_SHIM_VERSION = (int)1L;
+    private static final int CAIRN_SHIM_VERSION = (int)2L;
     /**
      * {@snippet lang=c :
-     * #define CAIRN_SHIM_VERSION 1
+     * #define CAIRN_SHIM_VERSION 2
      * }
      */
     public static int CAIRN_SHIM_VERSION() {
@@ -76,6 +76,24 @@ public class cairn_shim_h extends cairn_shim_h$shared {
      */
     public static int CAIRN_OP_LINK() {
         return CAIRN_OP_LINK;
+    }
+    private static final int CAIRN_OP_DRAIN = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum cairn_op_flag.CAIRN_OP_DRAIN = 2
+     * }
+     */
+    public static int CAIRN_OP_DRAIN() {
+        return CAIRN_OP_DRAIN;
+    }
+    private static final int CAIRN_OP_FIXED = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum cairn_op_flag.CAIRN_OP_FIXED = 4
+     * }
+     */
+    public static int CAIRN_OP_FIXED() {
+        return CAIRN_OP_FIXED;
     }
 
     private static class cairn_shim_version {
@@ -591,6 +609,64 @@ public class cairn_shim_h extends cairn_shim_h$shared {
         try {
             if (TRACE_DOWNCALLS) {
                 traceDowncall("cairn_const_iosqe_io_link");
+            }
+            return (int)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cairn_const_ioring_setup_sqpoll {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cairn_shim_h.C_INT    );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("cairn_const_ioring_setup_sqpoll");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cairn_const_ioring_setup_sqpoll()
+     * }
+     */
+    public static FunctionDescriptor cairn_const_ioring_setup_sqpoll$descriptor() {
+        return cairn_const_ioring_setup_sqpoll.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cairn_const_ioring_setup_sqpoll()
+     * }
+     */
+    public static MethodHandle cairn_const_ioring_setup_sqpoll$handle() {
+        return cairn_const_ioring_setup_sqpoll.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cairn_const_ioring_setup_sqpoll()
+     * }
+     */
+    public static MemorySegment cairn_const_ioring_setup_sqpoll$address() {
+        return cairn_const_ioring_setup_sqpoll.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cairn_const_ioring_setup_sqpoll()
+     * }
+     */
+    public static int cairn_const_ioring_setup_sqpoll() {
+        var mh$ = cairn_const_ioring_setup_sqpoll.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cairn_const_ioring_setup_sqpoll");
             }
             return (int)mh$.invokeExact();
         } catch (Error | RuntimeException ex) {
@@ -1549,6 +1625,69 @@ public class cairn_shim_h extends cairn_shim_h$shared {
         }
     }
 
+    private static class cairn_ring_register_buffers {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cairn_shim_h.C_INT,
+            cairn_shim_h.C_POINTER,
+            cairn_shim_h.C_POINTER,
+            cairn_shim_h.C_POINTER,
+            cairn_shim_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("cairn_ring_register_buffers");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cairn_ring_register_buffers(cairn_ring *ring, const uint64_t *addrs, const uint64_t *lens, uint32_t count)
+     * }
+     */
+    public static FunctionDescriptor cairn_ring_register_buffers$descriptor() {
+        return cairn_ring_register_buffers.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cairn_ring_register_buffers(cairn_ring *ring, const uint64_t *addrs, const uint64_t *lens, uint32_t count)
+     * }
+     */
+    public static MethodHandle cairn_ring_register_buffers$handle() {
+        return cairn_ring_register_buffers.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cairn_ring_register_buffers(cairn_ring *ring, const uint64_t *addrs, const uint64_t *lens, uint32_t count)
+     * }
+     */
+    public static MemorySegment cairn_ring_register_buffers$address() {
+        return cairn_ring_register_buffers.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cairn_ring_register_buffers(cairn_ring *ring, const uint64_t *addrs, const uint64_t *lens, uint32_t count)
+     * }
+     */
+    public static int cairn_ring_register_buffers(MemorySegment ring, MemorySegment addrs, MemorySegment lens, int count) {
+        var mh$ = cairn_ring_register_buffers.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cairn_ring_register_buffers", ring, addrs, lens, count);
+            }
+            return (int)mh$.invokeExact(ring, addrs, lens, count);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class cairn_ring_destroy {
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             cairn_shim_h.C_POINTER
@@ -1905,6 +2044,124 @@ public class cairn_shim_h extends cairn_shim_h$shared {
                 traceDowncall("cairn_file_size", fd);
             }
             return (long)mh$.invokeExact(fd);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cairn_pin_current_thread {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cairn_shim_h.C_INT,
+            cairn_shim_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("cairn_pin_current_thread");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cairn_pin_current_thread(int cpu)
+     * }
+     */
+    public static FunctionDescriptor cairn_pin_current_thread$descriptor() {
+        return cairn_pin_current_thread.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cairn_pin_current_thread(int cpu)
+     * }
+     */
+    public static MethodHandle cairn_pin_current_thread$handle() {
+        return cairn_pin_current_thread.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cairn_pin_current_thread(int cpu)
+     * }
+     */
+    public static MemorySegment cairn_pin_current_thread$address() {
+        return cairn_pin_current_thread.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cairn_pin_current_thread(int cpu)
+     * }
+     */
+    public static int cairn_pin_current_thread(int cpu) {
+        var mh$ = cairn_pin_current_thread.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cairn_pin_current_thread", cpu);
+            }
+            return (int)mh$.invokeExact(cpu);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cairn_cpu_count {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cairn_shim_h.C_INT    );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("cairn_cpu_count");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cairn_cpu_count()
+     * }
+     */
+    public static FunctionDescriptor cairn_cpu_count$descriptor() {
+        return cairn_cpu_count.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cairn_cpu_count()
+     * }
+     */
+    public static MethodHandle cairn_cpu_count$handle() {
+        return cairn_cpu_count.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cairn_cpu_count()
+     * }
+     */
+    public static MemorySegment cairn_cpu_count$address() {
+        return cairn_cpu_count.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cairn_cpu_count()
+     * }
+     */
+    public static int cairn_cpu_count() {
+        var mh$ = cairn_cpu_count.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cairn_cpu_count");
+            }
+            return (int)mh$.invokeExact();
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
