@@ -62,6 +62,8 @@ public final class ExtentNode implements AutoCloseable
     private final ReplicationConductor conductor;
     private final IoUringReplicaStore store;
     private final List<AgentRunner> runners = new ArrayList<>();
+    /** Liveness with the manager: null when the node runs without one (--managers absent). */
+    private ManagerHeartbeat heartbeat;
     private final List<RecoveredExtent> recovered;
 
     private ExtentNode(final Context ctx) throws IOException
@@ -227,6 +229,13 @@ public final class ExtentNode implements AutoCloseable
             {
                 ManagerRegistration.register(ctx.managers(), node.driver.aeronDirectoryName(), ctx.nodeId(),
                     ctx.endpoint(), ctx.dataDirs());
+                // Without heartbeats the manager never marks this node dead, so it would keep placing extents here.
+                node.heartbeat = ManagerHeartbeat.start(new ManagerHeartbeat.Context()
+                    .managers(ctx.managers())
+                    .aeronDirectoryName(node.driver.aeronDirectoryName())
+                    .nodeId(ctx.nodeId())
+                    .endpoint(ctx.endpoint())
+                    .dataDirs(ctx.dataDirs()));
             }
         }
         catch (final Exception ex)
@@ -309,6 +318,7 @@ public final class ExtentNode implements AutoCloseable
      */
     public void close()
     {
+        CloseHelper.quietClose(heartbeat); // Its Aeron client uses this node's driver: close it first.
         CloseHelper.closeAll(runners);
         CloseHelper.quietCloseAll(aeron, driver);
     }
