@@ -205,7 +205,7 @@ public final class CairnCli
                     client -> managerCommands.status(client.clusterStatus(), members)));
             }
             case "stream" -> new Command(managers, timeoutMs, credentials, parseStream(args));
-            case "nodes", "disks", "streams", "extents", "tasks", "kv", "snapshot" ->
+            case "nodes", "disks", "streams", "extents", "tasks", "partitions", "kv", "snapshot" ->
             {
                 if ("snapshot".equals(verb) && credentials == null)
                 {

@@ -22,6 +22,12 @@ import io.cairn.sbe.manager.LeaseKeepAliveRequestEncoder;
 import io.cairn.sbe.manager.LeaseResponseDecoder;
 import io.cairn.sbe.manager.LeaseRevokeRequestEncoder;
 import io.cairn.sbe.manager.ListKind;
+import io.cairn.sbe.manager.PartitionAssignRequestEncoder;
+import io.cairn.sbe.manager.PartitionCreateRequestEncoder;
+import io.cairn.sbe.manager.PartitionListResponseDecoder;
+import io.cairn.sbe.manager.PartitionMergeRequestEncoder;
+import io.cairn.sbe.manager.PartitionResponseDecoder;
+import io.cairn.sbe.manager.PartitionSplitRequestEncoder;
 import io.cairn.sbe.manager.ListRequestEncoder;
 import io.cairn.sbe.manager.NodeHeartbeatRequestEncoder;
 import io.cairn.sbe.manager.NodeHeartbeatResponseDecoder;
@@ -914,6 +920,137 @@ public final class ManagerClient implements AutoCloseable
             }
         }
         return tasks;
+    }
+
+    /**
+     * @return every partition of the partition table, by id.
+     */
+    public List<ManagerListing.Partition> listPartitions()
+    {
+        final List<ManagerListing.Partition> partitions = new ArrayList<>();
+        long from = 0;
+        while (from >= 0)
+        {
+            list(ListKind.PARTITIONS, from);
+            expect(PartitionListResponseDecoder.TEMPLATE_ID, "listPartitions");
+            final PartitionListResponseDecoder decoder = new PartitionListResponseDecoder().wrap(
+                responseBuffer, HEADER_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+            decoder.correlationId();
+            from = decoder.nextFromId();
+            for (final PartitionListResponseDecoder.PartitionsDecoder p : decoder.partitions())
+            {
+                final long id = p.partitionId();
+                final long version = p.version();
+                final int ownerId = p.ownerId();
+                final long ownerLeaseId = p.ownerLeaseId();
+                final long log = p.logStreamId();
+                final long table = p.tableStreamId();
+                final long meta = p.metaStreamId();
+                partitions.add(new ManagerListing.Partition(id, p.startKey(), p.endKey(), version, ownerId,
+                    ownerLeaseId, log, table, meta));
+            }
+        }
+        return partitions;
+    }
+
+    /**
+     * Creates an unassigned partition over [startKey, endKey), which no partition may overlap. Admin role.
+     *
+     * @param startKey      inclusive start, "" for the lowest key.
+     * @param endKey        exclusive end, "" for +infinity.
+     * @param logStreamId   existing stream or 0.
+     * @param tableStreamId existing stream or 0.
+     * @param metaStreamId  existing stream or 0.
+     * @return the new partition's id and version.
+     * @throws ManagerException UNAUTHORISED, RANGE_CONFLICT, NO_SUCH_STREAM, BAD_REQUEST, or status null on timeout.
+     */
+    public ManagerListing.PartitionChange createPartition(
+        final String startKey, final String endKey, final long logStreamId, final long tableStreamId,
+        final long metaStreamId)
+    {
+        final long correlationId = nextCorrelationId();
+        final PartitionCreateRequestEncoder encoder = new PartitionCreateRequestEncoder()
+            .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId).logStreamId(logStreamId).tableStreamId(tableStreamId)
+            .metaStreamId(metaStreamId).startKey(startKey).endKey(endKey);
+        return partitionCall("createPartition", correlationId, HEADER_LENGTH + encoder.encodedLength());
+    }
+
+    /**
+     * Splits a partition at splitKey if it is still at expectedVersion: it keeps [start, splitKey), a new partition
+     * with the given streams and the same owner gets [splitKey, end). Admin role.
+     *
+     * @return the partition's new version and the new partition's id.
+     * @throws ManagerException VERSION_MISMATCH, NO_SUCH_PARTITION, RANGE_CONFLICT, UNAUTHORISED, NO_SUCH_STREAM.
+     */
+    public ManagerListing.PartitionChange splitPartition(
+        final long partitionId, final long expectedVersion, final String splitKey, final long logStreamId,
+        final long tableStreamId, final long metaStreamId)
+    {
+        final long correlationId = nextCorrelationId();
+        final PartitionSplitRequestEncoder encoder = new PartitionSplitRequestEncoder()
+            .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId).partitionId(partitionId).expectedVersion(expectedVersion)
+            .logStreamId(logStreamId).tableStreamId(tableStreamId).metaStreamId(metaStreamId).splitKey(splitKey);
+        return partitionCall("splitPartition(" + partitionId + ")", correlationId,
+            HEADER_LENGTH + encoder.encodedLength());
+    }
+
+    /**
+     * Merges right into left (left must end where right starts), both at their expected versions. Admin role.
+     *
+     * @return left's id and new version.
+     * @throws ManagerException VERSION_MISMATCH, NO_SUCH_PARTITION, RANGE_CONFLICT, UNAUTHORISED.
+     */
+    public ManagerListing.PartitionChange mergePartitions(
+        final long leftPartitionId, final long leftExpectedVersion, final long rightPartitionId,
+        final long rightExpectedVersion)
+    {
+        final long correlationId = nextCorrelationId();
+        final PartitionMergeRequestEncoder encoder = new PartitionMergeRequestEncoder()
+            .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId).leftPartitionId(leftPartitionId).leftExpectedVersion(leftExpectedVersion)
+            .rightPartitionId(rightPartitionId).rightExpectedVersion(rightExpectedVersion);
+        return partitionCall("mergePartitions(" + leftPartitionId + ", " + rightPartitionId + ")", correlationId,
+            HEADER_LENGTH + encoder.encodedLength());
+    }
+
+    /**
+     * Sets a partition's owner if it is still at expectedVersion. Admin role.
+     *
+     * @param ownerId      partition server id, 0 to unassign.
+     * @param ownerLeaseId an existing lease of the owner, 0 when unassigning.
+     * @return the partition's new version.
+     * @throws ManagerException VERSION_MISMATCH, NO_SUCH_PARTITION, NO_SUCH_LEASE, BAD_REQUEST, UNAUTHORISED.
+     */
+    public ManagerListing.PartitionChange assignPartition(
+        final long partitionId, final long expectedVersion, final int ownerId, final long ownerLeaseId)
+    {
+        final long correlationId = nextCorrelationId();
+        final PartitionAssignRequestEncoder encoder = new PartitionAssignRequestEncoder()
+            .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId).partitionId(partitionId).expectedVersion(expectedVersion)
+            .ownerId(ownerId).ownerLeaseId(ownerLeaseId);
+        return partitionCall("assignPartition(" + partitionId + ")", correlationId,
+            HEADER_LENGTH + encoder.encodedLength());
+    }
+
+    private ManagerListing.PartitionChange partitionCall(final String what, final long correlationId, final int length)
+    {
+        call(what, correlationId, length);
+        expect(PartitionResponseDecoder.TEMPLATE_ID, what);
+        final PartitionResponseDecoder d = new PartitionResponseDecoder().wrap(
+            responseBuffer, HEADER_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+        d.correlationId();
+        final ManagerStatus status = d.status();
+        final ManagerListing.PartitionChange change = new ManagerListing.PartitionChange(
+            d.partitionId(), d.version(), d.newPartitionId(), d.revision());
+        final String message = d.errorMessage();
+        if (status != ManagerStatus.OK)
+        {
+            throw new ManagerException(status, what + " refused: " + status + ": " + message);
+        }
+        return change;
     }
 
     /**

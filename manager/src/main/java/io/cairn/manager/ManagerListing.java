@@ -117,4 +117,34 @@ public final class ManagerListing
         long sealedLength, long ownerRevision, long claimEpoch, long claimExpiresAtMs, long progressBytes)
     {
     }
+
+    /**
+     * One partition of the partition table: keys in [startKey, endKey), an empty endKey is +infinity.
+     *
+     * @param partitionId   id from the shared allocator.
+     * @param startKey      inclusive start (empty: the lowest key).
+     * @param endKey        exclusive end (empty: +infinity).
+     * @param version       revision of its last change; the compare-and-swap operand of every change.
+     * @param ownerId       partition server owning it, 0 when unassigned.
+     * @param ownerLeaseId  the owner's lease, 0 when unassigned.
+     * @param logStreamId   commit log stream, 0 when none yet.
+     * @param tableStreamId row data stream, 0 when none yet.
+     * @param metaStreamId  metadata stream, 0 when none yet.
+     */
+    public record Partition(long partitionId, String startKey, String endKey, long version, int ownerId,
+        long ownerLeaseId, long logStreamId, long tableStreamId, long metaStreamId)
+    {
+    }
+
+    /**
+     * Outcome of a partition table change.
+     *
+     * @param partitionId    the partition changed (the left one of a merge).
+     * @param version        its new version.
+     * @param newPartitionId split: the new right-hand partition; else -1.
+     * @param revision       global revision after the change.
+     */
+    public record PartitionChange(long partitionId, long version, long newPartitionId, long revision)
+    {
+    }
 }

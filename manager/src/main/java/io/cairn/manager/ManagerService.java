@@ -122,6 +122,8 @@ public final class ManagerService implements ClusteredService
      */
     public void onSessionOpen(final ClientSession session, final long timestamp)
     {
+        // The principal travels in the log's session-open event, so every member (and a replay) sees the same role.
+        stateMachine.onSessionOpen(session.id(), session.encodedPrincipal());
     }
 
     /**

@@ -32,6 +32,15 @@ import io.cairn.sbe.manager.NodeHeartbeatRequestDecoder;
 import io.cairn.sbe.manager.NodeHeartbeatResponseEncoder;
 import io.cairn.sbe.manager.NodeListResponseEncoder;
 import io.cairn.sbe.manager.NodeState;
+import io.cairn.sbe.manager.PartitionAssignRequestDecoder;
+import io.cairn.sbe.manager.PartitionCreateRequestDecoder;
+import io.cairn.sbe.manager.PartitionEntryDecoder;
+import io.cairn.sbe.manager.PartitionEntryEncoder;
+import io.cairn.sbe.manager.PartitionListResponseEncoder;
+import io.cairn.sbe.manager.PartitionMergeRequestDecoder;
+import io.cairn.sbe.manager.PartitionResponseEncoder;
+import io.cairn.sbe.manager.PartitionSplitRequestDecoder;
+import io.cairn.sbe.manager.SessionRole;
 import io.cairn.sbe.manager.SessionAnswerEntryDecoder;
 import io.cairn.sbe.manager.SessionAnswerEntryEncoder;
 import io.cairn.sbe.manager.StreamListResponseEncoder;
@@ -111,7 +120,7 @@ import java.util.TreeSet;
 public final class ManagerStateMachine
 {
     /** Version of the snapshot layout written by {@link #takeSnapshot(SnapshotSink)}. */
-    public static final int SNAPSHOT_FORMAT_VERSION = 3;
+    public static final int SNAPSHOT_FORMAT_VERSION = 4;
     /** Oldest snapshot layout this build still reads. */
     public static final int SNAPSHOT_FORMAT_VERSION_MIN = 1;
     /** Default time without a heartbeat after which a node is SUSPECT: no new replicas go to it. */
@@ -323,6 +332,8 @@ public final class ManagerStateMachine
     {
         long lastCorrelationId = NULL_ID;
         long lastStreamId = NULL_ID;
+        /** From the authenticated principal at session open; a session never seen opening is a client. */
+        SessionRole role = SessionRole.CLIENT;
         byte[] lastAnswer;
         /** Answers of earlier key/value writes, by correlationId, for retries of pipelined commands. */
         final TreeMap<Long, byte[]> earlierAnswers = new TreeMap<>();
@@ -337,6 +348,7 @@ public final class ManagerStateMachine
     private final TreeMap<Long, Task> tasks = new TreeMap<>();
     private final TreeMap<Long, TreeMap<Long, Watch>> watchesBySession = new TreeMap<>();
     private final KvStore kv = new KvStore();
+    private final PartitionTable partitions = new PartitionTable();
     private long nextId = 1;
     private int extentCount;
     private int watchCount;
@@ -414,6 +426,14 @@ public final class ManagerStateMachine
     private final WatchEntryDecoder watchEntryDecoder = new WatchEntryDecoder();
     private final SessionAnswerEntryEncoder sessionAnswerEntryEncoder = new SessionAnswerEntryEncoder();
     private final SessionAnswerEntryDecoder sessionAnswerEntryDecoder = new SessionAnswerEntryDecoder();
+    private final PartitionCreateRequestDecoder partitionCreateDecoder = new PartitionCreateRequestDecoder();
+    private final PartitionSplitRequestDecoder partitionSplitDecoder = new PartitionSplitRequestDecoder();
+    private final PartitionMergeRequestDecoder partitionMergeDecoder = new PartitionMergeRequestDecoder();
+    private final PartitionAssignRequestDecoder partitionAssignDecoder = new PartitionAssignRequestDecoder();
+    private final PartitionResponseEncoder partitionResponseEncoder = new PartitionResponseEncoder();
+    private final PartitionListResponseEncoder partitionListEncoder = new PartitionListResponseEncoder();
+    private final PartitionEntryEncoder partitionEntryEncoder = new PartitionEntryEncoder();
+    private final PartitionEntryDecoder partitionEntryDecoder = new PartitionEntryDecoder();
 
     private final byte[] varBytes = new byte[Math.max(MAX_NAME_LENGTH_BYTES, MAX_ENDPOINT_LENGTH_BYTES)];
     private final CharsetDecoder utf8Decoder = StandardCharsets.UTF_8.newDecoder()
@@ -538,9 +558,37 @@ public final class ManagerStateMachine
             case TaskClaimRequestDecoder.TEMPLATE_ID, TaskProgressRequestDecoder.TEMPLATE_ID,
                 TaskCompleteRequestDecoder.TEMPLATE_ID -> onTaskCommand(
                 sessionId, templateId, buffer, bodyOffset, blockLength, version, clusterTimeMs, out, outOffset);
+            case PartitionCreateRequestDecoder.TEMPLATE_ID, PartitionSplitRequestDecoder.TEMPLATE_ID,
+                PartitionMergeRequestDecoder.TEMPLATE_ID, PartitionAssignRequestDecoder.TEMPLATE_ID ->
+                onPartitionCommand(sessionId, templateId, buffer, bodyOffset, blockLength, version, end, out, outOffset);
             default -> onKvCommand(
                 sessionId, templateId, buffer, bodyOffset, blockLength, version, end, clusterTimeMs, out, outOffset);
         };
+    }
+
+    /**
+     * Records a new session and its role. Called from the log (every member, same position), with the principal the
+     * leader's authenticator gave the session: {@code "admin"} is {@link SessionRole#ADMIN}, anything else a client.
+     *
+     * @param sessionId        of the new cluster session.
+     * @param encodedPrincipal the session's principal ({@link ManagerAuthenticator}: the role name); may be null.
+     */
+    public void onSessionOpen(final long sessionId, final byte[] encodedPrincipal)
+    {
+        final Session session = sessions.computeIfAbsent(sessionId, (id) -> new Session());
+        session.role = encodedPrincipal != null &&
+            Arrays.equals(encodedPrincipal, ManagerAuthenticator.ROLE_ADMIN.getBytes(StandardCharsets.UTF_8)) ?
+            SessionRole.ADMIN : SessionRole.CLIENT;
+    }
+
+    /**
+     * @param sessionId a cluster session.
+     * @return its role; {@link SessionRole#CLIENT} for a session never seen opening.
+     */
+    public SessionRole sessionRole(final long sessionId)
+    {
+        final Session session = sessions.get(sessionId);
+        return session == null ? SessionRole.CLIENT : session.role;
     }
 
     /**
@@ -581,6 +629,10 @@ public final class ManagerStateMachine
             case TaskClaimRequestDecoder.TEMPLATE_ID -> TaskClaimRequestDecoder.BLOCK_LENGTH;
             case TaskProgressRequestDecoder.TEMPLATE_ID -> TaskProgressRequestDecoder.BLOCK_LENGTH;
             case TaskCompleteRequestDecoder.TEMPLATE_ID -> TaskCompleteRequestDecoder.BLOCK_LENGTH;
+            case PartitionCreateRequestDecoder.TEMPLATE_ID -> PartitionCreateRequestDecoder.BLOCK_LENGTH;
+            case PartitionSplitRequestDecoder.TEMPLATE_ID -> PartitionSplitRequestDecoder.BLOCK_LENGTH;
+            case PartitionMergeRequestDecoder.TEMPLATE_ID -> PartitionMergeRequestDecoder.BLOCK_LENGTH;
+            case PartitionAssignRequestDecoder.TEMPLATE_ID -> PartitionAssignRequestDecoder.BLOCK_LENGTH;
             default -> -1;
         };
     }
@@ -997,6 +1049,7 @@ public final class ManagerStateMachine
         }
         Verify.verify(watches == watchCount && watchCount <= MAX_WATCHES, "watch count", watchCount);
         kv.verifyInvariants(revision);
+        partitions.verifyInvariants(revision, nextId, streams::containsKey);
     }
 
     private void verifyExtentReferences()
@@ -1658,6 +1711,7 @@ public final class ManagerStateMachine
             case STREAMS -> writeStreamList(out, outOffset, correlationId, fromId, maxCount);
             case EXTENTS -> writeExtentList(out, outOffset, correlationId, fromId, maxCount);
             case TASKS -> writeTaskList(out, outOffset, correlationId, fromId, maxCount);
+            case PARTITIONS -> writePartitionList(out, outOffset, correlationId, fromId, maxCount);
             default -> writeError(out, outOffset, correlationId, "unsupported list kind " + kind);
         };
     }
@@ -1789,6 +1843,270 @@ public final class ManagerStateMachine
                 .lostNodeId(task.lostNodeId).createdAtMs(task.createdAtMs).sealedLength(task.sealedLength);
         }
         return HEADER_LENGTH + encoder.encodedLength();
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Partition table (admin role)
+    // ---------------------------------------------------------------------------------------------------------------
+
+    private int onPartitionCommand(
+        final long sessionId,
+        final int templateId,
+        final DirectBuffer buffer,
+        final int bodyOffset,
+        final int blockLength,
+        final int version,
+        final int end,
+        final MutableDirectBuffer out,
+        final int outOffset)
+    {
+        final long correlationId = buffer.getLong(bodyOffset, ByteOrder.LITTLE_ENDIAN);
+        if (sessionRole(sessionId) != SessionRole.ADMIN)
+        {
+            return writePartitionResponse(out, outOffset, correlationId, ManagerStatus.UNAUTHORISED, NULL_ID, 0, NULL_ID,
+                "partition table changes need the " + ManagerAuthenticator.ROLE_ADMIN + " role");
+        }
+        if (isDuplicate(sessionId, correlationId))
+        {
+            return writeKvDuplicate(sessionId, correlationId, out, outOffset);
+        }
+        final int length;
+        try
+        {
+            length = switch (templateId)
+            {
+                case PartitionCreateRequestDecoder.TEMPLATE_ID ->
+                    createPartition(buffer, bodyOffset, blockLength, version, end, out, outOffset);
+                case PartitionSplitRequestDecoder.TEMPLATE_ID ->
+                    splitPartition(buffer, bodyOffset, blockLength, version, end, out, outOffset);
+                case PartitionMergeRequestDecoder.TEMPLATE_ID ->
+                    mergePartitions(buffer, bodyOffset, blockLength, version, out, outOffset);
+                default -> assignPartition(buffer, bodyOffset, blockLength, version, out, outOffset);
+            };
+        }
+        catch (final KvRefusal refusal)
+        {
+            return writePartitionResponse(out, outOffset, correlationId, refusal.status, NULL_ID, 0, NULL_ID,
+                refusal.getMessage());
+        }
+        recordApplied(sessionId, correlationId, NULL_ID, false);
+        final byte[] answer = new byte[length];
+        out.getBytes(outOffset, answer);
+        sessions.get(sessionId).lastAnswer = answer;
+        return length;
+    }
+
+    private int createPartition(
+        final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version, final int end,
+        final MutableDirectBuffer out, final int outOffset)
+    {
+        final PartitionCreateRequestDecoder d = partitionCreateDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        final long correlationId = d.correlationId();
+        final long logStreamId = d.logStreamId();
+        final long tableStreamId = d.tableStreamId();
+        final long metaStreamId = d.metaStreamId();
+        final byte[] startKey = PartitionTable.bytes(readKey(buffer, d.limit(), end, true));
+        d.skipStartKey();
+        final byte[] endKey = PartitionTable.bytes(readKey(buffer, d.limit(), end, true));
+        d.skipEndKey();
+        requireStreams(logStreamId, tableStreamId, metaStreamId);
+        final String refused = partitions.checkCreate(startKey, endKey);
+        if (refused != null)
+        {
+            throw new KvRefusal(ManagerStatus.RANGE_CONFLICT, refused);
+        }
+        revision++;
+        final PartitionTable.Partition partition = partitions.create(nextId++, startKey, endKey, revision);
+        PartitionTable.streams(partition, logStreamId, tableStreamId, metaStreamId);
+        return writePartitionResponse(out, outOffset, correlationId, ManagerStatus.OK, partition.partitionId(),
+            partition.version(), NULL_ID, "");
+    }
+
+    private int splitPartition(
+        final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version, final int end,
+        final MutableDirectBuffer out, final int outOffset)
+    {
+        final PartitionSplitRequestDecoder d = partitionSplitDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        final long correlationId = d.correlationId();
+        final long partitionId = d.partitionId();
+        final long expectedVersion = d.expectedVersion();
+        final long logStreamId = d.logStreamId();
+        final long tableStreamId = d.tableStreamId();
+        final long metaStreamId = d.metaStreamId();
+        final byte[] splitKey = PartitionTable.bytes(readKey(buffer, d.limit(), end, false));
+        d.skipSplitKey();
+        final PartitionTable.Partition left = requirePartition(partitionId, expectedVersion);
+        requireStreams(logStreamId, tableStreamId, metaStreamId);
+        final String refused = partitions.checkSplit(left, splitKey);
+        if (refused != null)
+        {
+            throw new KvRefusal(ManagerStatus.RANGE_CONFLICT, refused);
+        }
+        revision++;
+        final PartitionTable.Partition right = partitions.split(left, splitKey, nextId++, revision);
+        PartitionTable.streams(right, logStreamId, tableStreamId, metaStreamId);
+        return writePartitionResponse(out, outOffset, correlationId, ManagerStatus.OK, left.partitionId(),
+            left.version(), right.partitionId(), "");
+    }
+
+    private int mergePartitions(
+        final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version,
+        final MutableDirectBuffer out, final int outOffset)
+    {
+        final PartitionMergeRequestDecoder d = partitionMergeDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        final long correlationId = d.correlationId();
+        final PartitionTable.Partition left = requirePartition(d.leftPartitionId(), d.leftExpectedVersion());
+        final PartitionTable.Partition right = requirePartition(d.rightPartitionId(), d.rightExpectedVersion());
+        final String refused = PartitionTable.checkMerge(left, right);
+        if (refused != null)
+        {
+            throw new KvRefusal(ManagerStatus.RANGE_CONFLICT, refused);
+        }
+        revision++;
+        partitions.merge(left, right, revision);
+        return writePartitionResponse(out, outOffset, correlationId, ManagerStatus.OK, left.partitionId(),
+            left.version(), NULL_ID, "");
+    }
+
+    private int assignPartition(
+        final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version,
+        final MutableDirectBuffer out, final int outOffset)
+    {
+        final PartitionAssignRequestDecoder d = partitionAssignDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        final long correlationId = d.correlationId();
+        final long partitionId = d.partitionId();
+        final long expectedVersion = d.expectedVersion();
+        final int ownerId = d.ownerId();
+        final long ownerLeaseId = d.ownerLeaseId();
+        final PartitionTable.Partition partition = requirePartition(partitionId, expectedVersion);
+        if (ownerId < 0 || (ownerId == 0 && ownerLeaseId != 0))
+        {
+            throw new KvRefusal(ManagerStatus.BAD_REQUEST, "ownerId must be >= 0, and an unassigned partition has " +
+                "ownerLeaseId 0");
+        }
+        if (ownerLeaseId != 0 && kv.lease(ownerLeaseId) == null)
+        {
+            throw new KvRefusal(ManagerStatus.NO_SUCH_LEASE, "no lease " + ownerLeaseId);
+        }
+        revision++;
+        PartitionTable.assign(partition, ownerId, ownerLeaseId, revision);
+        return writePartitionResponse(out, outOffset, correlationId, ManagerStatus.OK, partitionId,
+            partition.version(), NULL_ID, "");
+    }
+
+    private PartitionTable.Partition requirePartition(final long partitionId, final long expectedVersion)
+    {
+        final PartitionTable.Partition partition = partitions.get(partitionId);
+        if (partition == null)
+        {
+            throw new KvRefusal(ManagerStatus.NO_SUCH_PARTITION, "no partition " + partitionId);
+        }
+        if (partition.version() != expectedVersion)
+        {
+            throw new KvRefusal(ManagerStatus.VERSION_MISMATCH, "partition " + partitionId + " is at version " +
+                partition.version() + ", not " + expectedVersion);
+        }
+        return partition;
+    }
+
+    private void requireStreams(final long logStreamId, final long tableStreamId, final long metaStreamId)
+    {
+        for (final long streamId : new long[]{ logStreamId, tableStreamId, metaStreamId })
+        {
+            if (streamId != 0 && !streams.containsKey(streamId))
+            {
+                throw new KvRefusal(ManagerStatus.NO_SUCH_STREAM, "no stream " + streamId);
+            }
+        }
+    }
+
+    private int writePartitionResponse(
+        final MutableDirectBuffer out,
+        final int outOffset,
+        final long correlationId,
+        final ManagerStatus status,
+        final long partitionId,
+        final long version,
+        final long newPartitionId,
+        final String message)
+    {
+        final PartitionResponseEncoder encoder = partitionResponseEncoder
+            .wrapAndApplyHeader(out, outOffset, headerEncoder)
+            .correlationId(correlationId)
+            .status(status)
+            .partitionId(partitionId)
+            .version(version)
+            .newPartitionId(newPartitionId)
+            .revision(revision);
+        putBounded(message, (bytes, length) -> encoder.putErrorMessage(bytes, 0, length));
+        return HEADER_LENGTH + encoder.encodedLength();
+    }
+
+    private int writePartitionList(
+        final MutableDirectBuffer out, final int outOffset, final long correlationId, final long fromId,
+        final int maxCount)
+    {
+        final ArrayList<PartitionTable.Partition> page = new ArrayList<>();
+        long nextFromId = NULL_ID;
+        int bytes = 0;
+        for (final PartitionTable.Partition p : partitions.tail(fromId))
+        {
+            final int entryBytes = PartitionListResponseEncoder.PartitionsEncoder.sbeBlockLength() +
+                2 * VAR_LENGTH_FIELD_BYTES + p.startKey().length + p.endKey().length;
+            if (page.size() == maxCount || bytes + entryBytes > ANSWER_BUDGET_BYTES)
+            {
+                nextFromId = p.partitionId();
+                break;
+            }
+            bytes += entryBytes;
+            page.add(p);
+        }
+        final PartitionListResponseEncoder encoder = partitionListEncoder.wrapAndApplyHeader(out, outOffset,
+            headerEncoder).correlationId(correlationId).nextFromId(nextFromId);
+        final PartitionListResponseEncoder.PartitionsEncoder group = encoder.partitionsCount(page.size());
+        for (final PartitionTable.Partition p : page)
+        {
+            group.next().partitionId(p.partitionId()).version(p.version()).ownerId(p.ownerId())
+                .ownerLeaseId(p.ownerLeaseId()).logStreamId(p.logStreamId()).tableStreamId(p.tableStreamId())
+                .metaStreamId(p.metaStreamId()).putStartKey(p.startKey(), 0, p.startKey().length)
+                .putEndKey(p.endKey(), 0, p.endKey().length);
+        }
+        return HEADER_LENGTH + encoder.encodedLength();
+    }
+
+    private int snapshotPartitions(final SnapshotSink sink)
+    {
+        for (final PartitionTable.Partition p : partitions.byId())
+        {
+            partitionEntryEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder)
+                .partitionId(p.partitionId()).version(p.version()).ownerId(p.ownerId()).ownerLeaseId(p.ownerLeaseId())
+                .logStreamId(p.logStreamId()).tableStreamId(p.tableStreamId()).metaStreamId(p.metaStreamId())
+                .putStartKey(p.startKey(), 0, p.startKey().length).putEndKey(p.endKey(), 0, p.endKey().length);
+            sink.write(snapshotBuffer, 0, HEADER_LENGTH + partitionEntryEncoder.encodedLength());
+        }
+        return partitions.size();
+    }
+
+    private void restorePartition(
+        final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version)
+    {
+        finishRestoringStream();
+        final PartitionEntryDecoder d = partitionEntryDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        final long partitionId = d.partitionId();
+        final long partitionVersion = d.version();
+        final int ownerId = d.ownerId();
+        final long ownerLeaseId = d.ownerLeaseId();
+        final long logStreamId = d.logStreamId();
+        final long tableStreamId = d.tableStreamId();
+        final long metaStreamId = d.metaStreamId();
+        final byte[] startKey = new byte[d.startKeyLength()];
+        d.getStartKey(startKey, 0, startKey.length);
+        final byte[] endKey = new byte[d.endKeyLength()];
+        d.getEndKey(endKey, 0, endKey.length);
+        Verify.verify(partitions.get(partitionId) == null, "snapshot partition is unique", partitionId);
+        final PartitionTable.Partition p = partitions.restore(partitionId, startKey, endKey, partitionVersion);
+        PartitionTable.assign(p, ownerId, ownerLeaseId, partitionVersion);
+        PartitionTable.streams(p, logStreamId, tableStreamId, metaStreamId);
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -2448,6 +2766,8 @@ public final class ManagerStateMachine
             entryCount++;
         }
 
+        entryCount += snapshotPartitions(sink);
+
         snapshotEndEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder).entryCount(entryCount);
         sink.write(snapshotBuffer, 0, HEADER_LENGTH + snapshotEndEncoder.encodedLength());
     }
@@ -2489,7 +2809,8 @@ public final class ManagerStateMachine
             sessionEntryEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder)
                 .clusterSessionId(entry.getKey())
                 .lastCorrelationId(session.lastCorrelationId)
-                .lastStreamId(session.lastStreamId);
+                .lastStreamId(session.lastStreamId)
+                .role(session.role);
             sink.write(snapshotBuffer, 0, HEADER_LENGTH + sessionEntryEncoder.encodedLength());
             entryCount++;
             // Earlier answers first, the last one at the end: a restore keeps that order.
@@ -2576,6 +2897,7 @@ public final class ManagerStateMachine
         watchesBySession.clear();
         watchCount = 0;
         kv.clear();
+        partitions.clear();
         revision = 0;
         nextId = 1;
         extentCount = 0;
@@ -2631,6 +2953,7 @@ public final class ManagerStateMachine
             case KvEntryDecoder.TEMPLATE_ID -> restoreKey(buffer, bodyOffset, blockLength, version);
             case KvEventEntryDecoder.TEMPLATE_ID -> restoreEvent(buffer, bodyOffset, blockLength, version);
             case TaskEntryDecoder.TEMPLATE_ID -> restoreTask(buffer, bodyOffset, blockLength, version);
+            case PartitionEntryDecoder.TEMPLATE_ID -> restorePartition(buffer, bodyOffset, blockLength, version);
             case SnapshotEndDecoder.TEMPLATE_ID ->
             {
                 final int expected = snapshotEndDecoder.wrap(buffer, bodyOffset, blockLength, version).entryCount();
@@ -2760,6 +3083,11 @@ public final class ManagerStateMachine
         final long sessionId = decoder.clusterSessionId();
         session.lastCorrelationId = decoder.lastCorrelationId();
         session.lastStreamId = decoder.lastStreamId();
+        if (version >= 4)
+        {
+            session.role = decoder.role();
+            Verify.verify(session.role != SessionRole.NULL_VAL, "snapshot session role is valid", sessionId);
+        }
         Verify.verify(sessions.put(sessionId, session) == null, "snapshot session is unique", sessionId);
         restoringSession = session;
     }
@@ -2923,6 +3251,14 @@ public final class ManagerStateMachine
     }
 
     /**
+     * @return the partition table, for inspection by tests; do not modify.
+     */
+    public PartitionTable partitions()
+    {
+        return partitions;
+    }
+
+    /**
      * @return number of open recovery tasks.
      */
     public int taskCount()
@@ -2978,7 +3314,8 @@ public final class ManagerStateMachine
             sb.append("session ").append(entry.getKey()).append(" lastCorrelationId=")
                 .append(entry.getValue().lastCorrelationId).append(" lastStreamId=")
                 .append(entry.getValue().lastStreamId).append(" lastAnswer=")
-                .append(Arrays.toString(entry.getValue().lastAnswer)).append(" earlierAnswers=")
+                .append(Arrays.toString(entry.getValue().lastAnswer)).append(" role=").append(entry.getValue().role)
+                .append(" earlierAnswers=")
                 .append(entry.getValue().earlierAnswers.keySet()).append('\n');
         }
         for (final TreeMap<Long, Watch> watches : watchesBySession.values())
@@ -2994,6 +3331,7 @@ public final class ManagerStateMachine
                 .append(" stream=").append(task.streamId).append(" lost=").append(task.lostNodeId).append(" at=")
                 .append(task.createdAtMs).append(" sealed=").append(task.sealedLength).append('\n');
         }
+        partitions.dump(sb);
         sb.append("revision=").append(revision).append(" watchCount=").append(watchCount).append('\n');
         kv.dump(sb);
 

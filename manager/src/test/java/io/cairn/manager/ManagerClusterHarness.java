@@ -12,6 +12,7 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
 import java.util.stream.Stream;
 
 /**
@@ -30,6 +31,8 @@ final class ManagerClusterHarness implements AutoCloseable
     private final Process[] processes;
     private final int[] launches;
     private final List<String> jvmFlags;
+    private final String[] hosts;
+    private final IntFunction<List<String>> commandPrefix;
 
     /**
      * @param suiteName   directory name under target/cluster-tests; cleared first.
@@ -38,6 +41,23 @@ final class ManagerClusterHarness implements AutoCloseable
      */
     ManagerClusterHarness(final String suiteName, final int basePort, final int memberCount)
     {
+        this(suiteName, basePort, memberCount, null, (memberId) -> List.of());
+    }
+
+    /**
+     * @param suiteName     directory name under target/cluster-tests; cleared first.
+     * @param basePort      port base of member 0; member i uses basePort + 10 i.
+     * @param memberCount   members.
+     * @param hosts         each member's address (null: all on 127.0.0.1).
+     * @param commandPrefix what goes before {@code java} for a member, e.g. {@code ip netns exec NS}; it must exec
+     *                      the JVM in place, so that signals reach it.
+     */
+    ManagerClusterHarness(
+        final String suiteName, final int basePort, final int memberCount, final String[] hosts,
+        final IntFunction<List<String>> commandPrefix)
+    {
+        this.hosts = hosts;
+        this.commandPrefix = commandPrefix;
         this.baseDir = new File("target/cluster-tests/" + suiteName).getAbsoluteFile();
         this.basePort = basePort;
         this.memberCount = memberCount;
@@ -57,7 +77,7 @@ final class ManagerClusterHarness implements AutoCloseable
         final StringBuilder sb = new StringBuilder();
         for (int i = 0; i < memberCount; i++)
         {
-            sb.append(i).append("=127.0.0.1:").append(basePort + 10 * i).append(i + 1 < memberCount ? "," : "");
+            sb.append(i).append('=').append(hosts == null ? "127.0.0.1" : hosts[i]).append(':').append(basePort + 10 * i).append(i + 1 < memberCount ? "," : "");
         }
         return sb.toString();
     }
@@ -76,7 +96,7 @@ final class ManagerClusterHarness implements AutoCloseable
         final int launch = ++launches[memberId];
         final File out = logFile(memberId, launch, "out");
         final File err = logFile(memberId, launch, "err");
-        final List<String> command = new ArrayList<>();
+        final List<String> command = new ArrayList<>(commandPrefix.apply(memberId));
         command.add(System.getProperty("java.home") + "/bin/java");
         command.addAll(jvmFlags);
         command.add("-Xmx256m");

@@ -31,6 +31,7 @@ class ManagerClusterTest
     private ManagerClusterHarness harness;
     private MediaDriver clientDriver;
     private ManagerClient client;
+    private ManagerClient admin;
 
     @BeforeEach
     void setUp()
@@ -42,7 +43,7 @@ class ManagerClusterTest
     @AfterEach
     void tearDown()
     {
-        CloseHelper.closeAll(client, harness, clientDriver);
+        CloseHelper.closeAll(client, admin, harness, clientDriver);
     }
 
     @Test
@@ -261,6 +262,13 @@ class ManagerClusterTest
         assertTrue(rejected.getMessage().contains("cannot connect"), rejected.getMessage());
         final ManagerException notAdmin = assertThrows(ManagerException.class, () -> client.requestSnapshot());
         assertTrue(notAdmin.getMessage().contains("refused"), notAdmin.getMessage());
+        // Partition table changes are refused inside the state machine for the client role; an admin session's
+        // role comes from its principal in the log's session-open event, so it holds on a new leader too.
+        final ManagerException partitionRefused = assertThrows(ManagerException.class,
+            () -> client.createPartition("", "", 0, 0, 0));
+        assertEquals(ManagerStatus.UNAUTHORISED, partitionRefused.status());
+        admin = connect();
+        final ManagerListing.PartitionChange whole = admin.createPartition("", "", 0, 0, 0);
 
         final List<Kv.WatchEvent> events = new ArrayList<>();
         client.watch("job/", true, 0, events::add);
@@ -286,6 +294,11 @@ class ManagerClusterTest
         harness.kill(leader);
         client.kvPut("job/b", "x".getBytes(java.nio.charset.StandardCharsets.UTF_8), 0);
         assertEquals("2", client.kvGet("job/a").valueString());
+        final ManagerListing.PartitionChange split = admin.splitPartition(whole.partitionId(), whole.version(), "m", 0,
+            0, 0);
+        assertTrue(split.version() > whole.version());
+        assertEquals(List.of("[,m)", "[m,)"), client.listPartitions().stream()
+            .map((p) -> "[" + p.startKey() + "," + p.endKey() + ")").toList());
 
         // The lease is not kept alive: its key is deleted by the cluster timer (on the new leader).
         final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);

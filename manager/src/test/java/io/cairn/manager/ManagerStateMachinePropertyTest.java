@@ -20,6 +20,11 @@ import io.cairn.sbe.manager.MessageHeaderDecoder;
 import io.cairn.sbe.manager.MessageHeaderEncoder;
 import io.cairn.sbe.manager.NodeHeartbeatRequestEncoder;
 import io.cairn.sbe.manager.NodeState;
+import io.cairn.sbe.manager.PartitionAssignRequestEncoder;
+import io.cairn.sbe.manager.PartitionCreateRequestEncoder;
+import io.cairn.sbe.manager.PartitionMergeRequestEncoder;
+import io.cairn.sbe.manager.PartitionResponseDecoder;
+import io.cairn.sbe.manager.PartitionSplitRequestEncoder;
 import io.cairn.sbe.manager.RegisterNodeRequestEncoder;
 import io.cairn.sbe.manager.StreamInfoResponseDecoder;
 import io.cairn.sbe.manager.WatchCreateRequestEncoder;
@@ -49,7 +54,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * every write's revision is strictly above the previous one, no key outlives its lease, new replicas are only on
  * alive nodes in distinct failure domains when enough exist, and a watch on everything saw every change in order.
  * Every few hundred steps the state is snapshotted and restored into a fresh machine, which must dump identically
- * and then behave identically on the rest of the history. A failure names its seed.
+ * and then behave identically on the rest of the history. Partition table commands (create, split, merge, assign)
+ * from two admin sessions and one client session are decided as a model of the table says (overlaps, adjacency,
+ * compare-and-swap on versions, the client role refused); the table then equals the model, its ranges are disjoint
+ * and every change's version is strictly above every earlier revision. A failure names its seed.
  */
 class ManagerStateMachinePropertyTest
 {
@@ -58,6 +66,9 @@ class ManagerStateMachinePropertyTest
     private static final String[] KEYS = { "a", "a/1", "a/2", "b", "b/x", "c" };
     private static final String[] DOMAINS = { "rack-1", "rack-1", "rack-2", "rack-2", "rack-3", "" };
     private static final long WATCH_SESSION = 99;
+    /** Sessions 1 and 2 are admins, 3 a client: partition table changes from 3 are refused. */
+    private static final long CLIENT_SESSION = 3;
+    private static final String[] PARTITION_KEYS = { "b", "d", "f", "h", "k", "m", "p", "t" };
 
     private final UnsafeBuffer command = new UnsafeBuffer(new byte[64 * 1024]);
     private final UnsafeBuffer response = new UnsafeBuffer(new byte[ManagerStateMachine.RESPONSE_BUFFER_LENGTH_MIN]);
@@ -141,6 +152,18 @@ class ManagerStateMachinePropertyTest
     private int casSucceeded;
     private int casFailed;
 
+    /** A partition as the model believes it: [start, end), end "" = +infinity. */
+    private record ModelPartition(long id, String start, String end, long version, int owner, long lease)
+    {
+        boolean contains(final String key)
+        {
+            return key.compareTo(start) >= 0 && (end.isEmpty() || key.compareTo(end) < 0);
+        }
+    }
+
+    private final TreeMap<Long, ModelPartition> partitionModel = new TreeMap<>();
+    private final Map<ManagerStatus, Integer> partitionOutcomes = new HashMap<>();
+
     private void run(final long seed)
     {
         final Random random = new Random(seed);
@@ -159,6 +182,11 @@ class ManagerStateMachinePropertyTest
         placements = 0;
         casSucceeded = 0;
         casFailed = 0;
+        partitionModel.clear();
+        partitionOutcomes.clear();
+        sm.onSessionOpen(1, "admin".getBytes(StandardCharsets.UTF_8));
+        sm.onSessionOpen(2, "admin".getBytes(StandardCharsets.UTF_8));
+        sm.onSessionOpen(CLIENT_SESSION, "client".getBytes(StandardCharsets.UTF_8));
         sm.watchSink((sessionId, buffer, offset, length) -> onWatchEvent(sessionId, buffer, offset));
         createWatch();
 
@@ -205,6 +233,10 @@ class ManagerStateMachinePropertyTest
                 timeMs += random.nextInt(1_500); // long pauses let leases expire and nodes go suspect or dead
                 fireTimerIfDue();
             }
+            if (random.nextInt(20) == 0)
+            {
+                partitionCommand(1 + random.nextInt(3), random);
+            }
             check();
             if (step % 500 == 250)
             {
@@ -217,6 +249,11 @@ class ManagerStateMachinePropertyTest
         assertTrue(maxTasks > 0, "some node died holding replicas: " + maxTasks);
         assertTrue(placements > 10, "extents were placed: " + placements);
         assertTrue(casSucceeded > 0 && casFailed > 0, "CAS both ways: " + casSucceeded + "/" + casFailed);
+        for (final ManagerStatus status : new ManagerStatus[]{ ManagerStatus.OK, ManagerStatus.UNAUTHORISED,
+            ManagerStatus.VERSION_MISMATCH, ManagerStatus.RANGE_CONFLICT, ManagerStatus.NO_SUCH_PARTITION })
+        {
+            assertTrue(partitionOutcomes.getOrDefault(status, 0) > 0, "partition outcomes " + partitionOutcomes);
+        }
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -578,10 +615,139 @@ class ManagerStateMachinePropertyTest
         headerDecoder.wrap(response, 0);
         final boolean firstApplied = firstAnswer[HEADER + Long.BYTES] == ManagerStatus.OK.value(); // status follows
         if (firstApplied && (headerDecoder.templateId() == KvResponseDecoder.TEMPLATE_ID ||
-            headerDecoder.templateId() == LeaseResponseDecoder.TEMPLATE_ID))
+            headerDecoder.templateId() == LeaseResponseDecoder.TEMPLATE_ID ||
+            headerDecoder.templateId() == PartitionResponseDecoder.TEMPLATE_ID))
         {
             assertArrayEquals(firstAnswer, lastAnswer, "a retried key/value write is answered as the first time");
         }
+    }
+
+    private void partitionCommand(final long session, final Random random)
+    {
+        final List<ModelPartition> existing = new ArrayList<>(partitionModel.values());
+        final ModelPartition some = existing.isEmpty() ? null : existing.get(random.nextInt(existing.size()));
+        final long someId = some == null || random.nextInt(8) == 0 ? 1_000_000 + random.nextInt(3) : some.id();
+        final long someVersion = some == null ? 0 : random.nextInt(4) == 0 ? some.version() - 1 : some.version();
+        final int op = random.nextInt(4);
+        final int length;
+        final ManagerStatus expected;
+        String start = "";
+        String end = "";
+        int owner = 0;
+        long lease = 0;
+        ModelPartition right = null;
+        if (op == 0 || existing.isEmpty())
+        {
+            start = random.nextInt(4) == 0 ? "" : PARTITION_KEYS[random.nextInt(PARTITION_KEYS.length)];
+            end = random.nextInt(4) == 0 ? "" : PARTITION_KEYS[random.nextInt(PARTITION_KEYS.length)];
+            length = HEADER + new PartitionCreateRequestEncoder().wrapAndApplyHeader(command, 0, headerEncoder)
+                .correlationId(nextCorrelation(session)).logStreamId(0).tableStreamId(0).metaStreamId(0)
+                .startKey(start).endKey(end).encodedLength();
+            expected = createOutcome(start, end);
+        }
+        else if (op == 1)
+        {
+            start = PARTITION_KEYS[random.nextInt(PARTITION_KEYS.length)]; // the split key
+            length = HEADER + new PartitionSplitRequestEncoder().wrapAndApplyHeader(command, 0, headerEncoder)
+                .correlationId(nextCorrelation(session)).partitionId(someId).expectedVersion(someVersion)
+                .logStreamId(0).tableStreamId(0).metaStreamId(0).splitKey(start).encodedLength();
+            final ModelPartition p = partitionModel.get(someId);
+            expected = p == null ? ManagerStatus.NO_SUCH_PARTITION : p.version() != someVersion ?
+                ManagerStatus.VERSION_MISMATCH : start.compareTo(p.start()) > 0 && p.contains(start) ?
+                ManagerStatus.OK : ManagerStatus.RANGE_CONFLICT;
+        }
+        else if (op == 2)
+        {
+            // Usually the partition that starts where the chosen one ends, sometimes any.
+            right = existing.get(random.nextInt(existing.size()));
+            for (final ModelPartition p : existing)
+            {
+                if (some != null && !some.end().isEmpty() && p.start().equals(some.end()) && random.nextInt(3) > 0)
+                {
+                    right = p;
+                }
+            }
+            length = HEADER + new PartitionMergeRequestEncoder().wrapAndApplyHeader(command, 0, headerEncoder)
+                .correlationId(nextCorrelation(session)).leftPartitionId(someId).leftExpectedVersion(someVersion)
+                .rightPartitionId(right.id()).rightExpectedVersion(right.version()).encodedLength();
+            final ModelPartition left = partitionModel.get(someId);
+            expected = left == null ? ManagerStatus.NO_SUCH_PARTITION : left.version() != someVersion ?
+                ManagerStatus.VERSION_MISMATCH : left != right && !left.end().isEmpty() &&
+                left.end().equals(right.start()) ? ManagerStatus.OK : ManagerStatus.RANGE_CONFLICT;
+        }
+        else
+        {
+            owner = random.nextInt(4);
+            lease = owner == 0 || model.leaseExpiry.isEmpty() ? 0 : random.nextInt(5) == 0 ? 987_654 :
+                model.leaseExpiry.firstKey();
+            length = HEADER + new PartitionAssignRequestEncoder().wrapAndApplyHeader(command, 0, headerEncoder)
+                .correlationId(nextCorrelation(session)).partitionId(someId).expectedVersion(someVersion)
+                .ownerId(owner).ownerLeaseId(lease).encodedLength();
+            final ModelPartition p = partitionModel.get(someId);
+            expected = p == null ? ManagerStatus.NO_SUCH_PARTITION : p.version() != someVersion ?
+                ManagerStatus.VERSION_MISMATCH : lease != 0 && !model.leaseExpiry.containsKey(lease) ?
+                ManagerStatus.NO_SUCH_LEASE : ManagerStatus.OK;
+        }
+        apply(session, length);
+        assertEquals(PartitionResponseDecoder.TEMPLATE_ID, headerDecoder.templateId());
+        final PartitionResponseDecoder answer = new PartitionResponseDecoder().wrap(
+            response, HEADER, headerDecoder.blockLength(), headerDecoder.version());
+        answer.correlationId();
+        final ManagerStatus status = answer.status();
+        final ManagerStatus want = session == CLIENT_SESSION ? ManagerStatus.UNAUTHORISED : expected;
+        assertEquals(want, status, "partition command " + op + " decided as the model says");
+        partitionOutcomes.merge(status, 1, Integer::sum);
+        if (status != ManagerStatus.OK)
+        {
+            return;
+        }
+        final long partitionId = answer.partitionId();
+        final long version = answer.version();
+        final long newPartitionId = answer.newPartitionId();
+        assertTrue(version > lastRevision, "a partition change's version is above every earlier revision");
+        assertEquals(sm.revision(), version);
+        lastRevision = version;
+        if (op == 0 || existing.isEmpty())
+        {
+            partitionModel.put(partitionId, new ModelPartition(partitionId, start, end, version, 0, 0));
+        }
+        else if (op == 1)
+        {
+            final ModelPartition p = partitionModel.get(partitionId);
+            partitionModel.put(partitionId, new ModelPartition(p.id(), p.start(), start, version, p.owner(), p.lease()));
+            partitionModel.put(newPartitionId, new ModelPartition(newPartitionId, start, p.end(), version, p.owner(),
+                p.lease()));
+        }
+        else if (op == 2)
+        {
+            final ModelPartition p = partitionModel.get(partitionId);
+            partitionModel.remove(right.id());
+            partitionModel.put(partitionId, new ModelPartition(p.id(), p.start(), right.end(), version, p.owner(),
+                p.lease()));
+        }
+        else
+        {
+            final ModelPartition p = partitionModel.get(partitionId);
+            partitionModel.put(partitionId, new ModelPartition(p.id(), p.start(), p.end(), version, owner, lease));
+        }
+    }
+
+    private ManagerStatus createOutcome(final String start, final String end)
+    {
+        if (!end.isEmpty() && start.compareTo(end) >= 0)
+        {
+            return ManagerStatus.RANGE_CONFLICT;
+        }
+        for (final ModelPartition p : partitionModel.values())
+        {
+            final boolean startsBeforeItEnds = p.end().isEmpty() || start.compareTo(p.end()) < 0;
+            final boolean endsAfterItStarts = end.isEmpty() || end.compareTo(p.start()) > 0;
+            if (startsBeforeItEnds && endsAfterItStarts)
+            {
+                return ManagerStatus.RANGE_CONFLICT;
+            }
+        }
+        return ManagerStatus.OK;
     }
 
     private void fireTimerIfDue()
@@ -650,6 +816,13 @@ class ManagerStateMachinePropertyTest
         }
         assertEquals(model.leaseExpiry.size(), sm.kv().leaseCount(), "leases match the model");
         assertEquals(watchedKeys, watchedEvents, "the watch on everything saw every change, in order");
+        final List<ModelPartition> actual = new ArrayList<>();
+        for (final PartitionTable.Partition p : sm.partitions().byId())
+        {
+            actual.add(new ModelPartition(p.partitionId(), new String(p.startKey(), StandardCharsets.UTF_8),
+                new String(p.endKey(), StandardCharsets.UTF_8), p.version(), p.ownerId(), p.ownerLeaseId()));
+        }
+        assertEquals(new ArrayList<>(partitionModel.values()), actual, "partition table matches the model");
         if (restored != null)
         {
             assertEquals(sm.canonicalDump(), restored.canonicalDump(), "restored machine stays identical");

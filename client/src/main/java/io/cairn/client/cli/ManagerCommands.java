@@ -33,7 +33,7 @@ public final class ManagerCommands
 
     /** Verbs handled here. */
     public static final List<String> VERBS =
-        List.of("nodes", "disks", "streams", "extents", "tasks", "kv", "snapshot");
+        List.of("nodes", "disks", "streams", "extents", "tasks", "partitions", "kv", "snapshot");
 
     /** Usage lines of these verbs. */
     public static final String USAGE = """
@@ -42,6 +42,7 @@ public final class ManagerCommands
           streams                          every stream with its extent count and tail
           extents                          every extent: stream, sealed length, replicas, refcount
           tasks                            open recovery tasks (created when a node is declared dead)
+          partitions                       the partition table: key ranges, owners, streams, versions
           kv get KEY                       one key with its revisions
           kv put KEY VALUE [--lease ID]    put a key (optionally bound to a lease)
           kv del KEY [--prefix]            delete a key, or every key under a prefix
@@ -79,6 +80,7 @@ public final class ManagerCommands
             case "streams" -> none(args, this::streams);
             case "extents" -> none(args, this::extents);
             case "tasks" -> none(args, this::tasks);
+            case "partitions" -> none(args, (client) -> printPartitions(client.listPartitions()));
             case "snapshot" -> none(args, this::snapshot);
             case "kv" -> parseKv(args);
             default -> throw new IllegalArgumentException("unknown command '" + verb + "'");
@@ -316,6 +318,39 @@ public final class ManagerCommands
         {
             out.printf("%-8d %-8s %-10d %-10d %-10d %-14s %d%n", t.taskId(), t.kind(), t.extentId(), t.streamId(),
                 t.lostNodeId(), t.sealedLength() < 0 ? "open" : Long.toString(t.sealedLength()), t.createdAtMs());
+        }
+        return 0;
+    }
+
+    /**
+     * Prints the partition table: a table, or with {@code --json} an array of objects.
+     *
+     * @param partitions as listed, in id order.
+     * @return 0.
+     */
+    int printPartitions(final List<ManagerListing.Partition> partitions)
+    {
+        if (json)
+        {
+            final List<String> rows = new ArrayList<>();
+            for (final ManagerListing.Partition p : partitions)
+            {
+                rows.add("{\"partitionId\":" + p.partitionId() + ",\"startKey\":" + quote(p.startKey()) +
+                    ",\"endKey\":" + quote(p.endKey()) + ",\"version\":" + p.version() + ",\"ownerId\":" +
+                    p.ownerId() + ",\"ownerLeaseId\":" + p.ownerLeaseId() + ",\"logStreamId\":" + p.logStreamId() +
+                    ",\"tableStreamId\":" + p.tableStreamId() + ",\"metaStreamId\":" + p.metaStreamId() + "}");
+            }
+            out.println("[" + String.join(",", rows) + "]");
+            return 0;
+        }
+        out.printf("%-10s %-8s %-10s %-10s %-24s %s%n", "PARTITION", "OWNER", "LEASE", "VERSION", "STREAMS(log,table,meta)",
+            "RANGE");
+        for (final ManagerListing.Partition p : partitions)
+        {
+            out.printf("%-10d %-8s %-10d %-10d %-24s [%s, %s)%n", p.partitionId(),
+                p.ownerId() == 0 ? "-" : Integer.toString(p.ownerId()), p.ownerLeaseId(), p.version(),
+                p.logStreamId() + "," + p.tableStreamId() + "," + p.metaStreamId(),
+                p.startKey().isEmpty() ? "-inf" : quote(p.startKey()), p.endKey().isEmpty() ? "+inf" : quote(p.endKey()));
         }
         return 0;
     }
