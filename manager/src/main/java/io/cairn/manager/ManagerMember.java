@@ -54,6 +54,12 @@ public final class ManagerMember implements AutoCloseable
     /** File in the member directory locked while a member process runs on it. */
     public static final String LOCK_FILENAME = "member.lock";
 
+    /**
+     * Default archive/consensus file sync level: 1, so a command is acknowledged only once a majority has
+     * forced it to disk. Aeron's own default (0) would lose acknowledged metadata if a majority lost power.
+     */
+    public static final int FILE_SYNC_LEVEL_DEFAULT = 1;
+
     /** Environment variable holding the role secrets when {@code --secrets} is not given. */
     public static final String SECRETS_ENV = "CAIRN_MANAGER_SECRETS";
 
@@ -66,7 +72,9 @@ public final class ManagerMember implements AutoCloseable
                        local-cluster secrets "client=cairn-local,admin=cairn-local-admin")
           --suspect-timeout-ms N   node without heartbeat for N ms is SUSPECT (default 3000; same on all members)
           --dead-timeout-ms N      node without heartbeat for N ms is DEAD (default 10000; same on all members)
-          --snapshot-interval-bytes N  leader snapshots after the log grew N bytes (default 64 MiB; 0: never)""";
+          --snapshot-interval-bytes N  leader snapshots after the log grew N bytes (default 64 MiB; 0: never)
+          --file-sync-level 0|1|2  force the log to disk before it counts as recorded: 0 never (a power loss
+                       of a majority loses acknowledged commands), 1 data (default), 2 data and metadata""";
 
     /**
      * Configuration of a member. Defaults follow TOOLCHAIN.md's measured fast-failover settings.
@@ -107,6 +115,7 @@ public final class ManagerMember implements AutoCloseable
         private long suspectTimeoutMs = ManagerStateMachine.SUSPECT_TIMEOUT_MS_DEFAULT;
         private long deadTimeoutMs = ManagerStateMachine.DEAD_TIMEOUT_MS_DEFAULT;
         private long snapshotIntervalBytes = ManagerService.SNAPSHOT_INTERVAL_BYTES_DEFAULT;
+        private int fileSyncLevel = FILE_SYNC_LEVEL_DEFAULT;
 
         /**
          * @param secrets role secrets, {@code "client=S1,admin=S2"}; see {@link ManagerAuthenticator}.
@@ -160,6 +169,26 @@ public final class ManagerMember implements AutoCloseable
         public long deadTimeoutMs()
         {
             return deadTimeoutMs;
+        }
+
+        /**
+         * @param level 0: the archive never forces the log to disk (a simultaneous power loss of a majority
+         *              loses acknowledged commands); 1: data is forced before it counts as recorded, so a
+         *              command is acknowledged only once a majority has it on disk; 2: data and metadata.
+         * @return this.
+         */
+        public Context fileSyncLevel(final int level)
+        {
+            this.fileSyncLevel = level;
+            return this;
+        }
+
+        /**
+         * @return the archive's and consensus module's file sync level.
+         */
+        public int fileSyncLevel()
+        {
+            return fileSyncLevel;
         }
 
         /**
@@ -449,6 +478,10 @@ public final class ManagerMember implements AutoCloseable
                 throw new IllegalArgumentException("dir is required");
             }
             ManagerAuthenticator.parseSecrets(secrets);
+            if (fileSyncLevel < 0 || fileSyncLevel > 2)
+            {
+                throw new IllegalArgumentException("fileSyncLevel=" + fileSyncLevel + " must be 0, 1 or 2");
+            }
             requirePositive(suspectTimeoutMs, "suspectTimeoutMs");
             if (deadTimeoutMs <= suspectTimeoutMs)
             {
@@ -570,6 +603,8 @@ public final class ManagerMember implements AutoCloseable
             .threadingMode(ArchiveThreadingMode.SHARED)
             .idleStrategySupplier(AeronDefaults::controlIdleStrategy)
             .segmentFileLength(ctx.archiveSegmentFileLengthBytes())
+            .fileSyncLevel(ctx.fileSyncLevel())
+            .catalogFileSyncLevel(ctx.fileSyncLevel())
             .deleteArchiveOnStart(false)
             .errorHandler(ctx.errorHandler());
 
@@ -593,6 +628,7 @@ public final class ManagerMember implements AutoCloseable
             .leaderHeartbeatTimeoutNs(ctx.leaderHeartbeatTimeoutNs())
             .leaderHeartbeatIntervalNs(ctx.leaderHeartbeatIntervalNs())
             .electionTimeoutNs(ctx.electionTimeoutNs())
+            .fileSyncLevel(ctx.fileSyncLevel())
             .maxConcurrentSessions(ctx.maxConcurrentSessions())
             .authenticatorSupplier(() -> new ManagerAuthenticator(ManagerAuthenticator.parseSecrets(ctx.secrets())))
             .authorisationServiceSupplier(() -> ManagerAuthenticator.AUTHORISATION)
@@ -736,7 +772,7 @@ public final class ManagerMember implements AutoCloseable
         }
     }
 
-    private static long parsePositive(final String flag, final String value)
+    private static long parseNonNegative(final String flag, final String value)
     {
         try
         {
@@ -787,9 +823,10 @@ public final class ManagerMember implements AutoCloseable
                 case "--managers" -> ctx.managers(value);
                 case "--dir" -> ctx.dir(new File(value));
                 case "--secrets" -> ctx.secrets(value);
-                case "--suspect-timeout-ms" -> ctx.suspectTimeoutMs(parsePositive(flag, value));
-                case "--dead-timeout-ms" -> ctx.deadTimeoutMs(parsePositive(flag, value));
-                case "--snapshot-interval-bytes" -> ctx.snapshotIntervalBytes(parsePositive(flag, value));
+                case "--suspect-timeout-ms" -> ctx.suspectTimeoutMs(parseNonNegative(flag, value));
+                case "--dead-timeout-ms" -> ctx.deadTimeoutMs(parseNonNegative(flag, value));
+                case "--snapshot-interval-bytes" -> ctx.snapshotIntervalBytes(parseNonNegative(flag, value));
+                case "--file-sync-level" -> ctx.fileSyncLevel((int)parseNonNegative(flag, value));
                 default -> throw new IllegalArgumentException("unknown flag " + flag);
             }
         }
