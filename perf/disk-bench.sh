@@ -8,9 +8,10 @@
 # fallocated and never written before, so both pay the same unwritten-extent conversion. 4 KiB I/O,
 # O_DIRECT, closed loop at QD 1, 8 and 32. Rows and their sync cadence:
 #
-#   write+sync  Cairn: appends of one 4 KiB block (32 B header + 4064 B payload); the disk agent takes what is
-#               queued as one batch: the writes concurrently, then one fdatasync; an append completes after
-#               it. Closed loop at QD N => one fdatasync per N writes.
+#   write+sync  Cairn: appends of one 4 KiB block (32 B header + 4064 B payload); the disk agent submits the
+#               writes as they come (concurrently) and, once the writes before it completed, one fdatasync
+#               (at most one in flight per extent; at QD 1 linked to the write); an append completes after an
+#               fdatasync covering it. Closed loop at QD N => one fdatasync per up to N writes (see fsyncs=).
 #               fio A: --ioengine=libaio --fdatasync=N: one fdatasync per N writes (fio's io_uring engine
 #               does not honour fdatasync=N; libaio does: writes/syncs = N in its JSON). Its latency is
 #               the WRITE's only (fio times the sync separately): Cairn's is write + sync, so compare

@@ -30,6 +30,8 @@ struct cairn_ring {
     struct io_uring_cqe **scratch;
     /* Registered buffers (0 until cairn_ring_register_buffers). */
     uint32_t buffer_count;
+    /* io_uring_params.features from set-up (IORING_FEAT_*). */
+    uint32_t features;
 };
 
 /* ---- version, layout and platform constants ---------------------------------------------------- */
@@ -96,6 +98,7 @@ CAIRN_API int cairn_ring_create(uint32_t entries, uint32_t setup_flags, cairn_ri
 
     r->sq_entries = params.sq_entries;
     r->cq_entries = params.cq_entries;
+    r->features = params.features;
     r->scratch = calloc(r->cq_entries, sizeof(*r->scratch));
     if (r->scratch == NULL) {
         io_uring_queue_exit(&r->ring);
@@ -228,6 +231,20 @@ static int wait_for_completions(cairn_ring *ring, uint32_t min_wait)
     }
 }
 
+/* Copies up to `max` available completions and marks them seen; never waits. */
+static int copy_completions(cairn_ring *ring, cairn_cqe *out, uint32_t max)
+{
+    unsigned n = io_uring_peek_batch_cqe(&ring->ring, ring->scratch, max);
+    for (unsigned i = 0; i < n; i++) {
+        const struct io_uring_cqe *cqe = ring->scratch[i];
+        out[i].user_data = cqe->user_data;
+        out[i].res = cqe->res;
+        out[i].flags = cqe->flags;
+    }
+    io_uring_cq_advance(&ring->ring, n);
+    return (int)n;
+}
+
 CAIRN_API int cairn_ring_reap(cairn_ring *ring, cairn_cqe *out, uint32_t max, uint32_t min_wait)
 {
     if (ring == NULL || (out == NULL && max > 0)) {
@@ -246,15 +263,44 @@ CAIRN_API int cairn_ring_reap(cairn_ring *ring, cairn_cqe *out, uint32_t max, ui
         }
     }
 
-    unsigned n = io_uring_peek_batch_cqe(&ring->ring, ring->scratch, max);
-    for (unsigned i = 0; i < n; i++) {
-        const struct io_uring_cqe *cqe = ring->scratch[i];
-        out[i].user_data = cqe->user_data;
-        out[i].res = cqe->res;
-        out[i].flags = cqe->flags;
+    return copy_completions(ring, out, max);
+}
+
+CAIRN_API int cairn_ring_can_wait_timeout(const cairn_ring *ring)
+{
+    return ring != NULL && (ring->features & IORING_FEAT_EXT_ARG) != 0;
+}
+
+CAIRN_API int cairn_ring_reap_timeout(cairn_ring *ring, cairn_cqe *out, uint32_t max, int64_t timeout_ns)
+{
+    if (ring == NULL || out == NULL || max == 0 || timeout_ns < 0) {
+        return -EINVAL;
     }
-    io_uring_cq_advance(&ring->ring, n);
-    return (int)n;
+    /* Without EXT_ARG liburing would queue an internal timeout SQE whose CQE the caller would then see. */
+    if (!cairn_ring_can_wait_timeout(ring)) {
+        return -EOPNOTSUPP;
+    }
+    if (max > ring->cq_entries) {
+        max = ring->cq_entries;
+    }
+    if (io_uring_cq_ready(&ring->ring) == 0) {
+        struct __kernel_timespec ts = {
+            .tv_sec = timeout_ns / 1000000000LL,
+            .tv_nsec = timeout_ns % 1000000000LL
+        };
+        struct io_uring_cqe *cqe;
+        int rc;
+        if (io_uring_sq_ready(&ring->ring) > 0) {
+            rc = io_uring_submit_and_wait_timeout(&ring->ring, &cqe, 1, &ts, NULL);
+        } else {
+            rc = io_uring_wait_cqe_timeout(&ring->ring, &cqe, &ts);
+        }
+        /* A timeout or a signal is not an error: the caller's loop runs again either way. */
+        if (rc < 0 && rc != -ETIME && rc != -EINTR) {
+            return rc;
+        }
+    }
+    return copy_completions(ring, out, max);
 }
 
 CAIRN_API int cairn_ring_register_buffers(cairn_ring *ring, const uint64_t *addrs, const uint64_t *lens,

@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 /* ABI version of this header; the Java side refuses to run against a different one. */
-#define CAIRN_SHIM_VERSION 2
+#define CAIRN_SHIM_VERSION 3
 
 /* cairn_op.opcode */
 enum cairn_opcode {
@@ -127,6 +127,17 @@ CAIRN_API int cairn_ring_submit(cairn_ring *ring, const cairn_op *ops, uint32_t 
    unsubmitted op is submitted first when waiting), copies up to `max` of them into `out`, marks
    them seen. Returns the count copied or -errno. Retries on EINTR. */
 CAIRN_API int cairn_ring_reap(cairn_ring *ring, cairn_cqe *out, uint32_t max, uint32_t min_wait);
+
+/* Waits up to `timeout_ns` (>= 0) for at least one completion (a queued but unsubmitted op is submitted
+   first), then copies up to `max` available completions into `out` and marks them seen, like
+   cairn_ring_reap. Returns the count copied: 0 when the timeout passed (or a signal interrupted the
+   wait) with none available; -errno on failure; -EOPNOTSUPP when the kernel cannot bound a wait
+   (no IORING_FEAT_EXT_ARG, before Linux 5.11: see cairn_ring_can_wait_timeout). For an idle loop that
+   has ops in flight: it wakes on the completion instead of sleeping a fixed time. */
+CAIRN_API int cairn_ring_reap_timeout(cairn_ring *ring, cairn_cqe *out, uint32_t max, int64_t timeout_ns);
+
+/* 1 when cairn_ring_reap_timeout works on this ring (the kernel has IORING_FEAT_EXT_ARG), else 0. */
+CAIRN_API int cairn_ring_can_wait_timeout(const cairn_ring *ring);
 
 /* Registers `count` buffers (addrs[i], lens[i] bytes) with the ring for CAIRN_OP_FIXED ops; index i is
    buf_index i. Once per ring, at set-up (the kernel pins the pages; they count against RLIMIT_MEMLOCK

@@ -52,6 +52,7 @@ public final class IoRing implements AutoCloseable
         cairn_shim_h.cairn_ring_reap$address(), cairn_shim_h.cairn_ring_reap$descriptor(),
         Linker.Option.critical(false));
     private static final MethodHandle REAP_WAIT = cairn_shim_h.cairn_ring_reap$handle();
+    private static final MethodHandle REAP_TIMEOUT = cairn_shim_h.cairn_ring_reap_timeout$handle();
 
     private static final byte OP_WRITE = (byte)cairn_shim_h.CAIRN_OP_WRITE();
     private static final byte OP_READ = (byte)cairn_shim_h.CAIRN_OP_READ();
@@ -63,6 +64,8 @@ public final class IoRing implements AutoCloseable
 
     /** {@code IORING_SETUP_SQPOLL}, from the shim: a kernel thread polls the submission queue. */
     public static final int SETUP_SQPOLL = cairn_shim_h.cairn_const_ioring_setup_sqpoll();
+    /** The longest wait {@link #reapWithin} takes, in nanoseconds (an idle loop's wait, not a blocking call). */
+    public static final long MAX_WAIT_NS = 1_000_000_000L;
     /** Most buffer regions one ring registers. */
     public static final int MAX_REGISTERED_BUFFERS = 16;
 
@@ -88,6 +91,7 @@ public final class IoRing implements AutoCloseable
     private final int completionCapacity;
     private final long[] registeredStart = new long[MAX_REGISTERED_BUFFERS];
     private final long[] registeredEnd = new long[MAX_REGISTERED_BUFFERS];
+    private final boolean canWaitWithTimeout;
     private int registeredCount;
     private int preparedCount;
     private long inFlightCount;
@@ -126,6 +130,7 @@ public final class IoRing implements AutoCloseable
             ring = ringOut.get(ValueLayout.ADDRESS, 0);
             capacity = cairn_shim_h.cairn_ring_sq_entries(ring);
             completionCapacity = cairn_shim_h.cairn_ring_cq_entries(ring);
+            canWaitWithTimeout = cairn_shim_h.cairn_ring_can_wait_timeout(ring) == 1;
             ops = arena.allocate(OP_BYTES * capacity, 8);
             cqes = arena.allocate(CQE_BYTES * completionCapacity, 8);
         }
@@ -325,9 +330,15 @@ public final class IoRing implements AutoCloseable
         {
             throw rethrow(t);
         }
+        return deliver(handler, count, "io_uring_reap");
+    }
+
+    private int deliver(final CompletionHandler handler, final int count, final String operation)
+        throws NativeIoException
+    {
         if (count < 0)
         {
-            throw new NativeIoException("io_uring_reap", -count, NativeIoException.NO_FD, NativeIoException.NO_OFFSET, null);
+            throw new NativeIoException(operation, -count, NativeIoException.NO_FD, NativeIoException.NO_OFFSET, null);
         }
         inFlightCount -= count;
         for (int i = 0; i < count; i++)
@@ -338,6 +349,55 @@ public final class IoRing implements AutoCloseable
                 cqes.get(ValueLayout.JAVA_INT, base + CQE_RES));
         }
         return count;
+    }
+
+    /**
+     * Whether {@link #reapWithin} can bound its wait: the kernel has {@code IORING_FEAT_EXT_ARG} (Linux 5.11+).
+     *
+     * @return true when it can.
+     */
+    public boolean canWaitWithTimeout()
+    {
+        return canWaitWithTimeout;
+    }
+
+    /**
+     * Waits up to {@code timeoutNs} for a completion, then passes every available completion (up to the
+     * completion queue's size) to {@code handler}, in one downcall: for an idle loop with ops in flight, which
+     * then wakes when the kernel completes one instead of after a fixed sleep. Returns at once, handling
+     * nothing, when no op is in flight. The handler must not throw.
+     *
+     * @param handler   receives each completion.
+     * @param timeoutNs the longest wait, 0 to 1 s.
+     * @return the number of completions handled; 0 when the timeout passed first (or a signal cut the wait).
+     * @throws NativeIoException when reaping failed.
+     * @throws IllegalStateException when {@link #canWaitWithTimeout()} is false.
+     */
+    public int reapWithin(final CompletionHandler handler, final long timeoutNs) throws NativeIoException
+    {
+        checkOpen();
+        if (timeoutNs < 0 || timeoutNs > MAX_WAIT_NS)
+        {
+            throw new IllegalArgumentException("timeoutNs must be in [0, " + MAX_WAIT_NS + "]: " + timeoutNs);
+        }
+        if (!canWaitWithTimeout)
+        {
+            throw new IllegalStateException("this kernel cannot bound an io_uring wait (no IORING_FEAT_EXT_ARG)");
+        }
+        if (0 == inFlightCount)
+        {
+            return 0;
+        }
+        final int count;
+        try
+        {
+            count = (int)REAP_TIMEOUT.invokeExact(ring, cqes, completionCapacity, timeoutNs);
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+        return deliver(handler, count, "io_uring_wait_cqe_timeout");
     }
 
     /** The most ops one batch can hold (the ring's submission slots). */

@@ -25,23 +25,37 @@ import java.util.zip.CRC32C;
 /**
  * The I/O agent of one data directory: owns its {@link IoEngine}, its aligned buffers and its extent files.
  * <p>
- * Commands arrive on a bounded queue from the replication thread. The agent takes what is queued, up to
- * {@link Config#maxBatchCommands} commands and {@link Config#maxBatchBytes} bytes, as one batch (group
- * commit) and submits it in one call: the reads, every write unlinked (they run concurrently), per file an
- * optional checkpoint page, then per file one fdatasync, the first of which drains (starts only after every
- * earlier op completed). A write completes OK only when it and its file's fdatasync succeeded and no earlier
- * write of that file failed. One batch is in flight at a time, so completions go back in submission order
- * and a completed write implies every earlier one on that file is durable.
+ * Commands arrive on a bounded queue from the replication thread. Each duty cycle takes what is queued, up to
+ * {@link Config#maxBatchCommands} commands and {@link Config#maxBatchBytes} bytes, and submits it in one call,
+ * beside whatever is still in flight (a pipeline, not one batch at a time):
+ * <ul>
+ *   <li>a read goes to the kernel at once and is answered as soon as it completes, whatever else is in flight;
+ *   <li>a write (block, or header page of a create or seal) goes to the kernel at once, unlinked, so the writes
+ *       of a file run concurrently and complete in any order. Per file the agent keeps the completed prefix: the
+ *       writes, in submission order, up to the first one still in flight. When the prefix covers the file's
+ *       oldest unsynced cycle of writes and no fdatasync of the file is in flight, it submits one; an fdatasync
+ *       submitted after a write's completion covers it. So a cycle's fdatasync runs while the next cycles'
+ *       writes are already in the kernel, and at most one fdatasync per file is in flight.
+ * </ul>
+ * Writes, creates and seals are answered strictly in the order they arrived (one FIFO per disk), each only when
+ * its own write and every earlier write of its file completed and an fdatasync covering them succeeded. A write
+ * at or after a failed write of its file, or after a failed fdatasync of its file, is never acknowledged (the
+ * extent takes no more writes, the disk goes FAILED); an fdatasync error is never retried.
  * <p>
  * Files grow by preallocation steps ({@link Config#preallocStepBytes}) up to the extent's size limit.
  * ENOSPC on a step puts the disk in state FULL: the write answers EXTENT_FULL and the disk takes no new
  * extents. An I/O error (write, fdatasync, fallocate other than ENOSPC) puts the disk in state FAILED:
- * nothing more is written to it; reads continue. A failed write never leaves a hole: every later write
- * to that file fails too.
+ * nothing more is written to it; reads continue.
  * <p>
- * The durable checkpoint (state slot of the header page, see {@link BlockFormat}) is rewritten in a
- * chain whenever the durable length has grown by {@link Config#checkpointIntervalBytes}; it records a
- * length that was already durable before the chain, so it never runs ahead of the data.
+ * The durable checkpoint (state slot of the header page, see {@link BlockFormat}) is rewritten whenever the
+ * durable length has grown by {@link Config#checkpointIntervalBytes}, just before a write of the file, so that
+ * write is answered only after the checkpoint is durable too; it records a length that was already durable, so
+ * it never runs ahead of the data. At most one header-page write per file is in flight: a seal arrives only when
+ * every write of its extent was answered, and so after the last checkpoint resolved.
+ * <p>
+ * Bounds: ops in flight (reads, writes, checkpoints, fdatasyncs) never exceed the ring's submission slots (one
+ * kept for the scrubber); at most {@link #CHECKPOINTS_IN_FLIGHT_MAX} checkpoints are in flight; commands in the
+ * agent never exceed {@link Config#bufferCount}.
  */
 public final class DiskIoAgent implements Agent
 {
@@ -50,9 +64,13 @@ public final class DiskIoAgent implements Agent
     static final int STATE_FULL = DiskCounters.STATE_FULL;
     static final int STATE_FAILED = DiskCounters.STATE_FAILED;
 
+    /** Checkpoint pages in flight at once (one per file at most); a due checkpoint waits for a free one. */
+    static final int CHECKPOINTS_IN_FLIGHT_MAX = 8;
+
     private static final long FSYNC_TAG = 1L << 40;
     private static final long STATE_TAG = 1L << 41;
     private static final long SCRUB_TAG = 1L << 42;
+    private static final long TAG_VALUE_MASK = 0xFFFF_FFFFL;
 
     /**
      * Per-disk settings.
@@ -61,8 +79,8 @@ public final class DiskIoAgent implements Agent
      * @param maxBlockLengthBytes     the largest block (each buffer's length), at most
      *                                {@link BlockFormat#STORE_MAX_BLOCK_LENGTH_BYTES}.
      * @param ringEntries             io_uring submission entries.
-     * @param maxBatchCommands        most commands in one batch (one fdatasync per file per batch).
-     * @param maxBatchBytes           most bytes written by one batch (a batch always takes one command).
+     * @param maxBatchCommands        most commands one duty cycle takes and submits in one call.
+     * @param maxBatchBytes           most bytes written by the commands of one duty cycle (it always takes one).
      * @param preallocStepBytes       how much a file grows by at a time.
      * @param checkpointIntervalBytes durable growth after which the checkpoint is rewritten.
      * @param scrubBytesPerSecond     average rate of the background scrubber over sealed extents; 0 = off.
@@ -152,26 +170,23 @@ public final class DiskIoAgent implements Agent
     private final OneToOneConcurrentArrayQueue<IoCommand> completionQueue;
     private final Int2ObjectHashMap<ExtentFile> files = new Int2ObjectHashMap<>();
     private final CRC32C crc = new CRC32C();
-    private final IoCommand[] batch;
-    private final int[] groupFd;
-    private final int[] groupSyncResult;
-    private final int[] groupStateResult;
-    private final boolean[] groupHasState;
-    private final boolean[] groupWriteFailed;
-    private final ByteBuffer[] stateByteBuffers;
-    private final UnsafeBuffer[] stateViews;
-    private final long[] stateAddresses;
-    private final int maxBatch;
+    private final IoCommand[] ordered;
+    private final Checkpoint[] checkpoints;
+    private final Checkpoint[] freeCheckpoints;
+    private final ExtentFile[] activeFiles;
+    private final int maxOpsInFlight;
     private final IoRing.CompletionHandler completionHandler = this::onCompletion;
     private final NanoClock clock;
     private final AlignedBufferPool scrubPool;
     private final DiskScrubber scrubber;
     private final SealedExtents sealedExtents = new SealedFiles();
     private volatile int diskState = STATE_OK;
-    private int batchSize;
-    private int groupCount;
-    private int pendingCompletions;
-    private boolean createdInBatch;
+    private int orderedHead;
+    private int orderedCount;
+    private int freeCheckpointCount;
+    private int activeFileCount;
+    private int opsInFlight;
+    private boolean directorySyncPending;
 
     /**
      * @param diskIndex index of this data directory.
@@ -228,30 +243,27 @@ public final class DiskIoAgent implements Agent
         for (int i = 0; i < commands.length; i++)
         {
             final int index = pool.acquire();
-            commands[i] = new IoCommand(diskIndex, pool.address(index),
+            commands[i] = new IoCommand(diskIndex, i, pool.address(index),
                 pool.segment(index).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN), pool.bufferLengthBytes());
         }
         submitQueue = new OneToOneConcurrentArrayQueue<>(commands.length);
         completionQueue = new OneToOneConcurrentArrayQueue<>(commands.length);
-        // Per command at most: a write, plus per file a state page and an fdatasync; plus one scrub read.
-        maxBatch = Math.min(Math.min(commands.length, config.maxBatchCommands()), (engine.capacity() - 1) / 3);
-        Verify.verify(maxBatch >= 1, "ring too small for one batch", engine.capacity());
-        batch = new IoCommand[maxBatch];
-        groupFd = new int[maxBatch];
-        groupSyncResult = new int[maxBatch];
-        groupStateResult = new int[maxBatch];
-        groupHasState = new boolean[maxBatch];
-        groupWriteFailed = new boolean[maxBatch];
-        statePool = new AlignedBufferPool(maxBatch, BlockFormat.EXTENT_HEADER_LENGTH_BYTES);
-        stateByteBuffers = new ByteBuffer[maxBatch];
-        stateViews = new UnsafeBuffer[maxBatch];
-        stateAddresses = new long[maxBatch];
-        for (int g = 0; g < maxBatch; g++)
+        ordered = new IoCommand[commands.length];
+        // Every file with work in flight has a command in the agent (a write waiting for its fdatasync at least).
+        activeFiles = new ExtentFile[commands.length];
+        // One slot stays free for the scrubber's read; everything the agent has in flight fits the ring.
+        maxOpsInFlight = engine.capacity() - (config.scrubBytesPerSecond() > 0 ? 1 : 0);
+        Verify.verify(maxOpsInFlight >= 2, "ring too small: a write and its fdatasync must fit", engine.capacity());
+        final int checkpointCount = Math.min(CHECKPOINTS_IN_FLIGHT_MAX, commands.length);
+        statePool = new AlignedBufferPool(checkpointCount, BlockFormat.EXTENT_HEADER_LENGTH_BYTES);
+        checkpoints = new Checkpoint[checkpointCount];
+        freeCheckpoints = new Checkpoint[checkpointCount];
+        for (int i = 0; i < checkpointCount; i++)
         {
             final int index = statePool.acquire();
-            stateAddresses[g] = statePool.address(index);
-            stateByteBuffers[g] = statePool.segment(index).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-            stateViews[g] = new UnsafeBuffer(stateAddresses[g], BlockFormat.EXTENT_HEADER_LENGTH_BYTES);
+            checkpoints[i] = new Checkpoint(i, statePool.address(index),
+                statePool.segment(index).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN));
+            freeCheckpoints[freeCheckpointCount++] = checkpoints[i];
         }
         for (final RecoveredExtent r : recovered)
         {
@@ -365,25 +377,69 @@ public final class DiskIoAgent implements Agent
     public int doWork() throws NativeIoException
     {
         int work = 0;
-        if (0 == batchSize)
-        {
-            work += startBatch();
-        }
-        if (pendingCompletions > 0 || (null != scrubber && scrubber.inFlight()))
+        if (opsInFlight > 0 || (null != scrubber && scrubber.inFlight()))
         {
             work += engine.reap(completionHandler, 0);
         }
-        if (batchSize > 0 && 0 == pendingCompletions)
+        work += takeCommands();
+        work += prepareSyncs();
+        if (engine.preparedCount() > 0)
         {
-            finishBatch();
-            work++;
+            engine.submit();
         }
+        work += answerInOrder();
         if (null != scrubber)
         {
-            // After the foreground batch: a scrub read only ever runs beside it, one chunk at a time.
+            // After the foreground work: a scrub read only ever runs beside it, one chunk at a time.
             work += scrubber.doWork(clock.nanoTime(), sealedExtents);
         }
         return work;
+    }
+
+    /**
+     * What an idle loop calls instead of sleeping while this disk has I/O in flight: waits in the kernel up to
+     * {@code timeoutNs} for a completion (so it wakes when the disk answers, not when a fixed sleep ends) and
+     * handles what completed; the next {@link #doWork()} answers it. Does not wait when commands are queued.
+     *
+     * @param timeoutNs the longest wait.
+     * @return completions handled; -1 when nothing is in flight or the engine cannot wait (sleep instead).
+     */
+    int awaitCompletions(final long timeoutNs)
+    {
+        if ((0 == opsInFlight && (null == scrubber || !scrubber.inFlight())) || !engine.canWait())
+        {
+            return -1;
+        }
+        if (!submitQueue.isEmpty())
+        {
+            return 0;
+        }
+        try
+        {
+            return engine.reapWithin(completionHandler, timeoutNs);
+        }
+        catch (final NativeIoException ex)
+        {
+            throw new IllegalStateException("disk " + diskIndex + ": waiting for completions failed", ex);
+        }
+    }
+
+    /** @return nothing in flight, queued or waiting to be answered (tests drive the agent until this holds). */
+    boolean isQuiescent()
+    {
+        return 0 == opsInFlight && 0 == orderedCount && submitQueue.isEmpty() &&
+            (null == scrubber || !scrubber.inFlight());
+    }
+
+    /** @return fdatasyncs in flight (at most one per file); for tests and diagnostics, agent thread only. */
+    int fdatasyncsInFlight()
+    {
+        int count = 0;
+        for (int i = 0; i < activeFileCount; i++)
+        {
+            count += activeFiles[i].syncInFlight ? 1 : 0;
+        }
+        return count;
     }
 
     /** {@inheritDoc} */
@@ -391,7 +447,12 @@ public final class DiskIoAgent implements Agent
     {
         try
         {
-            while (pendingCompletions > 0 || (null != scrubber && scrubber.inFlight()))
+            if (engine.preparedCount() > 0)
+            {
+                engine.submit();
+            }
+            // Buffers must outlive every op the kernel still holds.
+            while (opsInFlight > 0 || (null != scrubber && scrubber.inFlight()))
             {
                 engine.reap(completionHandler, 1);
             }
@@ -408,7 +469,7 @@ public final class DiskIoAgent implements Agent
             }
             catch (final NativeIoException ignore)
             {
-                // Every completed write was already fdatasync'd.
+                // Every acknowledged write was already fdatasync'd.
             }
         }
         files.clear();
@@ -427,7 +488,11 @@ public final class DiskIoAgent implements Agent
         return "disk-io-" + diskIndex;
     }
 
-    private int startBatch() throws NativeIoException
+    /**
+     * Takes queued commands while the ring has room for their ops: reads and writes are prepared at once (a due
+     * checkpoint just before its file's first write of the cycle), the rest are decided here.
+     */
+    private int takeCommands()
     {
         final int queued = submitQueue.size();
         if (0 == queued)
@@ -435,43 +500,40 @@ public final class DiskIoAgent implements Agent
             return 0;
         }
         counters.queueDepth.setRelease(queued);
-        long batchBytes = 0;
-        IoCommand command;
-        while (batchSize < maxBatch && (0 == batchSize || batchBytes < config.maxBatchBytes()) &&
-            null != (command = submitQueue.poll()))
+        int taken = 0;
+        long bytes = 0;
+        IoCommand c;
+        // Room for the command's op, and for the fdatasync its file may need next.
+        while (taken < config.maxBatchCommands() && (0 == taken || bytes < config.maxBatchBytes()) &&
+            opsInFlight + 2 <= maxOpsInFlight && null != (c = submitQueue.poll()))
         {
-            batch[batchSize++] = command;
-            batchBytes += command.kind == IoCommand.WRITE ? command.blockLengthBytes : 0;
-        }
-        counters.batches.incrementRelease();
-        counters.batchedCommands.getAndAddRelease(batchSize);
-        if (batchSize > counters.maxBatch.get())
-        {
-            counters.maxBatch.setRelease(batchSize);
-        }
-        groupCount = 0;
-        createdInBatch = false;
-        for (int i = 0; i < batchSize; i++)
-        {
-            admit(batch[i]);
-        }
-        // Reads first: the drained fdatasync that ends the writes holds back every op prepared after it.
-        for (int i = 0; i < batchSize; i++)
-        {
-            final IoCommand c = batch[i];
+            taken++;
+            bytes += c.kind == IoCommand.WRITE ? c.blockLengthBytes : 0;
             if (c.kind == IoCommand.READ)
             {
-                Verify.verify(engine.prepareRead(c.fd, c.address, c.blockLengthBytes, c.blockOffset, i, false),
-                    "ring full preparing read", i);
-                pendingCompletions++;
+                Verify.verify(engine.prepareRead(c.fd, c.address, c.blockLengthBytes, c.blockOffset, c.index, false),
+                    "ring full preparing read", c.index);
+                opsInFlight++;
+                continue;
+            }
+            admit(c);
+            if (null == c.status)
+            {
+                prepareWrite(c);
+            }
+            Verify.verify(orderedCount < ordered.length, "ordered commands over the command count", orderedCount);
+            ordered[(orderedHead + orderedCount++) % ordered.length] = c;
+        }
+        if (taken > 0)
+        {
+            counters.batches.incrementRelease();
+            counters.batchedCommands.getAndAddRelease(taken);
+            if (taken > counters.maxBatch.get())
+            {
+                counters.maxBatch.setRelease(taken);
             }
         }
-        prepareWriteGroups();
-        if (engine.preparedCount() > 0)
-        {
-            engine.submit();
-        }
-        return batchSize;
+        return taken;
     }
 
     /** Decide, before any I/O, whether a command can go ahead: create files, grow them, refuse on a bad disk. */
@@ -482,10 +544,283 @@ public final class DiskIoAgent implements Agent
             case IoCommand.CREATE -> createFile(c);
             case IoCommand.WRITE -> admitWrite(c);
             case IoCommand.SEAL -> admitSeal(c);
-            default ->
+            default -> c.status = NodeStatus.OK; // OPEN_EXISTING: answered in order, nothing to write
+        }
+    }
+
+    private void prepareWrite(final IoCommand c)
+    {
+        final ExtentFile file = files.get(c.fd);
+        if (c.kind == IoCommand.WRITE)
+        {
+            prepareCheckpointIfDue(file);
+        }
+        final long offset = c.kind == IoCommand.WRITE ? c.blockOffset : 0;
+        // A lone write to an idle file (QD 1) is linked to its fdatasync: the kernel starts the fdatasync when the
+        // write completes, with no round trip through this thread. Otherwise the fdatasync waits for the prefix.
+        final boolean alone = null == file.ioHead && !file.syncInFlight && file.lastSeq == file.newestSyncPoint &&
+            !file.syncFailed && file.failedSeq == Long.MAX_VALUE && submitQueue.isEmpty();
+        Verify.verify(engine.prepareWrite(c.fd, c.address, c.blockLengthBytes, offset, c.index, alone),
+            "ring full preparing write", c.index);
+        opsInFlight++;
+        file.append(c);
+        activate(file);
+        if (alone)
+        {
+            // Room: takeCommands keeps two slots for a command. A failed write cancels it (-ECANCELED).
+            Verify.verify(engine.prepareFdatasync(file.fd, FSYNC_TAG | file.fd, false), "ring full preparing fdatasync",
+                file.fd);
+            opsInFlight++;
+            file.syncInFlight = true;
+            file.syncTargetSeq = c.seq;
+            file.oldestSyncPoint = c.seq;
+            file.newestSyncPoint = c.seq;
+        }
+    }
+
+    private void prepareCheckpointIfDue(final ExtentFile file)
+    {
+        if (null != file.checkpoint || 0 == freeCheckpointCount || file.state.sealed || opsInFlight + 3 > maxOpsInFlight ||
+            file.durableLength - file.state.checkpointLength < config.checkpointIntervalBytes())
+        {
+            return;
+        }
+        final Checkpoint cp = freeCheckpoints[--freeCheckpointCount];
+        cp.reset(file);
+        // The length recorded is durable already (answered writes), so the slot never runs ahead of the data.
+        file.pending.set(file.state.sequence + 1, file.header.page.extentId, file.state.epoch, false,
+            file.durableLength, -1);
+        BlockFormat.encodeHeaderPage(cp.byteBuffer, cp.view, crc, file.header.page, file.pending, file.state);
+        Verify.verify(engine.prepareWrite(file.fd, cp.address, BlockFormat.EXTENT_HEADER_LENGTH_BYTES, 0,
+            STATE_TAG | cp.slot, false), "ring full preparing checkpoint", cp.slot);
+        opsInFlight++;
+        file.checkpoint = cp;
+        file.append(cp);
+    }
+
+    private void activate(final ExtentFile file)
+    {
+        if (!file.active)
+        {
+            Verify.verify(activeFileCount < activeFiles.length, "active files over the command count", activeFileCount);
+            file.active = true;
+            activeFiles[activeFileCount++] = file;
+        }
+    }
+
+    /**
+     * Per file with writes in flight: mark the end of this cycle's writes as a sync point, and submit an
+     * fdatasync when the completed prefix reaches the oldest unsynced point and none is in flight. The
+     * fdatasync covers the whole completed prefix (so possibly part of later cycles too).
+     */
+    private int prepareSyncs()
+    {
+        int work = 0;
+        for (int i = activeFileCount - 1; i >= 0; i--)
+        {
+            final ExtentFile file = activeFiles[i];
+            if (file.lastSeq > file.newestSyncPoint)
             {
+                if (!file.hasPendingSyncPoint())
+                {
+                    file.oldestSyncPoint = file.lastSeq;
+                }
+                file.newestSyncPoint = file.lastSeq;
+            }
+            if (file.syncWanted() && !file.syncInFlight && file.completedSeq >= file.oldestSyncPoint &&
+                opsInFlight < maxOpsInFlight)
+            {
+                Verify.verify(engine.prepareFdatasync(file.fd, FSYNC_TAG | file.fd, false), "ring full preparing fdatasync",
+                    file.fd);
+                opsInFlight++;
+                file.syncInFlight = true;
+                file.syncTargetSeq = file.completedSeq;
+                file.oldestSyncPoint = file.newestSyncPoint;
+                work++;
+            }
+            if (null == file.ioHead && !file.syncInFlight && null == file.checkpoint && !file.syncWanted())
+            {
+                file.active = false;
+                activeFiles[i] = activeFiles[--activeFileCount];
+                activeFiles[activeFileCount] = null;
             }
         }
+        return work;
+    }
+
+    /** Answers the ordered commands (writes, creates, seals, opens) from the head, while each is resolved. */
+    private int answerInOrder()
+    {
+        int answered = 0;
+        while (orderedCount > 0)
+        {
+            final IoCommand c = ordered[orderedHead];
+            if (null == c.status && !resolve(c))
+            {
+                break;
+            }
+            if (c.kind == IoCommand.CREATE && c.status == NodeStatus.OK && directorySyncPending)
+            {
+                directorySyncPending = false;
+                syncDirectory();
+            }
+            ordered[orderedHead] = null;
+            orderedHead = (orderedHead + 1) % ordered.length;
+            orderedCount--;
+            Verify.verify(completionQueue.offer(c), "disk completion queue full");
+            answered++;
+        }
+        return answered;
+    }
+
+    /**
+     * @return whether the write's outcome is known: its own write and every earlier one of its file completed,
+     * and either an fdatasync covering it succeeded (OK) or its file failed at or before it (IO_ERROR).
+     */
+    private boolean resolve(final IoCommand c)
+    {
+        final ExtentFile file = files.get(c.fd);
+        if (c.seq > file.completedSeq)
+        {
+            return false; // its buffer is still the kernel's, or an earlier write of the file is still running
+        }
+        if (file.syncFailed || c.seq >= file.failedSeq)
+        {
+            c.fail(NodeStatus.IO_ERROR, c.seq == file.failedSeq ? "write result " + c.ioResult :
+                file.syncFailed ? "fdatasync result " + file.syncResult : "an earlier write of this file failed");
+            return true;
+        }
+        if (c.seq > file.durableSeq)
+        {
+            return false;
+        }
+        c.status = NodeStatus.OK;
+        counters.bytesWritten.getAndAddRelease(c.blockLengthBytes);
+        if (c.kind == IoCommand.WRITE)
+        {
+            counters.blocksWritten.incrementRelease();
+            file.durableLength = Math.max(file.durableLength, c.blockOffset + c.blockLengthBytes);
+        }
+        else
+        {
+            file.commitState(); // CREATE, SEAL
+        }
+        return true;
+    }
+
+    private void onCompletion(final long userData, final int result)
+    {
+        if (userData == SCRUB_TAG)
+        {
+            scrubber.onCompletion(result);
+            return;
+        }
+        opsInFlight--;
+        if ((userData & FSYNC_TAG) != 0)
+        {
+            onSynced(files.get((int)(userData & TAG_VALUE_MASK)), result);
+        }
+        else if ((userData & STATE_TAG) != 0)
+        {
+            final Checkpoint cp = checkpoints[(int)(userData & TAG_VALUE_MASK)];
+            onWritten(cp.file, cp, result);
+        }
+        else
+        {
+            final IoCommand c = commands[(int)userData];
+            if (c.kind == IoCommand.READ)
+            {
+                // Reads do not wait for anything else in flight: answered as soon as verified.
+                c.ioResult = result;
+                verifyRead(c);
+                Verify.verify(completionQueue.offer(c), "disk completion queue full");
+            }
+            else
+            {
+                onWritten(files.get(c.fd), c, result);
+            }
+        }
+    }
+
+    private void onWritten(final ExtentFile file, final FileIo io, final int result)
+    {
+        io.ioResult = result;
+        io.ioDone = true;
+        // Advance the completed prefix: the fdatasync submitted next covers exactly these writes.
+        while (null != file.ioHead && file.ioHead.ioDone)
+        {
+            final FileIo done = file.ioHead;
+            file.ioHead = done.nextInFile;
+            done.nextInFile = null;
+            file.completedSeq = done.seq;
+            if (done.ioResult != done.expectedResult() && file.failedSeq == Long.MAX_VALUE)
+            {
+                file.failedSeq = done.seq;
+                failFile(file, done.ioResult);
+            }
+        }
+        if (null == file.ioHead)
+        {
+            file.ioTail = null;
+        }
+        resolveCheckpoint(file);
+    }
+
+    private void onSynced(final ExtentFile file, final int result)
+    {
+        file.syncInFlight = false;
+        if (0 == result)
+        {
+            counters.fsyncs.incrementRelease();
+            if (!file.syncFailed)
+            {
+                file.durableSeq = file.syncTargetSeq;
+            }
+        }
+        else if (!file.syncFailed)
+        {
+            // An fdatasync error leaves the page cache and the disk disagreeing; a later fdatasync may report
+            // success without the lost pages: nothing after this is ever acknowledged on this file.
+            file.syncFailed = true;
+            file.syncResult = result;
+            failFile(file, result);
+        }
+        resolveCheckpoint(file);
+    }
+
+    private void failFile(final ExtentFile file, final int result)
+    {
+        file.failed = true;
+        file.failedStatus = NodeStatus.IO_ERROR;
+        if (result != -Errno.ECANCELED)
+        {
+            counters.ioErrors.increment();
+        }
+        setDiskState(STATE_FAILED);
+    }
+
+    /** A checkpoint takes effect once durable; a failed one leaves the previous state (the file fails anyway). */
+    private void resolveCheckpoint(final ExtentFile file)
+    {
+        final Checkpoint cp = file.checkpoint;
+        if (null == cp || cp.seq > file.completedSeq)
+        {
+            return;
+        }
+        final boolean failed = file.syncFailed || cp.seq >= file.failedSeq;
+        if (!failed && cp.seq > file.durableSeq)
+        {
+            return;
+        }
+        if (!failed)
+        {
+            file.commitState();
+            counters.checkpoints.incrementRelease();
+            counters.bytesWritten.getAndAddRelease(BlockFormat.EXTENT_HEADER_LENGTH_BYTES);
+        }
+        file.checkpoint = null;
+        cp.file = null;
+        freeCheckpoints[freeCheckpointCount++] = cp;
     }
 
     private void admitWrite(final IoCommand c)
@@ -537,88 +872,18 @@ public final class DiskIoAgent implements Agent
             c.fail(NodeStatus.IO_ERROR, "disk " + diskIndex + " failed");
             return;
         }
+        if (null != file.checkpoint)
+        {
+            // The store seals only after every write of the extent was answered, and a checkpoint always
+            // precedes a write of its file: only an earlier failure can leave one unresolved here.
+            Verify.verify(file.failed, "seal while a checkpoint of the file is in flight", c.fd);
+            c.fail(NodeStatus.IO_ERROR, "extent " + c.extentId + " on disk " + diskIndex +
+                " takes no more writes after an earlier failure");
+            return;
+        }
         file.pending.set(file.state.sequence + 1, c.extentId, file.state.epoch, true, c.blockOffset, c.blockOffset);
         BlockFormat.encodeHeaderPage(c.byteBuffer, c.view, crc, file.header.page, file.pending, file.state);
         c.blockLengthBytes = BlockFormat.EXTENT_HEADER_LENGTH_BYTES;
-    }
-
-    /**
-     * Every write of the batch goes to the kernel at once, unlinked, so they run concurrently (a linked chain
-     * would run them one after another); per file an optional checkpoint page beside them; then one
-     * fdatasync per file. The first fdatasync drains: it starts only when every op before it has completed,
-     * and the later ones start after it. A write is acknowledged only when its own result and its file's
-     * fdatasync are good, and {@link #finishWrite} refuses every write of a file after a failed one, so a
-     * hole can never be acknowledged.
-     */
-    private void prepareWriteGroups()
-    {
-        for (int i = 0; i < batchSize; i++)
-        {
-            final IoCommand c = batch[i];
-            if (needsWrite(c) && groupOf(c.fd) < 0)
-            {
-                final int g = groupCount++;
-                groupFd[g] = c.fd;
-                groupSyncResult[g] = Integer.MIN_VALUE;
-                groupStateResult[g] = Integer.MIN_VALUE;
-                groupWriteFailed[g] = false;
-                boolean sealing = false;
-                for (int j = i; j < batchSize; j++)
-                {
-                    final IoCommand w = batch[j];
-                    if (needsWrite(w) && w.fd == c.fd)
-                    {
-                        final long offset = w.kind == IoCommand.WRITE ? w.blockOffset : 0;
-                        Verify.verify(engine.prepareWrite(w.fd, w.address, w.blockLengthBytes, offset, j, false),
-                            "ring full preparing write", j);
-                        pendingCompletions++;
-                        sealing |= w.kind == IoCommand.SEAL || w.kind == IoCommand.CREATE;
-                    }
-                }
-                groupHasState[g] = !sealing && prepareCheckpoint(g, files.get(c.fd));
-            }
-        }
-        for (int g = 0; g < groupCount; g++)
-        {
-            Verify.verify(0 == g ? engine.prepareFdatasyncAfterAll(groupFd[g], FSYNC_TAG | g) :
-                engine.prepareFdatasync(groupFd[g], FSYNC_TAG | g, false), "ring full preparing fdatasync", g);
-            pendingCompletions++;
-        }
-    }
-
-    private boolean prepareCheckpoint(final int g, final ExtentFile file)
-    {
-        if (null == file || file.state.sealed ||
-            file.durableLength - file.state.checkpointLength < config.checkpointIntervalBytes())
-        {
-            return false;
-        }
-        // The length recorded is durable already (previous batches), so the slot never runs ahead of the data.
-        file.pending.set(file.state.sequence + 1, file.header.page.extentId, file.state.epoch, false,
-            file.durableLength, -1);
-        BlockFormat.encodeHeaderPage(stateByteBuffers[g], stateViews[g], crc, file.header.page, file.pending,
-            file.state);
-        Verify.verify(engine.prepareWrite(file.fd, stateAddresses[g], BlockFormat.EXTENT_HEADER_LENGTH_BYTES, 0,
-            STATE_TAG | g, false), "ring full preparing checkpoint", g);
-        pendingCompletions++;
-        return true;
-    }
-
-    private static boolean needsWrite(final IoCommand c)
-    {
-        return null == c.status && (c.kind == IoCommand.WRITE || c.kind == IoCommand.CREATE || c.kind == IoCommand.SEAL);
-    }
-
-    private int groupOf(final int fd)
-    {
-        for (int g = 0; g < groupCount; g++)
-        {
-            if (groupFd[g] == fd)
-            {
-                return g;
-            }
-        }
-        return -1;
     }
 
     private void createFile(final IoCommand c)
@@ -643,7 +908,7 @@ public final class DiskIoAgent implements Agent
             files.put(fd, file);
             c.fd = fd;
             c.blockLengthBytes = BlockFormat.EXTENT_HEADER_LENGTH_BYTES;
-            createdInBatch = true;
+            directorySyncPending = true;
         }
         catch (final NativeIoException ex)
         {
@@ -679,117 +944,6 @@ public final class DiskIoAgent implements Agent
             diskState = state;
             counters.diskState.setRelease(state);
         }
-    }
-
-    private void onCompletion(final long userData, final int result)
-    {
-        if (userData == SCRUB_TAG)
-        {
-            scrubber.onCompletion(result);
-            return;
-        }
-        pendingCompletions--;
-        if ((userData & FSYNC_TAG) != 0)
-        {
-            groupSyncResult[(int)(userData & ~FSYNC_TAG)] = result;
-        }
-        else if ((userData & STATE_TAG) != 0)
-        {
-            groupStateResult[(int)(userData & ~STATE_TAG)] = result;
-        }
-        else
-        {
-            batch[(int)userData].ioResult = result;
-        }
-    }
-
-    private void finishBatch()
-    {
-        if (createdInBatch)
-        {
-            syncDirectory();
-        }
-        finishGroups();
-        for (int i = 0; i < batchSize; i++)
-        {
-            final IoCommand c = batch[i];
-            switch (c.kind)
-            {
-                case IoCommand.CREATE, IoCommand.WRITE, IoCommand.SEAL -> finishWrite(c);
-                case IoCommand.READ -> verifyRead(c);
-                default -> c.status = NodeStatus.OK;
-            }
-            batch[i] = null;
-            Verify.verify(completionQueue.offer(c), "disk completion queue full");
-        }
-        batchSize = 0;
-    }
-
-    private void finishGroups()
-    {
-        for (int g = 0; g < groupCount; g++)
-        {
-            if (groupSyncResult[g] == 0)
-            {
-                counters.fsyncs.incrementRelease();
-            }
-            final ExtentFile file = files.get(groupFd[g]);
-            if (groupHasState[g] && null != file)
-            {
-                if (groupStateResult[g] == BlockFormat.EXTENT_HEADER_LENGTH_BYTES && groupSyncResult[g] == 0)
-                {
-                    file.commitState();
-                    counters.checkpoints.incrementRelease();
-                    counters.bytesWritten.getAndAddRelease(BlockFormat.EXTENT_HEADER_LENGTH_BYTES);
-                }
-            }
-        }
-    }
-
-    private void finishWrite(final IoCommand c)
-    {
-        if (null != c.status)
-        {
-            return;
-        }
-        final int g = groupOf(c.fd);
-        final ExtentFile file = files.get(c.fd);
-        // Writes run concurrently: after a failed one, a later one of the same file may have succeeded, but
-        // it lies past a hole and must not be acknowledged (commands finish in batch order, offset order).
-        final boolean written = c.ioResult == c.blockLengthBytes && groupSyncResult[g] == 0;
-        final boolean ok = written && !groupWriteFailed[g];
-        if (ok)
-        {
-            c.status = NodeStatus.OK;
-            counters.bytesWritten.getAndAddRelease(c.blockLengthBytes);
-            switch (c.kind)
-            {
-                case IoCommand.WRITE ->
-                {
-                    counters.blocksWritten.incrementRelease();
-                    file.durableLength = Math.max(file.durableLength, c.blockOffset + c.blockLengthBytes);
-                }
-                case IoCommand.SEAL, IoCommand.CREATE -> file.commitState();
-                default ->
-                {
-                }
-            }
-            return;
-        }
-        c.fail(NodeStatus.IO_ERROR, written ? "an earlier write of this file in the batch failed" :
-            "write result " + c.ioResult + ", fdatasync result " + groupSyncResult[g]);
-        groupWriteFailed[g] = true;
-        if (null != file)
-        {
-            file.failed = true;
-            file.failedStatus = NodeStatus.IO_ERROR;
-        }
-        if (c.ioResult != -Errno.ECANCELED && !written)
-        {
-            counters.ioErrors.increment();
-        }
-        // An fdatasync error leaves the page cache and the disk disagreeing: nothing more is written here.
-        setDiskState(STATE_FAILED);
     }
 
     private void verifyRead(final IoCommand c)
@@ -872,12 +1026,60 @@ public final class DiskIoAgent implements Agent
         long durableLength;
         boolean failed;
         NodeStatus failedStatus = NodeStatus.IO_ERROR;
+        /** Writes (and checkpoints) in submission order: the last one numbered. */
+        long lastSeq;
+        /** Every write up to this one has completed. */
+        long completedSeq;
+        /** Every write up to this one is durable (an fdatasync submitted after their completion succeeded). */
+        long durableSeq;
+        /** What the fdatasync in flight (or the last one) covers. */
+        long syncTargetSeq;
+        /** The oldest and newest ends of a cycle's writes not yet covered by an fdatasync. */
+        long oldestSyncPoint;
+        long newestSyncPoint;
+        /** The first write that failed; it and every later write of the file are never acknowledged. */
+        long failedSeq = Long.MAX_VALUE;
+        boolean syncInFlight;
+        boolean syncFailed;
+        int syncResult;
+        /** Writes in flight outside the completed prefix, in order. */
+        FileIo ioHead;
+        FileIo ioTail;
+        Checkpoint checkpoint;
+        boolean active;
 
         ExtentFile(final int fd, final long allocatedBytes, final long durableLength)
         {
             this.fd = fd;
             this.allocatedBytes = allocatedBytes;
             this.durableLength = durableLength;
+        }
+
+        void append(final FileIo io)
+        {
+            io.seq = ++lastSeq;
+            io.ioDone = false;
+            io.nextInFile = null;
+            if (null == ioTail)
+            {
+                ioHead = io;
+            }
+            else
+            {
+                ioTail.nextInFile = io;
+            }
+            ioTail = io;
+        }
+
+        boolean hasPendingSyncPoint()
+        {
+            return oldestSyncPoint > syncTargetSeq;
+        }
+
+        /** An unsynced cycle of writes, some of it before any failure, and fdatasync still trusted. */
+        boolean syncWanted()
+        {
+            return hasPendingSyncPoint() && !syncFailed && syncTargetSeq + 1 < failedSeq;
         }
 
         void commitState()
@@ -888,6 +1090,36 @@ public final class DiskIoAgent implements Agent
                 hasPrevious = true;
             }
             state.copyFrom(pending);
+        }
+    }
+
+    /** A checkpoint page in flight: its own aligned buffer (the command buffers belong to commands). */
+    private static final class Checkpoint extends FileIo
+    {
+        final int slot;
+        final long address;
+        final ByteBuffer byteBuffer;
+        final UnsafeBuffer view;
+        ExtentFile file;
+
+        Checkpoint(final int slot, final long address, final ByteBuffer byteBuffer)
+        {
+            this.slot = slot;
+            this.address = address;
+            this.byteBuffer = byteBuffer;
+            this.view = new UnsafeBuffer(address, BlockFormat.EXTENT_HEADER_LENGTH_BYTES);
+        }
+
+        void reset(final ExtentFile file)
+        {
+            this.file = file;
+            this.ioResult = 0;
+        }
+
+        @Override
+        int expectedResult()
+        {
+            return BlockFormat.EXTENT_HEADER_LENGTH_BYTES;
         }
     }
 

@@ -14,8 +14,8 @@ import java.util.zip.CRC32C;
  * It re-reads every block of every sealed extent, one chunk ({@link #READ_BYTES}, or one whole larger
  * block, at most one I/O buffer) at a time, and checks
  * header and CRC32C as a client read would. Bounded: at most one scrub read is in flight beside the
- * foreground batch, a chunk is at most {@code --max-block-bytes}, and a token bucket (starting empty, holding at
- * most one chunk) keeps it to {@code bytesPerSecond}. Foreground batches always start first in a duty cycle.
+ * foreground I/O, a chunk is at most {@code --max-block-bytes}, and a token bucket (starting empty, holding at
+ * most one chunk) keeps it to {@code bytesPerSecond}. Foreground commands always start first in a duty cycle.
  * <p>
  * A bad block is counted ({@code scrub_bad_blocks} and {@code corrupt_blocks}) and reported once on the log,
  * naming disk, extent and offset: later passes over the same block stay quiet (deduplicated in a bounded
@@ -30,8 +30,8 @@ final class DiskScrubber
     static final int REPORTED_CAPACITY = 1024;
 
     /**
-     * Usual scrub read: small, because the group commit's drained fdatasync waits for every op in flight,
-     * a scrub read included. A block larger than this is read whole, in a read of its own length.
+     * Usual scrub read: small, so that it holds the disk only briefly beside the foreground I/O. A block larger
+     * than this is read whole, in a read of its own length.
      */
     static final int READ_BYTES = 128 * 1024;
 

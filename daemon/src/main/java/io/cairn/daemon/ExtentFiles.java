@@ -105,6 +105,12 @@ public final class ExtentFiles
                 }
             }
         }
+        if (!extents.isEmpty())
+        {
+            // A file whose create was never acknowledged can survive a crash without its directory entry being
+            // durable; once recovered it is served (and written), so its entry must be durable before that.
+            storage.syncDirectory(dir);
+        }
         return extents;
     }
 
@@ -191,7 +197,7 @@ public final class ExtentFiles
             final long limit = Math.min(fileSize, header.extentSizeBytes) & -NodeProtocol.BLOCK_ALIGNMENT_BYTES;
             final BlockIndex index = new BlockIndex(256);
             final long trusted = state.sealed ? state.sealedLength : state.checkpointLength;
-            final Walk walk = walkHeaders(fd, extentId, Math.min(trusted, limit), index);
+            final Walk walk = walkHeaders(fd, extentId, Math.min(trusted, limit), state.epoch, index);
             long corruptFrom = -1;
             if (walk.end < trusted)
             {
@@ -222,8 +228,14 @@ public final class ExtentFiles
         {
         }
 
-        /** Header-only walk of the checkpointed prefix. */
-        private Walk walkHeaders(final int fd, final long extentId, final long trusted, final BlockIndex index)
+        /**
+         * Header-only walk of the checkpointed prefix (CRCs are verified on every read, not here). A header whose
+         * epoch exceeds the durable state's is damaged (every block is written under an epoch the state already
+         * holds): it ends the walk like any bad header, so a flipped epoch bit cannot raise the epoch that the
+         * tail beyond the checkpoint is checked against (which would cut acknowledged blocks).
+         */
+        private Walk walkHeaders(
+            final int fd, final long extentId, final long trusted, final int stateEpoch, final BlockIndex index)
             throws NativeIoException
         {
             long offset = BlockFormat.EXTENT_HEADER_LENGTH_BYTES;
@@ -237,7 +249,7 @@ public final class ExtentFiles
                 final int at = (int)(offset - chunkStart);
                 final int payloadLength = BlockFormat.checkBlockHeader(view, at, extentId, offset);
                 final int blockEpoch = view.getInt(at + 28, ByteOrder.LITTLE_ENDIAN);
-                if (payloadLength < 0 || blockEpoch < epoch ||
+                if (payloadLength < 0 || blockEpoch < epoch || blockEpoch > stateEpoch ||
                     offset + BlockFormat.blockLengthBytes(payloadLength) > trusted)
                 {
                     break;

@@ -256,14 +256,15 @@ public final class ExtentNode implements AutoCloseable
             all[1] = new InvokerAgent(aeron.conductorAgentInvoker(), "aeron-client-conductor");
             all[2] = replication;
             System.arraycopy(disks, 0, all, 3, disks.length);
-            runners.add(new AgentRunner(AeronDefaults.idleStrategy(), errorHandler, null, new CompositeAgent(all)));
+            // Sleeping while a disk has I/O in flight is a wait for its completion (woken by the disk).
+            runners.add(new AgentRunner(DiskIdleStrategy.forDisks(disks), errorHandler, null, new CompositeAgent(all)));
         }
         else
         {
             runners.add(new AgentRunner(AeronDefaults.idleStrategy(), errorHandler, null, replication));
             for (final DiskIoAgent disk : disks)
             {
-                runners.add(new AgentRunner(AeronDefaults.idleStrategy(), errorHandler, null, disk));
+                runners.add(new AgentRunner(DiskIdleStrategy.forDisks(disk), errorHandler, null, disk));
             }
         }
         for (final AgentRunner runner : runners)

@@ -13,7 +13,7 @@ import java.nio.file.Path;
  * kernel writes from (O_DIRECT), and a read is verified and published from the memory it was read into.
  * Fields are written by one thread at a time; the queues between the threads publish them safely.
  */
-final class IoCommand
+final class IoCommand extends FileIo
 {
     static final int CREATE = 1;
     static final int OPEN_EXISTING = 2;
@@ -22,6 +22,8 @@ final class IoCommand
     static final int SEAL = 5;
 
     final int diskIndex;
+    /** Position in its agent's command array: the tag of its read or write. */
+    final int index;
     final long address;
     final ByteBuffer byteBuffer;
     final UnsafeBuffer view;
@@ -39,11 +41,12 @@ final class IoCommand
     Path path;
     NodeStatus status;
     String error;
-    int ioResult;
 
-    IoCommand(final int diskIndex, final long address, final ByteBuffer byteBuffer, final int lengthBytes)
+    IoCommand(
+        final int diskIndex, final int index, final long address, final ByteBuffer byteBuffer, final int lengthBytes)
     {
         this.diskIndex = diskIndex;
+        this.index = index;
         this.address = address;
         this.byteBuffer = byteBuffer;
         this.view = new UnsafeBuffer(address, lengthBytes);
@@ -57,7 +60,16 @@ final class IoCommand
         this.status = null;
         this.error = null;
         this.ioResult = 0;
+        this.ioDone = false;
+        this.seq = 0;
+        this.nextInFile = null;
         this.path = null;
+    }
+
+    @Override
+    int expectedResult()
+    {
+        return blockLengthBytes;
     }
 
     void fail(final NodeStatus status, final String error)

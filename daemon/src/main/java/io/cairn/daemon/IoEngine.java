@@ -10,7 +10,9 @@ import io.cairn.bindings.NativeIoException;
  * and over a seeded, fault-injecting simulation in tests (torn, lost, misdirected and bit-flipped writes,
  * ENOSPC, EIO). Addresses are native memory (aligned buffers); offsets and lengths are 4 KiB aligned.
  * Semantics follow io_uring: a linked op starts only if the previous one succeeded fully, otherwise the rest
- * of the chain completes with -ECANCELED; results are bytes transferred or -errno.
+ * of the chain completes with -ECANCELED; results are bytes transferred or -errno. Unlinked ops run
+ * concurrently and complete in any order; an fdatasync covers only the writes that completed before it was
+ * submitted, so a caller that needs a write durable submits the fdatasync after seeing the write's completion.
  */
 public interface IoEngine extends AutoCloseable
 {
@@ -45,16 +47,6 @@ public interface IoEngine extends AutoCloseable
     boolean prepareFdatasync(int fd, long userData, boolean linkNext);
 
     /**
-     * An fdatasync that starts only after every op submitted before it has completed, and before which no later
-     * op starts (io_uring's IOSQE_IO_DRAIN): the barrier after a group of concurrent, unlinked writes.
-     *
-     * @param fd       file.
-     * @param userData returned by the completion.
-     * @return false when the ring is full.
-     */
-    boolean prepareFdatasyncAfterAll(int fd, long userData);
-
-    /**
      * Register the buffers every read and write will use (io_uring fixed buffers), once, before the first op.
      * An engine without the notion (a simulation) ignores it.
      *
@@ -86,6 +78,29 @@ public interface IoEngine extends AutoCloseable
      * @throws NativeIoException when reaping failed.
      */
     int reap(IoRing.CompletionHandler handler, int minCompletions) throws NativeIoException;
+
+    /**
+     * Wait up to {@code timeoutNs} for a completion, then deliver every available one: what an idle loop with
+     * ops in flight does instead of sleeping, so that it wakes when the kernel completes an op. An engine that
+     * cannot bound a wait (see {@link #canWait()}) delivers what is available without waiting.
+     *
+     * @param handler   receives each completion.
+     * @param timeoutNs the longest wait.
+     * @return completions delivered (0 when the timeout passed first).
+     * @throws NativeIoException when reaping failed.
+     */
+    default int reapWithin(final IoRing.CompletionHandler handler, final long timeoutNs) throws NativeIoException
+    {
+        return reap(handler, 0);
+    }
+
+    /**
+     * @return whether {@link #reapWithin} really waits (io_uring on Linux 5.11+); false: it only polls.
+     */
+    default boolean canWait()
+    {
+        return false;
+    }
 
     /**
      * @return the most ops one submit can take.

@@ -176,11 +176,6 @@ public final class UringDiskStorage implements DiskStorage
             return ring.prepareFdatasync(fd, userData, linkNext);
         }
 
-        public boolean prepareFdatasyncAfterAll(final int fd, final long userData)
-        {
-            return ring.prepareFdatasyncAfterAll(fd, userData);
-        }
-
         public void registerBuffers(final long[] addresses, final long[] lengthBytes) throws NativeIoException
         {
             ring.registerBuffers(addresses, lengthBytes);
@@ -199,6 +194,16 @@ public final class UringDiskStorage implements DiskStorage
         public int reap(final IoRing.CompletionHandler handler, final int minCompletions) throws NativeIoException
         {
             return ring.reap(handler, minCompletions);
+        }
+
+        public int reapWithin(final IoRing.CompletionHandler handler, final long timeoutNs) throws NativeIoException
+        {
+            return ring.canWaitWithTimeout() ? ring.reapWithin(handler, timeoutNs) : ring.reap(handler, 0);
+        }
+
+        public boolean canWait()
+        {
+            return ring.canWaitWithTimeout();
         }
 
         public int capacity()

@@ -210,6 +210,28 @@ class ExtentStoreTest
     }
 
     @Test
+    void aFlippedEpochBelowTheCheckpointDoesNotCutTheTail() throws Exception
+    {
+        create();
+        final List<byte[]> before = appendMixed(3, 7);
+        stop();
+        start(); // recovery writes a checkpoint at the commit length: those blocks are walked by header only
+        final long checkpoint = store.commitLength(EXTENT);
+        final long fourth = append(new byte[]{ 4 });
+        final long fifth = append(new byte[]{ 5 });
+        stop();
+        // A bit flip in the epoch field (bits 16..23) of the first block's header: the header still checks (CRCs
+        // are only verified on reads), but the epoch is far above any the extent ever had.
+        flipByte(BlockFormat.EXTENT_HEADER_LENGTH_BYTES + 28 + 2);
+        start();
+        assertEquals(fifth + 4096, store.commitLength(EXTENT), "the acknowledged tail beyond the checkpoint stays");
+        assertArrayEquals(new byte[]{ 4 }, read(fourth).payload());
+        assertArrayEquals(new byte[]{ 5 }, read(fifth).payload());
+        assertEquals(NodeStatus.CORRUPT, read(BlockFormat.EXTENT_HEADER_LENGTH_BYTES).status(), "the damaged block");
+        assertTrue(checkpoint > BlockFormat.EXTENT_HEADER_LENGTH_BYTES + BlockFormat.blockLengthBytes(before.get(0).length));
+    }
+
+    @Test
     void tornTailIsIgnoredAtRecovery() throws Exception
     {
         create();

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,7 +24,7 @@ import java.util.Random;
  * bit flips in written data, misdirected writes (the data lands at another aligned offset), EIO on a
  * write or an fdatasync (which then resolves that file's pending writes as a crash would), ENOSPC on
  * fallocate. Every corruption it causes is recorded, so a test can tell damage it caused from a bug.
- * Ops execute at submit (in order; a failed linked op cancels the rest of its chain) and complete at reap.
+ * Ops run at completion, in random order (see {@link Engine}); a failed linked op cancels the rest of its chain.
  */
 final class SimulatedStorage implements DiskStorage
 {
@@ -37,6 +38,16 @@ final class SimulatedStorage implements DiskStorage
 
     final Random random;
     Faults faults;
+    /** Chance, in percent, that a ready op completes at a given reap (a waiting reap completes at least one). */
+    int completionPercent = 50;
+    /** While set, no fdatasync completes (tests hold one in flight). */
+    boolean holdFdatasyncs;
+    /** A write at this file offset fails with EIO (-1: none). */
+    long failWriteAtOffset = -1;
+    /** Writes that have run (reached the page cache or failed). */
+    int writesRun;
+    /** Bumped by every crash: an engine made before it completes what it still holds with -ECANCELED. */
+    private long crashes;
     private final Map<Path, SimFile> files = new HashMap<>();
     private final Map<Integer, SimFile> fds = new HashMap<>();
     /** Corrupted ranges per file: {from, to}. */
@@ -90,6 +101,7 @@ final class SimulatedStorage implements DiskStorage
             }
         }
         fds.clear();
+        crashes++;
     }
 
     boolean exists(final Path path)
@@ -234,6 +246,7 @@ final class SimulatedStorage implements DiskStorage
 
     private int write(final SimFile file, final long address, final int length, final long offset)
     {
+        writesRun++;
         if (random.nextDouble() < faults.writeEio())
         {
             return -Errno.EIO;
@@ -293,49 +306,87 @@ final class SimulatedStorage implements DiskStorage
         return 0;
     }
 
+    /** An op the engine holds from submit to completion. */
+    private static final class Op
+    {
+        final int kind;
+        final int fd;
+        final long address;
+        final int length;
+        final long offset;
+        final long userData;
+        final boolean link;
+        /** The op this one is linked after (it runs only once that one ran and fully succeeded). */
+        Op after;
+        boolean done;
+        int result;
+
+        Op(final int kind, final int fd, final long address, final int length, final long offset, final long userData,
+            final boolean link)
+        {
+            this.kind = kind;
+            this.fd = fd;
+            this.address = address;
+            this.length = length;
+            this.offset = offset;
+            this.userData = userData;
+            this.link = link;
+        }
+
+        boolean fullySucceeded()
+        {
+            return kind == FDATASYNC ? result == 0 : result == length;
+        }
+    }
+
+    private static final int WRITE = 1;
+    private static final int READ = 2;
+    private static final int FDATASYNC = 3;
+
+    /**
+     * Ops run when they complete, not when submitted: each reap runs a random subset of the ready ones (unlinked,
+     * or linked after an op that already ran) in random order. So completions come out of order, a write's data
+     * is taken from its buffer when it runs (a buffer reused too early shows up as wrong bytes), and an
+     * fdatasync covers exactly the writes that ran before it. A crash drops what never ran.
+     */
     private final class Engine implements IoEngine
     {
         private final int capacity;
-        private final List<long[]> prepared = new ArrayList<>();
-        private final List<long[]> completed = new ArrayList<>();
+        private final List<Op> prepared = new ArrayList<>();
+        private final List<Op> inFlight = new ArrayList<>();
+        private final long generation = crashes;
 
         Engine(final int capacity)
         {
             this.capacity = capacity;
         }
 
-        private boolean prepare(final long kind, final int fd, final long address, final int length, final long offset,
+        private boolean prepare(final int kind, final int fd, final long address, final int length, final long offset,
             final long userData, final boolean link)
         {
             if (prepared.size() >= capacity)
             {
                 return false;
             }
-            prepared.add(new long[]{ kind, fd, address, length, offset, userData, link ? 1 : 0 });
+            prepared.add(new Op(kind, fd, address, length, offset, userData, link));
             return true;
         }
 
         public boolean prepareWrite(final int fd, final long address, final int lengthBytes, final long offsetBytes,
             final long userData, final boolean linkNext)
         {
-            return prepare(1, fd, address, lengthBytes, offsetBytes, userData, linkNext);
+            return prepare(WRITE, fd, address, lengthBytes, offsetBytes, userData, linkNext);
         }
 
         public boolean prepareRead(final int fd, final long address, final int lengthBytes, final long offsetBytes,
             final long userData, final boolean linkNext)
         {
-            return prepare(2, fd, address, lengthBytes, offsetBytes, userData, linkNext);
+            return prepare(READ, fd, address, lengthBytes, offsetBytes, userData, linkNext);
         }
 
         public boolean prepareFdatasync(final int fd, final long userData, final boolean linkNext)
         {
-            return prepare(3, fd, 0, 0, 0, userData, linkNext);
-        }
-
-        public boolean prepareFdatasyncAfterAll(final int fd, final long userData)
-        {
-            // Ops execute at submit, in order: every earlier op has completed already.
-            return prepare(3, fd, 0, 0, 0, userData, false);
+            return prepare(FDATASYNC, fd, 0, 0, 0, userData, linkNext);
         }
 
         public int preparedCount()
@@ -343,29 +394,14 @@ final class SimulatedStorage implements DiskStorage
             return prepared.size();
         }
 
-        public int submit() throws NativeIoException
+        public int submit()
         {
-            boolean cancel = false;
-            for (final long[] op : prepared)
+            Op previous = null;
+            for (final Op op : prepared)
             {
-                int result;
-                if (cancel)
-                {
-                    result = -Errno.ECANCELED;
-                }
-                else
-                {
-                    final SimFile file = file((int)op[1]);
-                    result = switch ((int)op[0])
-                    {
-                        case 1 -> write(file, op[2], (int)op[3], op[4]);
-                        case 2 -> read(file, op[2], (int)op[3], op[4]);
-                        default -> fdatasync(file);
-                    };
-                }
-                final boolean fullySucceeded = op[0] == 3 ? result == 0 : result == op[3];
-                cancel = op[6] == 1 && (cancel || !fullySucceeded);
-                completed.add(new long[]{ op[5], result });
+                op.after = null != previous && previous.link ? previous : null;
+                inFlight.add(op);
+                previous = op;
             }
             final int count = prepared.size();
             prepared.clear();
@@ -374,13 +410,57 @@ final class SimulatedStorage implements DiskStorage
 
         public int reap(final IoRing.CompletionHandler handler, final int minCompletions)
         {
-            final int count = completed.size();
-            for (final long[] c : completed)
+            int delivered = 0;
+            boolean force = false;
+            while (!inFlight.isEmpty())
             {
-                handler.onCompletion(c[0], (int)c[1]);
+                final List<Op> order = new ArrayList<>(inFlight);
+                Collections.shuffle(order, random);
+                for (final Op op : order)
+                {
+                    final boolean held = op.kind == FDATASYNC && holdFdatasyncs;
+                    if (!held && (null == op.after || op.after.done) && (force || random.nextInt(100) < completionPercent))
+                    {
+                        run(op);
+                        inFlight.remove(op);
+                        handler.onCompletion(op.userData, op.result);
+                        delivered++;
+                    }
+                }
+                if (delivered >= minCompletions || (holdFdatasyncs && inFlight.stream().allMatch(op -> op.kind == FDATASYNC)))
+                {
+                    break;
+                }
+                force = true;
             }
-            completed.clear();
-            return count;
+            return delivered;
+        }
+
+        private void run(final Op op)
+        {
+            op.done = true;
+            final SimFile file = fds.get(op.fd);
+            if (generation != crashes)
+            {
+                op.result = -Errno.ECANCELED; // the process died with it: it never reaches the media
+            }
+            else if (null != op.after && !op.after.fullySucceeded())
+            {
+                op.result = -Errno.ECANCELED;
+            }
+            else if (null == file)
+            {
+                op.result = -Errno.EBADF;
+            }
+            else
+            {
+                op.result = switch (op.kind)
+                {
+                    case WRITE -> op.offset == failWriteAtOffset ? -Errno.EIO : write(file, op.address, op.length, op.offset);
+                    case READ -> read(file, op.address, op.length, op.offset);
+                    default -> fdatasync(file);
+                };
+            }
         }
 
         public int capacity()

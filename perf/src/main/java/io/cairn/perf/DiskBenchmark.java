@@ -1,6 +1,7 @@
 package io.cairn.perf;
 
 import io.cairn.daemon.DiskCounters;
+import io.cairn.daemon.DiskIdleStrategy;
 import io.cairn.daemon.DiskIoAgent;
 import io.cairn.daemon.ExtentFiles;
 import io.cairn.daemon.IoUringReplicaStore;
@@ -29,12 +30,15 @@ import java.util.stream.Stream;
 /**
  * The extent store alone, on one disk, at a fixed queue depth: what {@code perf/disk-bench.sh} compares with
  * fio on the same file system. One thread runs the store (replication side) and the disk's {@link DiskIoAgent}
- * duty cycle with the node's idle strategy, as a node in SHARED threading does, with no network. Closed loop, like fio: QD
+ * duty cycle with the node's idle strategy ({@link DiskIdleStrategy}: while I/O is in flight it sleeps in the
+ * disk's ring and wakes on the completion), as a node in SHARED threading does, with no network. Closed loop, like fio: QD
  * operations are kept outstanding; each completion is replaced at once.
  * <ul>
  *   <li>{@code write}: appends of one 4 KiB block (32-byte header + 4064-byte payload) to one extent; each
- *       completes when its group commit's fdatasync has (the store never acknowledges before). At QD N the
- *       agent takes what is queued as one batch: one fdatasync per batch, at most N writes per batch.</li>
+ *       completes when an fdatasync covering it has (the store never acknowledges before). The agent submits
+ *       writes as they come and an fdatasync per extent once the writes before it completed, at most one in
+ *       flight (a lone write at QD 1 is linked to its fdatasync in the kernel): one fdatasync per up to N
+ *       writes at QD N (the output's fsyncs column).</li>
  *   <li>{@code read}: reads of random 4 KiB blocks of an extent written first, each CRC-verified.</li>
  * </ul>
  * Latency is from the store call to its completion callback, recorded in HdrHistogram; {@code --hgrm} saves
@@ -44,7 +48,7 @@ public final class DiskBenchmark
 {
     static final String USAGE = """
         usage: cairn-bench disk [--dir DIR] [--mode write|read] [--qd N] [--seconds S] [--warmup-seconds S]
-                                [--hgrm FILE] [--label NAME] [--fixed-buffers] [--sqpoll]
+                                [--hgrm FILE] [--label NAME] [--fixed-buffers] [--sqpoll] [--idle wait|park]
                cairn-bench disk hgrm --lat-log FIO_CLAT_LOG --out FILE.hgrm --label NAME
           --dir             directory on the file system to measure (default ./data/bench-disk); needs O_DIRECT
           --mode            write (append + group-commit fdatasync) or read (random verified block reads)
@@ -53,6 +57,9 @@ public final class DiskBenchmark
           --hgrm            write the latency percentile distribution (microseconds) to FILE
           --fixed-buffers   register the I/O buffers with io_uring (READ_FIXED/WRITE_FIXED)
           --sqpoll          kernel submission-queue polling thread (IORING_SETUP_SQPOLL)
+          --idle            wait (default): the node's idle strategy, which sleeps in the disk's ring while
+                            I/O is in flight and wakes on its completion; park: the plain backoff (parks up
+                            to 50 us whatever the disk does), for comparison
         Prints one line: label mode qd ops iops mbps p50us p99us p999us fsyncs batches.
         """;
 
@@ -83,6 +90,7 @@ public final class DiskBenchmark
         String label = "cairn";
         boolean fixedBuffers = false;
         boolean sqPoll = false;
+        boolean waitOnRing = true;
         for (int i = 0; i < args.length; i++)
         {
             switch (args[i])
@@ -96,6 +104,12 @@ public final class DiskBenchmark
                 case "--label" -> label = BenchArgs.value(args, ++i, "--label");
                 case "--fixed-buffers" -> fixedBuffers = true;
                 case "--sqpoll" -> sqPoll = true;
+                case "--idle" -> waitOnRing = switch (BenchArgs.value(args, ++i, "--idle"))
+                {
+                    case "wait" -> true;
+                    case "park" -> false;
+                    default -> throw new IllegalArgumentException("--idle must be wait or park\n" + USAGE);
+                };
                 default -> throw new IllegalArgumentException("unknown argument '" + args[i] + "'\n" + USAGE);
             }
         }
@@ -107,7 +121,7 @@ public final class DiskBenchmark
         final Path dataDir = Files.createTempDirectory(dir, "disk-");
         try
         {
-            new Run(dataDir, "write".equals(mode), qd, fixedBuffers, sqPoll).run(label, seconds, warmupSeconds, hgrm,
+            new Run(dataDir, "write".equals(mode), qd, fixedBuffers, sqPoll, waitOnRing).run(label, seconds, warmupSeconds, hgrm,
                 System.out);
         }
         finally
@@ -129,9 +143,10 @@ public final class DiskBenchmark
         final UnsafeBuffer payload = new UnsafeBuffer(new byte[PAYLOAD_BYTES]);
         final long[] startNs;
         final Histogram histogram = new Histogram(HIGHEST_NS, 3);
-        /** The node's own idle strategy (backoff, park capped at 50 µs): a busy-spinning loop steals the CPU
-         *  that the kernel's completion work (ext4 journal) needs on a small machine. */
-        final IdleStrategy idle = AeronDefaults.idleStrategy();
+        /** The node's own idle strategy (backoff capped at 50 µs; with I/O in flight a wait on the disk's ring):
+         *  a busy-spinning loop steals the CPU that the kernel's completion work (ext4 journal) needs on a small
+         *  machine. */
+        final IdleStrategy idle;
         long completed;
         long failed;
         boolean recording;
@@ -143,8 +158,8 @@ public final class DiskBenchmark
         final int[] freeSlots;
         int freeSlotCount;
 
-        Run(final Path dataDir, final boolean write, final int qd, final boolean fixedBuffers, final boolean sqPoll)
-            throws IOException
+        Run(final Path dataDir, final boolean write, final int qd, final boolean fixedBuffers, final boolean sqPoll,
+            final boolean waitOnRing) throws IOException
         {
             this.write = write;
             this.qd = qd;
@@ -161,6 +176,7 @@ public final class DiskBenchmark
                 config, List.of());
             store = new IoUringReplicaStore(new DiskIoAgent[]{ disk }, new Path[]{ dataDir }, EXTENT_SIZE_BYTES,
                 BlockFormat.MAX_BLOCK_LENGTH_BYTES - BlockFormat.BLOCK_HEADER_LENGTH_BYTES, List.of());
+            idle = waitOnRing ? DiskIdleStrategy.forDisks(disk) : AeronDefaults.idleStrategy();
             for (int i = 0; i < PAYLOAD_BYTES; i++)
             {
                 payload.putByte(i, (byte)i);

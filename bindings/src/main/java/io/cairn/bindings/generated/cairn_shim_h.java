@@ -23,10 +23,10 @@ public class cairn_shim_h extends cairn_shim_h$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int CAIRN_SHIM_VERSION = (int)2L;
+    private static final int CAIRN_SHIM_VERSION = (int)3L;
     /**
      * {@snippet lang=c :
-     * #define CAIRN_SHIM_VERSION 2
+     * #define CAIRN_SHIM_VERSION 3
      * }
      */
     public static int CAIRN_SHIM_VERSION() {
@@ -1618,6 +1618,129 @@ public class cairn_shim_h extends cairn_shim_h$shared {
                 traceDowncall("cairn_ring_reap", ring, out, max, min_wait);
             }
             return (int)mh$.invokeExact(ring, out, max, min_wait);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cairn_ring_reap_timeout {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cairn_shim_h.C_INT,
+            cairn_shim_h.C_POINTER,
+            cairn_shim_h.C_POINTER,
+            cairn_shim_h.C_INT,
+            cairn_shim_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("cairn_ring_reap_timeout");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cairn_ring_reap_timeout(cairn_ring *ring, cairn_cqe *out, uint32_t max, int64_t timeout_ns)
+     * }
+     */
+    public static FunctionDescriptor cairn_ring_reap_timeout$descriptor() {
+        return cairn_ring_reap_timeout.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cairn_ring_reap_timeout(cairn_ring *ring, cairn_cqe *out, uint32_t max, int64_t timeout_ns)
+     * }
+     */
+    public static MethodHandle cairn_ring_reap_timeout$handle() {
+        return cairn_ring_reap_timeout.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cairn_ring_reap_timeout(cairn_ring *ring, cairn_cqe *out, uint32_t max, int64_t timeout_ns)
+     * }
+     */
+    public static MemorySegment cairn_ring_reap_timeout$address() {
+        return cairn_ring_reap_timeout.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cairn_ring_reap_timeout(cairn_ring *ring, cairn_cqe *out, uint32_t max, int64_t timeout_ns)
+     * }
+     */
+    public static int cairn_ring_reap_timeout(MemorySegment ring, MemorySegment out, int max, long timeout_ns) {
+        var mh$ = cairn_ring_reap_timeout.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cairn_ring_reap_timeout", ring, out, max, timeout_ns);
+            }
+            return (int)mh$.invokeExact(ring, out, max, timeout_ns);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cairn_ring_can_wait_timeout {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cairn_shim_h.C_INT,
+            cairn_shim_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("cairn_ring_can_wait_timeout");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cairn_ring_can_wait_timeout(const cairn_ring *ring)
+     * }
+     */
+    public static FunctionDescriptor cairn_ring_can_wait_timeout$descriptor() {
+        return cairn_ring_can_wait_timeout.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cairn_ring_can_wait_timeout(const cairn_ring *ring)
+     * }
+     */
+    public static MethodHandle cairn_ring_can_wait_timeout$handle() {
+        return cairn_ring_can_wait_timeout.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cairn_ring_can_wait_timeout(const cairn_ring *ring)
+     * }
+     */
+    public static MemorySegment cairn_ring_can_wait_timeout$address() {
+        return cairn_ring_can_wait_timeout.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cairn_ring_can_wait_timeout(const cairn_ring *ring)
+     * }
+     */
+    public static int cairn_ring_can_wait_timeout(MemorySegment ring) {
+        var mh$ = cairn_ring_can_wait_timeout.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cairn_ring_can_wait_timeout", ring);
+            }
+            return (int)mh$.invokeExact(ring);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

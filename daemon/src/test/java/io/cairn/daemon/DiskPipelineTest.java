@@ -1,0 +1,174 @@
+package io.cairn.daemon;
+
+import io.cairn.replication.BlockFormat;
+import io.cairn.replication.ReplicaStore;
+import io.cairn.sbe.node.NodeStatus;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The disk agent's pipeline over the simulated engine, with an fdatasync held in flight on purpose: reads are
+ * answered while a write waits for its fdatasync, the next writes go to the kernel meanwhile, acknowledgements
+ * stay in order, and nothing after a failed fdatasync or a failed write of the same file is acknowledged.
+ */
+class DiskPipelineTest
+{
+    static final Path DIR = Path.of("/sim/pipeline");
+    static final int PAYLOAD_BYTES = 3000;
+    static final int ROUNDS = 200;
+
+    SimulatedStorage disk;
+    DiskIoAgent agent;
+    IoUringReplicaStore store;
+    final Events events = new Events();
+    final UnsafeBuffer payload = new UnsafeBuffer(new byte[PAYLOAD_BYTES]);
+
+    @BeforeEach
+    void setUp() throws Exception
+    {
+        disk = new SimulatedStorage(11, SimulatedStorage.Faults.NONE);
+        disk.completionPercent = 100; // every ready op completes at each reap: the test decides what is held
+        final List<RecoveredExtent> recovered = ExtentFiles.recover(disk, DIR, 0, CrashRecoveryPropertyTest.QUIET);
+        agent = new DiskIoAgent(0, DIR, disk, TestCounters.counters(0),
+            new DiskIoAgent.Config(16, 32 * 1024, 64, 16, 1024 * 1024, 1024 * 1024, 1024 * 1024), recovered);
+        store = new IoUringReplicaStore(new DiskIoAgent[]{ agent }, new Path[]{ DIR }, 1024 * 1024,
+            32 * 1024 - BlockFormat.BLOCK_HEADER_LENGTH_BYTES, recovered);
+        assertEquals(NodeStatus.OK, store.submitCreate(1, 5, 0));
+        settle();
+        assertEquals("created 1 OK", events.last());
+    }
+
+    @Test
+    void readsAndNextWritesRunWhileAnFdatasyncIsInFlight() throws Exception
+    {
+        final long first = write();
+        settle();
+        disk.holdFdatasyncs = true;
+        final long second = write();
+        drive();
+        assertEquals(1, agent.fdatasyncsInFlight(), "the second write's fdatasync is in flight");
+        final int writesBefore = disk.writesRun;
+
+        assertEquals(NodeStatus.OK, store.submitRead(1, first, 7));
+        drive();
+        assertEquals("read " + first + " OK", events.last(), "a read does not wait for the fdatasync in flight");
+        final long third = write();
+        drive();
+        assertEquals(writesBefore + 1, disk.writesRun, "the next write ran while the fdatasync was in flight");
+        assertTrue(events.list.stream().noneMatch(e -> e.startsWith("written " + second)), "not durable yet");
+
+        disk.holdFdatasyncs = false;
+        settle();
+        assertEquals(List.of("written " + second + " OK", "written " + third + " OK"),
+            events.list.subList(events.list.size() - 2, events.list.size()), "acknowledged in order, after fdatasync");
+        assertEquals(DiskIoAgent.STATE_OK, agent.diskState());
+    }
+
+    @Test
+    void nothingAfterAFailedFdatasyncIsAcknowledged() throws Exception
+    {
+        write();
+        settle();
+        disk.holdFdatasyncs = true;
+        final long second = write();
+        drive();
+        final long third = write();
+        drive();
+        // The third write has completed; its fdatasync would succeed, but the second's fails first.
+        disk.faults = new SimulatedStorage.Faults(0, 0, 0, 1.0, 0);
+        disk.holdFdatasyncs = false;
+        for (int i = 0; i < ROUNDS && events.list.stream().noneMatch(e -> e.startsWith("written " + second)); i++)
+        {
+            drive();
+        }
+        disk.faults = SimulatedStorage.Faults.NONE;
+        settle();
+        assertTrue(events.list.contains("written " + second + " IO_ERROR"), events.list.toString());
+        assertTrue(events.list.contains("written " + third + " IO_ERROR"),
+            "a write after a failed fdatasync is never acknowledged: " + events.list);
+        assertEquals(DiskIoAgent.STATE_FAILED, agent.diskState());
+    }
+
+    @Test
+    void nothingAfterAFailedWriteOfTheSameFileIsAcknowledged() throws Exception
+    {
+        final long first = write();
+        final long second = write();
+        final long third = write();
+        disk.failWriteAtOffset = second;
+        settle();
+        assertEquals(List.of("written " + first + " OK", "written " + second + " IO_ERROR",
+            "written " + third + " IO_ERROR"), events.list.subList(1, 4), "in order; nothing past the hole");
+        assertEquals(DiskIoAgent.STATE_FAILED, agent.diskState());
+        assertEquals(NodeStatus.IO_ERROR, store.submitWrite(1, store.endOffset(1), payload, 0, PAYLOAD_BYTES, 9));
+    }
+
+    private long write()
+    {
+        final long offset = store.endOffset(1);
+        assertEquals(NodeStatus.OK, store.submitWrite(1, offset, payload, 0, PAYLOAD_BYTES, offset));
+        return offset;
+    }
+
+    private void drive() throws Exception
+    {
+        for (int i = 0; i < 4; i++)
+        {
+            agent.doWork();
+            store.poll(events, 64);
+        }
+    }
+
+    private void settle() throws Exception
+    {
+        for (int i = 0; i < ROUNDS && !agent.isQuiescent(); i++)
+        {
+            drive();
+        }
+        drive();
+        assertTrue(agent.isQuiescent(), "settled");
+    }
+
+    /** Every answer, in order, as text. */
+    static final class Events implements ReplicaStore.Listener
+    {
+        final List<String> list = new ArrayList<>();
+
+        String last()
+        {
+            return list.getLast();
+        }
+
+        public void onCreated(final long token, final long extentId, final NodeStatus status, final long commitLength)
+        {
+            list.add("created " + extentId + " " + status);
+        }
+
+        public void onWritten(final long token, final long extentId, final long blockOffset, final NodeStatus status,
+            final long nextOffset, final long commitLength)
+        {
+            list.add("written " + blockOffset + " " + status);
+        }
+
+        public void onRead(final long token, final long extentId, final long blockOffset, final NodeStatus status,
+            final DirectBuffer payload, final int payloadOffset, final int payloadLengthBytes, final long nextOffset,
+            final long commitLength)
+        {
+            list.add("read " + blockOffset + " " + status);
+        }
+
+        public void onSealed(final long token, final long extentId, final NodeStatus status, final long commitLength)
+        {
+            list.add("sealed " + extentId + " " + status);
+        }
+    }
+}
