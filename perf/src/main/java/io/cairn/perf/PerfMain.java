@@ -11,52 +11,115 @@ public final class PerfMain
     {
     }
 
+    static final String USAGE = "usage: cairn-bench COMMAND [options]   (--help after the name lists the options)\n" +
+        "  load         the load rig: open loop (scheduled-time latency) or closed loop, against append|read|kv-put|\n" +
+        "               kv-get|echo; writes .hlog/.hgrm/summary.json/PNG plots to a run folder\n" +
+        "  compare      overlays several run folders: one table with ratios, one latency plot, one throughput plot\n" +
+        "  echo-server  a raw Aeron UDP echo (the network limit), optionally fanning out to peers like replication\n" +
+        "  jmh          JMH micro-benchmarks of the hot paths (forks get the flags of jvm.properties)\n" +
+        "  write        replicated appends through a running cluster, closed loop, HdrHistogram percentiles\n" +
+        "  io           the io_uring O_DIRECT write+fdatasync round trip alone, on a local file\n" +
+        "  disk         the extent store alone (store + disk I/O agent) at a queue depth; see perf/disk-bench.sh\n" +
+        "  manager      metadata operations against the manager or etcd; see perf/manager-bench.sh\n" +
+        "  (perf/compare.sh runs everything side by side with the peers: fio, Aeron echo, BookKeeper, etcd)\n";
+
     public static void main(final String[] args) throws Exception
     {
-        if (args.length == 0 || !("write".equals(args[0]) || "io".equals(args[0]) || "disk".equals(args[0]) ||
-            "manager".equals(args[0])))
+        if (args.length == 0)
         {
-            System.err.println("usage: cairn-bench write|io|disk|manager [options]   (--help after the name lists the options)\n" +
-                "  write  replicated appends through a running cluster, HdrHistogram percentiles\n" +
-                "  io     the io_uring O_DIRECT write+fdatasync round trip alone, on a local file\n" +
-                "  disk   the extent store alone (store + disk I/O agent) at a queue depth; see perf/disk-bench.sh\n" +
-                "  manager  metadata operations against the manager or etcd; see perf/manager-bench.sh");
+            System.err.print(USAGE);
             System.exit(2);
         }
-        final boolean write = "write".equals(args[0]);
         final String[] rest = Arrays.copyOfRange(args, 1, args.length);
-        if ("disk".equals(args[0]))
+        final boolean help = Arrays.asList(rest).contains("--help");
+        switch (args[0])
         {
-            if (Arrays.asList(rest).contains("--help"))
+            case "disk" ->
             {
-                System.out.print(DiskBenchmark.USAGE);
-                return;
+                if (help)
+                {
+                    System.out.print(DiskBenchmark.USAGE);
+                    return;
+                }
+                DiskBenchmark.main(rest);
             }
-            DiskBenchmark.main(rest);
-            return;
-        }
-        if ("manager".equals(args[0]))
-        {
-            if (Arrays.asList(rest).contains("--help"))
+            case "manager" ->
             {
-                System.out.print(ManagerBenchmark.USAGE);
-                return;
+                if (help)
+                {
+                    System.out.print(ManagerBenchmark.USAGE);
+                    return;
+                }
+                ManagerBenchmark.main(rest);
             }
-            ManagerBenchmark.main(rest);
+            case "write" ->
+            {
+                if (help)
+                {
+                    System.out.print(WriteBenchmark.USAGE);
+                    return;
+                }
+                WriteBenchmark.main(rest);
+            }
+            case "io" ->
+            {
+                if (help)
+                {
+                    System.out.print(IoRoundTripBenchmark.USAGE);
+                    return;
+                }
+                IoRoundTripBenchmark.main(rest);
+            }
+            case "load" -> runTool(help, LoadCommand.USAGE, () -> LoadCommand.main(rest, System.out));
+            case "compare" -> runTool(help, CompareRuns.USAGE, () -> CompareRuns.main(rest, System.out));
+            case "echo-server" ->
+            {
+                if (help)
+                {
+                    System.out.print(AeronEcho.USAGE);
+                    return;
+                }
+                AeronEcho.serverMain(rest); // Returns on SIGTERM; no System.exit while shutdown hooks run.
+            }
+            case "jmh" -> runTool(help, JmhMain.USAGE, () -> JmhMain.main(rest));
+            default ->
+            {
+                System.err.print(USAGE);
+                System.exit(2);
+            }
+        }
+    }
+
+    @FunctionalInterface
+    interface Tool
+    {
+        int run() throws Exception;
+    }
+
+    /** Usage errors exit 2 with the usage; failures exit 1 naming what failed. */
+    private static void runTool(final boolean help, final String usage, final Tool tool)
+    {
+        if (help)
+        {
+            System.out.print(usage);
             return;
         }
-        if (Arrays.asList(rest).contains("--help"))
+        int rc;
+        try
         {
-            System.out.print(write ? WriteBenchmark.USAGE : IoRoundTripBenchmark.USAGE);
-            return;
+            rc = tool.run();
         }
-        if (write)
+        catch (final IllegalArgumentException ex)
         {
-            WriteBenchmark.main(rest);
+            System.err.println("cairn-bench: " + ex.getMessage());
+            System.err.print(usage);
+            rc = 2;
         }
-        else
+        catch (final Exception ex)
         {
-            IoRoundTripBenchmark.main(rest);
+            System.err.println("cairn-bench: failed: " + ex);
+            rc = 1;
         }
+        System.exit(rc);
     }
 }

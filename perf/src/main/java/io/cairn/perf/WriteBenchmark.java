@@ -18,8 +18,8 @@ import java.util.zip.CRC32C;
  * latency in an HdrHistogram after a warm-up, prints percentiles and throughput, and optionally reads the
  * whole stream back from each of the three replicas checking every block's CRC32C against what was sent.
  * <p>
- * This is the first write benchmark; the open-loop rig with scheduled send times comes with the perf
- * harness issue.
+ * A closed loop only (coordinated omission hides stalls): for latency use the open-loop rig, {@link LoadRig}
+ * ({@code cairn-bench load}).
  */
 public final class WriteBenchmark
 {
