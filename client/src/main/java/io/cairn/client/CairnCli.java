@@ -45,6 +45,10 @@ public final class CairnCli
           stream read STREAM_ID [--replica 0|1|2] [--out PATH]
                                            read every block (CRC32C checked by the node), list them, and
                                            with --out write the payloads there, concatenated
+          stream seal STREAM_ID            take ownership, fence and seal the tail on its replicas at the
+                                           smallest commit length, and have the manager add a new tail
+          extent info EXTENT_ID            the manager's record and each replica's commit length, sealed
+                                           state and owner revision
 
         --managers defaults to $CAIRN_MANAGERS, else the ./run.sh local cluster (%s).
         --json prints JSON instead of tables (manager commands).
@@ -205,6 +209,7 @@ public final class CairnCli
                     client -> managerCommands.status(client.clusterStatus(), members)));
             }
             case "stream" -> new Command(managers, timeoutMs, credentials, parseStream(args));
+            case "extent" -> new Command(managers, timeoutMs, credentials, parseExtent(args));
             case "nodes", "disks", "streams", "extents", "tasks", "partitions", "kv", "snapshot" ->
             {
                 if ("snapshot".equals(verb) && credentials == null)
@@ -231,7 +236,7 @@ public final class CairnCli
     {
         if (args.isEmpty())
         {
-            throw new UsageException("stream needs a subcommand: create, info, append or read");
+            throw new UsageException("stream needs a subcommand: create, info, append, read or seal");
         }
         final String sub = args.remove(0);
         switch (sub)
@@ -261,9 +266,66 @@ public final class CairnCli
                 final long streamId = parseLong("STREAM_ID", positional(args, "STREAM_ID"), 1, Long.MAX_VALUE);
                 return noMoreArgs(args, client -> streamRead(client, streamId, replica, outPath));
             }
+            case "seal":
+            {
+                final long streamId = parseLong("STREAM_ID", positional(args, "STREAM_ID"), 1, Long.MAX_VALUE);
+                return noMoreArgs(args, client -> streamSeal(client, streamId));
+            }
             default:
                 throw new UsageException("unknown stream subcommand '" + sub + "'");
         }
+    }
+
+    private Action parseExtent(final List<String> args)
+    {
+        if (args.isEmpty() || !"info".equals(args.remove(0)))
+        {
+            throw new UsageException("extent needs a subcommand: info EXTENT_ID");
+        }
+        final long extentId = parseLong("EXTENT_ID", positional(args, "EXTENT_ID"), 1, Long.MAX_VALUE);
+        return noMoreArgs(args, client -> extentInfo(client, extentId));
+    }
+
+    /** Takes ownership of the stream, fences and seals its tail on the replicas, and has the manager add a new one. */
+    private int streamSeal(final CairnClient client, final long streamId)
+    {
+        final StreamInfo before = client.openStream(streamId);
+        final ExtentInfo tail = before.tail();
+        final StreamInfo after = client.sealTail(streamId);
+        final ExtentInfo sealed = after.extents().stream().filter((e) -> e.extentId() == tail.extentId())
+            .findFirst().orElseThrow();
+        out.println("sealed extent " + tail.extentId() + " of stream " + streamId + " at " + sealed.sealedLength() +
+            " (owner revision " + before.ownerRevision() + "); new tail " + after.tail().extentId());
+        printExtents(after);
+        return EXIT_OK;
+    }
+
+    /** The manager's record of an extent and each replica's own view: commit length, sealed, owner revision. */
+    private int extentInfo(final CairnClient client, final long extentId)
+    {
+        final io.cairn.manager.ManagerListing.Extent extent = client.manager().listExtents().stream()
+            .filter((e) -> e.extentId() == extentId).findFirst()
+            .orElseThrow(() -> new UsageException("no extent " + extentId));
+        out.println("extent " + extentId + " stream " + extent.streamId() + " " +
+            (extent.sealedLength() >= 0 ? "sealed at " + extent.sealedLength() : "open") + " refCount " +
+            extent.refCount() + " ownerRevision " + extent.ownerRevision());
+        out.printf("  %-6s %-14s %-7s %s%n", "NODE", "COMMIT_LENGTH", "SEALED", "OWNER_REVISION");
+        int exit = EXIT_OK;
+        for (final int nodeId : extent.replicas())
+        {
+            try
+            {
+                final CairnClient.ReplicaStatus r = client.replicaStatus(nodeId, extentId);
+                out.printf("  %-6d %-14d %-7s %d%n", nodeId, r.commitLength(), r.sealed() ? "yes" : "no",
+                    r.ownerRevision());
+            }
+            catch (final CairnException ex)
+            {
+                out.printf("  %-6d unreachable: %s%n", nodeId, ex.getMessage());
+                exit = EXIT_FAILED;
+            }
+        }
+        return exit;
     }
 
     private Action parseAppend(final List<String> args)

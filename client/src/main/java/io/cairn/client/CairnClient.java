@@ -212,6 +212,9 @@ public final class CairnClient implements AutoCloseable
     }
 
     private static final long UNKNOWN_LENGTH = -1;
+    private static final long NO_FAILURE = Long.MIN_VALUE;
+    /** A replica whose read timed out or failed is tried last for this long. */
+    private static final long READ_SUSPECT_NS = TimeUnit.SECONDS.toNanos(10);
 
     /** What the client knows of a stream it writes to. */
     private static final class StreamState
@@ -220,6 +223,8 @@ public final class CairnClient implements AutoCloseable
         StreamInfo info;
         boolean tailOpen;
         long tailAckedLength = UNKNOWN_LENGTH;
+        /** This client's owner revision for the stream (from OpenStream); 0 until it takes ownership. */
+        long ownerRevision;
 
         StreamState(final long streamId, final StreamInfo info)
         {
@@ -244,6 +249,10 @@ public final class CairnClient implements AutoCloseable
     private final Int2ObjectHashMap<String> nodeEndpoints = new Int2ObjectHashMap<>();
     private final Long2ObjectHashMap<StreamState> streams = new Long2ObjectHashMap<>();
     private long nextCorrelationId = 1;
+    private long nextRequestId = 1;
+    private final ReadResult checkResult = new ReadResult();
+    private final org.agrona.collections.Long2LongHashMap readFailedAtNs =
+        new org.agrona.collections.Long2LongHashMap(NO_FAILURE);
 
     private CairnClient(final Context ctx)
     {
@@ -327,6 +336,25 @@ public final class CairnClient implements AutoCloseable
     }
 
     /**
+     * Takes ownership of a stream as its single writer: the manager hands out a new owner revision, which this
+     * client presents to the extent nodes and the manager from then on; any earlier writer is fenced (its appends
+     * and seals answer LOCKED_BY_OTHER). {@link #append} calls this on a stream's first append.
+     *
+     * @param streamId stream to write.
+     * @return the stream, with this client's owner revision.
+     */
+    public StreamInfo openStream(final long streamId)
+    {
+        final StreamInfo info = manager.openStream(streamId);
+        remember(info);
+        final StreamState state = streams.get(streamId);
+        state.ownerRevision = info.ownerRevision();
+        state.tailOpen = false;
+        state.tailAckedLength = UNKNOWN_LENGTH;
+        return info;
+    }
+
+    /**
      * @param streamId stream to describe.
      * @return the stream's extents as the manager has them now.
      */
@@ -373,6 +401,11 @@ public final class CairnClient implements AutoCloseable
                 "payloadLength=" + payloadLength + " must be in [1, " + NodeProtocol.MAX_PAYLOAD_BYTES + "]");
         }
         final StreamState state = stream(streamId);
+        if (0 == state.ownerRevision)
+        {
+            openStream(streamId);
+        }
+        final long requestId = nextRequestId++;
         String lastFailure = "";
         for (int attempt = 0; attempt < ctx.maxAppendAttempts(); attempt++)
         {
@@ -386,14 +419,21 @@ public final class CairnClient implements AutoCloseable
                 }
                 final ExtentNodeProxy primary = connectedNode(tail.primary());
                 final long correlationId = nextCorrelationId++;
-                final int length = primary.encodeAppend(
-                    correlationId, clientId, tail.extentId(), NodeProtocol.NULL_OFFSET, payload, payloadOffset, payloadLength);
+                final int length = primary.encodeAppend(correlationId, clientId, tail.extentId(),
+                    NodeProtocol.NULL_OFFSET, state.ownerRevision, requestId, payload, payloadOffset, payloadLength);
                 status = request(primary, length, correlationId, null);
             }
             catch (final CairnException ex)
             {
+                if (NodeStatus.LOCKED_BY_OTHER == ex.nodeStatus())
+                {
+                    throw ex;
+                }
                 lastFailure = ex.getMessage();
-                rollOver(state);
+                if (rollOver(state, payload, payloadOffset, payloadLength, result))
+                {
+                    return;
+                }
                 continue;
             }
 
@@ -413,14 +453,15 @@ public final class CairnClient implements AutoCloseable
                 idle.reset();
                 idle.idle(0);
             }
-            else if (NodeStatus.BAD_REQUEST == status)
+            else if (NodeStatus.BAD_REQUEST == status || NodeStatus.LOCKED_BY_OTHER == status)
             {
                 throw new CairnException(status, lastFailure);
             }
-            else
+            else if (rollOver(state, payload, payloadOffset, payloadLength, result))
             {
-                // EXTENT_FULL, REPLICA_FAILED, SEALED, IO_ERROR, time-out...: this tail is done.
-                rollOver(state);
+                // EXTENT_FULL, REPLICA_FAILED, SEALED, IO_ERROR, time-out...: this tail is done, and the seal
+                // showed that the append had landed inside the sealed length.
+                return;
             }
         }
         throw new CairnException(null, "append to stream " + streamId + " failed after " +
@@ -623,7 +664,7 @@ public final class CairnClient implements AutoCloseable
         final ExtentNodeProxy primary = connectedNode(tail.primary());
         final long correlationId = nextCorrelationId++;
         final int length = primary.encodeOpenExtent(
-            correlationId, clientId, tail.extentId(), state.streamId, replicas, endpoints);
+            correlationId, clientId, tail.extentId(), state.streamId, state.ownerRevision, replicas, endpoints);
         final NodeStatus status = request(primary, length, correlationId, null);
         if (NodeStatus.OK != status)
         {
@@ -635,49 +676,242 @@ public final class CairnClient implements AutoCloseable
     }
 
     /**
-     * Seals the tail and moves to a new one. The seal length is what this (single) writer knows to be
-     * acknowledged; if it never opened the tail, the smallest commit length among the replicas that answer,
-     * which is safe because an append is acknowledged only once all three replicas have it.
+     * Seals the tail and moves to a new one, in three steps. (1) Fence: every reachable replica raises its owner
+     * revision for the tail to ours, so no older writer's block is accepted there any more, and answers its commit
+     * length once every write it took before is durable. (2) Seal each of them at the smallest of those lengths:
+     * an append is acknowledged only when all three replicas have it, and each fenced replica answered only after
+     * its earlier writes were durable, so every acknowledged block lies below that minimum. (3) Ask the manager,
+     * as the stream's owner, to record the seal and allocate a new tail.
+     * <p>
+     * An append whose answer was lost may still have landed: when the sealed length is beyond what this client had
+     * acknowledged, the blocks in between are read back and compared with the pending payload, so a retry is never
+     * written twice.
+     *
+     * @return true when the pending append turned out to be in the sealed extent ({@code result} is filled).
      */
-    private void rollOver(final StreamState state)
+    private boolean rollOver(
+        final StreamState state,
+        final DirectBuffer payload,
+        final int payloadOffset,
+        final int payloadLength,
+        final AppendResult result)
     {
         final ExtentInfo tail = state.info.tail();
-        final long sealLength = state.tailAckedLength >= 0 ? state.tailAckedLength : commitLengthOfReachableReplicas(tail);
-        final StreamInfo info = manager.allocateExtent(state.streamId, tail.extentId(), sealLength);
+        final long ackedBefore = state.tailAckedLength;
+        final long sealLength = sealReplicas(state.streamId, tail, state.ownerRevision);
+        final boolean landed = null != payload && ackedBefore >= 0 && sealLength > ackedBefore &&
+            findLanded(tail, ackedBefore, sealLength, payload, payloadOffset, payloadLength, result);
+        final StreamInfo info;
+        try
+        {
+            info = manager.allocateExtent(state.streamId, tail.extentId(), sealLength, state.ownerRevision);
+        }
+        catch (final io.cairn.manager.ManagerException ex)
+        {
+            if (io.cairn.sbe.manager.ManagerStatus.LOCKED_BY_OTHER == ex.status())
+            {
+                throw new CairnException(NodeStatus.LOCKED_BY_OTHER, ex.getMessage());
+            }
+            throw ex;
+        }
         remember(info);
         state.tailAckedLength = UNKNOWN_LENGTH;
         state.tailOpen = false;
+        return landed;
     }
 
-    private long commitLengthOfReachableReplicas(final ExtentInfo tail)
+    /**
+     * Seals the stream's tail as its owner (call {@link #openStream(long)} first) and has the manager add a new one.
+     *
+     * @param streamId the stream.
+     * @return the stream with its new tail.
+     */
+    public StreamInfo sealTail(final long streamId)
+    {
+        final StreamState state = stream(streamId);
+        rollOver(state, null, 0, 0, null);
+        return state.info;
+    }
+
+    /**
+     * Fences every reachable replica of an unsealed extent with the owner revision and seals them at the smallest
+     * durable length they report (or at the length one of them is already sealed at).
+     *
+     * @return the sealed length.
+     * @throws CairnException LOCKED_BY_OTHER when a newer owner fenced the extent; no status when no replica answers.
+     */
+    public long sealReplicas(final long streamId, final ExtentInfo tail, final long ownerRevision)
     {
         long min = Long.MAX_VALUE;
+        long alreadySealed = UNKNOWN_LENGTH;
+        final boolean[] reachable = new boolean[tail.replicas().length];
         final StringBuilder failures = new StringBuilder();
-        for (final int nodeId : tail.replicas())
+        for (int i = 0; i < tail.replicas().length; i++)
         {
-            try
+            final int nodeId = tail.replicas()[i];
+            final NodeStatus status = sealRequest(nodeId, tail.extentId(), ownerRevision, NodeProtocol.NULL_OFFSET);
+            if (NodeStatus.OK == status)
             {
-                min = Math.min(min, commitLength(nodeId, tail.extentId()));
+                reachable[i] = true;
+                min = Math.min(min, adapter.commitLength());
+                alreadySealed = adapter.sealed() ? adapter.commitLength() : alreadySealed;
             }
-            catch (final CairnException ex)
+            else if (NodeStatus.NO_SUCH_EXTENT == status)
             {
-                if (NodeStatus.NO_SUCH_EXTENT == ex.nodeStatus())
-                {
-                    // Never created there, so no append to it was ever acknowledged.
-                    min = Math.min(min, NodeProtocol.FIRST_BLOCK_OFFSET);
-                }
-                else
-                {
-                    failures.append(' ').append(ex.getMessage()).append(';');
-                }
+                min = Math.min(min, NodeProtocol.FIRST_BLOCK_OFFSET); // never created there: nothing acknowledged
+            }
+            else if (NodeStatus.LOCKED_BY_OTHER == status)
+            {
+                throw new CairnException(status, describe(status, "fence of extent " + tail.extentId() +
+                    " of stream " + streamId + " on node " + nodeId));
+            }
+            else
+            {
+                failures.append(' ').append(describe(status, "fence on node " + nodeId)).append(';');
             }
         }
         if (Long.MAX_VALUE == min)
         {
             throw new CairnException(null, "cannot seal extent " + tail.extentId() +
-                ": no replica reported its commit length:" + failures);
+                ": no replica answered the fence:" + failures);
         }
-        return min;
+        final long sealLength = alreadySealed >= 0 ? alreadySealed : min;
+        for (int i = 0; i < tail.replicas().length; i++)
+        {
+            if (reachable[i])
+            {
+                // A replica that fails here is behind or gone; re-replication from a sealed one repairs it.
+                sealRequest(tail.replicas()[i], tail.extentId(), ownerRevision, sealLength);
+            }
+        }
+        return sealLength;
+    }
+
+    private NodeStatus sealRequest(final int nodeId, final long extentId, final long ownerRevision, final long sealLength)
+    {
+        try
+        {
+            final ExtentNodeProxy node = connectedNode(nodeId);
+            final long correlationId = nextCorrelationId++;
+            final int length = node.encodeSealExtent(correlationId, clientId, extentId, ownerRevision, sealLength);
+            return request(node, length, correlationId, null);
+        }
+        catch (final CairnException ex)
+        {
+            return ex.nodeStatus();
+        }
+    }
+
+    /**
+     * @return true when a block in [from, to) of the sealed extent holds exactly the pending payload.
+     */
+    private boolean findLanded(
+        final ExtentInfo tail,
+        final long from,
+        final long to,
+        final DirectBuffer payload,
+        final int payloadOffset,
+        final int payloadLength,
+        final AppendResult result)
+    {
+        long offset = from;
+        while (offset < to)
+        {
+            final NodeStatus status = readAnyReplica(tail, offset, checkResult);
+            if (NodeStatus.OK != status)
+            {
+                return false;
+            }
+            if (checkResult.lengthBytes() == payloadLength &&
+                sameBytes(checkResult.payload(), payload, payloadOffset, payloadLength))
+            {
+                result.set(tail.extentId(), offset, checkResult.nextOffset());
+                return true;
+            }
+            offset = checkResult.nextOffset();
+        }
+        return false;
+    }
+
+    private static boolean sameBytes(
+        final DirectBuffer stored, final DirectBuffer payload, final int payloadOffset, final int payloadLength)
+    {
+        for (int i = 0; i < payloadLength; i++)
+        {
+            if (stored.getByte(i) != payload.getByte(payloadOffset + i))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Reads one block from the first replica that answers it intact: a replica that times out, answers CORRUPT or
+     * IO_ERROR, or does not have the extent, makes the client try the next one.
+     *
+     * @param extent      the extent.
+     * @param blockOffset start of the block.
+     * @param result      filled with the payload.
+     * @return OK, or the last replica's status (END_OF_EXTENT, OUT_OF_RANGE, CORRUPT...), or null if none answered.
+     */
+    public NodeStatus readAnyReplica(final ExtentInfo extent, final long blockOffset, final ReadResult result)
+    {
+        NodeStatus last = null;
+        // First the replicas that did not fail lately, then (only if needed) those that did.
+        for (int pass = 0; pass < 2; pass++)
+        {
+            for (final int nodeId : extent.replicas())
+            {
+                final long failedAtNs = readFailedAtNs.get(nodeId);
+                final boolean suspect = NO_FAILURE != failedAtNs &&
+                    clock.nanoTime() - failedAtNs < READ_SUSPECT_NS;
+                if (suspect != (pass == 1))
+                {
+                    continue;
+                }
+                try
+                {
+                    last = read(nodeId, extent.extentId(), blockOffset, result);
+                }
+                catch (final CairnException ex)
+                {
+                    readFailedAtNs.put(nodeId, clock.nanoTime());
+                    last = ex.nodeStatus();
+                    continue;
+                }
+                if (NodeStatus.OK == last || NodeStatus.END_OF_EXTENT == last || NodeStatus.OUT_OF_RANGE == last)
+                {
+                    readFailedAtNs.remove(nodeId);
+                    return last;
+                }
+                readFailedAtNs.put(nodeId, clock.nanoTime());
+            }
+        }
+        return last;
+    }
+
+    /**
+     * @param nodeId   replica to ask.
+     * @param extentId extent.
+     * @return that replica's view of the extent: commit length, whether it is sealed, its highest owner revision.
+     */
+    public ReplicaStatus replicaStatus(final int nodeId, final long extentId)
+    {
+        final long commitLength = commitLength(nodeId, extentId);
+        return new ReplicaStatus(nodeId, commitLength, adapter.sealed(), adapter.ownerRevision());
+    }
+
+    /**
+     * One replica's view of an extent.
+     *
+     * @param nodeId        the replica.
+     * @param commitLength  its durable length (the sealed length when sealed).
+     * @param sealed        whether it holds the extent sealed.
+     * @param ownerRevision the highest owner revision it has seen for the extent.
+     */
+    public record ReplicaStatus(int nodeId, long commitLength, boolean sealed, long ownerRevision)
+    {
     }
 
     private String endpointOf(final int nodeId)

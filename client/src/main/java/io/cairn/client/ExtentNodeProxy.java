@@ -8,6 +8,7 @@ import io.cairn.sbe.node.ExtentStatusRequestEncoder;
 import io.cairn.sbe.node.MessageHeaderEncoder;
 import io.cairn.sbe.node.OpenExtentRequestEncoder;
 import io.cairn.sbe.node.ReadRequestEncoder;
+import io.cairn.sbe.node.SealExtentRequestEncoder;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
@@ -20,6 +21,7 @@ final class ExtentNodeProxy implements AutoCloseable
 {
     private final int nodeId;
     private final String endpoint;
+    private final SealExtentRequestEncoder sealEncoder = new SealExtentRequestEncoder();
     private final ExclusivePublication publication;
     private final MutableDirectBuffer buffer;
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
@@ -79,6 +81,7 @@ final class ExtentNodeProxy implements AutoCloseable
         final long clientId,
         final long extentId,
         final long streamId,
+        final long ownerRevision,
         final int[] replicas,
         final String[] endpoints)
     {
@@ -87,7 +90,8 @@ final class ExtentNodeProxy implements AutoCloseable
             .clientId(clientId)
             .extentId(extentId)
             .streamId(streamId)
-            .forwarded((short)0);
+            .forwarded((short)0)
+            .ownerRevision(ownerRevision);
         final OpenExtentRequestEncoder.ReplicasEncoder group = openEncoder.replicasCount(replicas.length);
         for (int i = 0; i < replicas.length; i++)
         {
@@ -101,6 +105,8 @@ final class ExtentNodeProxy implements AutoCloseable
         final long clientId,
         final long extentId,
         final long expectedOffset,
+        final long ownerRevision,
+        final long requestId,
         final DirectBuffer payload,
         final int payloadOffset,
         final int payloadLength)
@@ -110,6 +116,8 @@ final class ExtentNodeProxy implements AutoCloseable
             .clientId(clientId)
             .extentId(extentId)
             .expectedOffset(expectedOffset)
+            .ownerRevision(ownerRevision)
+            .requestId(requestId)
             .putPayload(payload, payloadOffset, payloadLength);
         return MessageHeaderEncoder.ENCODED_LENGTH + appendEncoder.encodedLength();
     }
@@ -131,6 +139,18 @@ final class ExtentNodeProxy implements AutoCloseable
             .clientId(clientId)
             .extentId(extentId);
         return MessageHeaderEncoder.ENCODED_LENGTH + statusEncoder.encodedLength();
+    }
+
+    int encodeSealExtent(
+        final long correlationId, final long clientId, final long extentId, final long ownerRevision, final long sealLength)
+    {
+        sealEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .clientId(clientId)
+            .extentId(extentId)
+            .ownerRevision(ownerRevision)
+            .sealLength(sealLength);
+        return MessageHeaderEncoder.ENCODED_LENGTH + sealEncoder.encodedLength();
     }
 
     /**

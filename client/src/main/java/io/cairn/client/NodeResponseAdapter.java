@@ -10,6 +10,7 @@ import io.cairn.sbe.node.MessageHeaderDecoder;
 import io.cairn.sbe.node.NodeStatus;
 import io.cairn.sbe.node.OpenExtentResponseDecoder;
 import io.cairn.sbe.node.ReadResponseDecoder;
+import io.cairn.sbe.node.SealExtentResponseDecoder;
 import org.agrona.DirectBuffer;
 
 /**
@@ -27,6 +28,7 @@ final class NodeResponseAdapter implements FragmentHandler
     private final ReadResponseDecoder readDecoder = new ReadResponseDecoder();
     private final ExtentStatusResponseDecoder statusDecoder = new ExtentStatusResponseDecoder();
     private final ErrorResponseDecoder errorDecoder = new ErrorResponseDecoder();
+    private final SealExtentResponseDecoder sealDecoder = new SealExtentResponseDecoder();
 
     private long awaitedCorrelationId = Long.MIN_VALUE;
     private boolean received;
@@ -35,6 +37,8 @@ final class NodeResponseAdapter implements FragmentHandler
     private long blockOffset;
     private long nextOffset;
     private long commitLength;
+    private boolean sealed;
+    private long ownerRevision;
     private long staleResponses;
     private long malformedResponses;
     private ReadResult readResult;
@@ -76,6 +80,18 @@ final class NodeResponseAdapter implements FragmentHandler
     long commitLength()
     {
         return commitLength;
+    }
+
+    /** @return from an ExtentStatus or SealExtent answer: whether the replica holds the extent sealed. */
+    boolean sealed()
+    {
+        return sealed;
+    }
+
+    /** @return from an ExtentStatus answer: the highest owner revision the replica has seen. */
+    long ownerRevision()
+    {
+        return ownerRevision;
     }
 
     long staleResponses()
@@ -144,7 +160,24 @@ final class NodeResponseAdapter implements FragmentHandler
                     statusDecoder.wrap(buffer, bodyOffset, blockLength, version);
                     if (matches(statusDecoder.correlationId()))
                     {
-                        complete(statusDecoder.status(), "", -1, -1, statusDecoder.commitLength());
+                        final NodeStatus s = statusDecoder.status();
+                        final long commit = statusDecoder.commitLength();
+                        sealed = version >= 2 && statusDecoder.isSealed() == 1;
+                        ownerRevision = version >= 2 ? Math.max(0, statusDecoder.ownerRevision()) : 0;
+                        complete(s, "", -1, -1, commit);
+                    }
+                }
+                case SealExtentResponseDecoder.TEMPLATE_ID ->
+                {
+                    sealDecoder.wrap(buffer, bodyOffset, blockLength, version);
+                    if (matches(sealDecoder.correlationId()))
+                    {
+                        sealDecoder.nodeId();
+                        sealDecoder.extentId();
+                        final NodeStatus s = sealDecoder.status();
+                        final long commit = sealDecoder.commitLength();
+                        sealed = sealDecoder.isSealed() == 1;
+                        complete(s, sealDecoder.errorMessage(), -1, -1, commit);
                     }
                 }
                 case ErrorResponseDecoder.TEMPLATE_ID ->

@@ -21,7 +21,8 @@ public final class LocalCluster implements AutoCloseable
     private final int portBase;
     private final long extentSizeBytes;
     private final Process[] managers = new Process[3];
-    private final Process[] nodes = new Process[3];
+    /** Nodes 1..3 start with the cluster; {@link #startSpareNode(int)} adds up to two more. */
+    private final Process[] nodes = new Process[5];
     private final List<Process> all = new ArrayList<>();
 
     /**
@@ -97,6 +98,20 @@ public final class LocalCluster implements AutoCloseable
             "--managers", managersString(),
             "--format-if-empty",
             "--extent-size-bytes", Long.toString(extentSizeBytes));
+    }
+
+    /**
+     * Starts one more extent node (id 4 or 5) and waits until it serves, so that the manager can place new extents
+     * when one of the first three is gone.
+     */
+    public void startSpareNode(final int nodeId) throws IOException, InterruptedException
+    {
+        if (nodeId < 4 || nodeId > nodes.length)
+        {
+            throw new IllegalArgumentException("spare node id " + nodeId + " must be in [4, " + nodes.length + "]");
+        }
+        startNode(nodeId);
+        awaitLine(nodes[nodeId - 1], log("node-" + nodeId), "cairn-node " + nodeId + " ready");
     }
 
     /**

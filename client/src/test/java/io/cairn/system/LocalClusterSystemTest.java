@@ -195,6 +195,24 @@ class LocalClusterSystemTest
             assertEquals("hello cairnhello cairnhello cairn", java.nio.file.Files.readString(out));
         }
 
+        // Seal: a new owner fences the replicas and seals the tail at the common commit length (3 blocks).
+        final Cli seal = Cli.run("--managers", managers, "stream", "seal", streamId);
+        assertEquals(0, seal.exitCode, seal.err);
+        final java.util.regex.Matcher sealed =
+            java.util.regex.Pattern.compile("sealed extent (\\d+) of stream \\d+ at (\\d+)").matcher(seal.out);
+        assertTrue(sealed.find(), seal.out);
+        assertEquals(4 * 4096L, Long.parseLong(sealed.group(2)), seal.out);
+        final Cli extentInfo = Cli.run("--managers", managers, "extent", "info", sealed.group(1));
+        assertEquals(0, extentInfo.exitCode, extentInfo.err + extentInfo.out);
+        assertTrue(extentInfo.out.contains("sealed at 16384"), extentInfo.out);
+        assertEquals(3, extentInfo.out.split("16384 +yes", -1).length - 1, extentInfo.out);
+        final Cli appendAfterSeal = Cli.run("--managers", managers, "stream", "append", streamId, "--data", "!");
+        assertEquals(0, appendAfterSeal.exitCode, appendAfterSeal.err);
+        assertTrue(!appendAfterSeal.out.contains("extent=" + sealed.group(1) + " "), appendAfterSeal.out);
+        final Cli readAll = Cli.run("--managers", managers, "stream", "read", streamId, "--out", out.toString());
+        assertEquals(0, readAll.exitCode, readAll.err);
+        assertEquals("hello cairnhello cairnhello cairn!", java.nio.file.Files.readString(out));
+
         final Cli missing = Cli.run("--managers", managers, "stream", "info", "999999");
         assertEquals(1, missing.exitCode, missing.out);
         assertTrue(missing.err.contains("NO_SUCH_STREAM") || missing.err.contains("999999"), missing.err);

@@ -267,6 +267,34 @@ public final class IoUringReplicaStore implements ReplicaStore
     }
 
     /** {@inheritDoc} */
+    public long ownerRevision(final long extentId)
+    {
+        final Extent extent = extents.get(extentId);
+        return null == extent ? 0 : extent.ownerRevision;
+    }
+
+    /**
+     * {@inheritDoc}
+     * <p>
+     * Held in memory only: the extent's state slot (disk format v2) has no field for it, so a restarted node
+     * forgets fences that were not followed by a seal (the seal itself is durable and refuses every writer).
+     */
+    public void recordOwnerRevision(final long extentId, final long ownerRevision)
+    {
+        final Extent extent = extents.get(extentId);
+        if (null != extent)
+        {
+            extent.ownerRevision = Math.max(extent.ownerRevision, ownerRevision);
+        }
+    }
+
+    /** {@inheritDoc} */
+    public boolean persistsOwnerRevision()
+    {
+        return false;
+    }
+
+    /** {@inheritDoc} */
     public NodeStatus submitSeal(final long extentId, final long sealedLength, final long token)
     {
         final Extent extent = extents.get(extentId);
@@ -430,6 +458,7 @@ public final class IoUringReplicaStore implements ReplicaStore
         NodeStatus failedStatus = NodeStatus.IO_ERROR;
         boolean sealed;
         boolean sealing;
+        long ownerRevision;
         int epoch;
         long corruptFrom = -1;
         long corruptTo = -1;

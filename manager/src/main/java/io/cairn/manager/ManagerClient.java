@@ -46,6 +46,7 @@ import io.cairn.sbe.manager.WatchResponseDecoder;
 import io.cairn.sbe.manager.ClusterStatusRequestEncoder;
 import io.cairn.sbe.manager.ClusterStatusResponseDecoder;
 import io.cairn.sbe.manager.CreateStreamRequestEncoder;
+import io.cairn.sbe.manager.OpenStreamRequestEncoder;
 import io.cairn.sbe.manager.ManagerErrorResponseDecoder;
 import io.cairn.sbe.manager.ManagerStatus;
 import io.cairn.sbe.manager.MessageHeaderDecoder;
@@ -401,6 +402,7 @@ public final class ManagerClient implements AutoCloseable
     private final RegisterNodeRequestEncoder registerNodeEncoder = new RegisterNodeRequestEncoder();
     private final CreateStreamRequestEncoder createStreamEncoder = new CreateStreamRequestEncoder();
     private final AllocateExtentRequestEncoder allocateExtentEncoder = new AllocateExtentRequestEncoder();
+    private final OpenStreamRequestEncoder openStreamEncoder = new OpenStreamRequestEncoder();
     private final StreamInfoRequestEncoder streamInfoEncoder = new StreamInfoRequestEncoder();
     private final ClusterStatusRequestEncoder clusterStatusEncoder = new ClusterStatusRequestEncoder();
     private final RegisterNodeResponseDecoder registerNodeResponseDecoder = new RegisterNodeResponseDecoder();
@@ -556,14 +558,52 @@ public final class ManagerClient implements AutoCloseable
      */
     public StreamInfo allocateExtent(final long streamId, final long tailExtentId, final long sealLength)
     {
+        return allocateExtent(streamId, tailExtentId, sealLength, 0);
+    }
+
+    /**
+     * Seals the stream's tail at {@code sealLength} and appends a new tail, as the stream's owner.
+     *
+     * @param streamId      the stream.
+     * @param tailExtentId  the tail the caller saw.
+     * @param sealLength    bytes of the tail that are kept.
+     * @param ownerRevision the caller's revision from {@link #openStream(long)}; 0 only for a never-opened stream.
+     * @return the stream with its new tail.
+     * @throws ManagerException LOCKED_BY_OTHER when a newer owner opened the stream, STALE_TAIL, NO_SUCH_STREAM...
+     */
+    public StreamInfo allocateExtent(
+        final long streamId, final long tailExtentId, final long sealLength, final long ownerRevision)
+    {
         final long correlationId = nextCorrelationId();
         final AllocateExtentRequestEncoder encoder = allocateExtentEncoder
             .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
             .correlationId(correlationId)
             .streamId(streamId)
             .tailExtentId(tailExtentId)
-            .sealLength(sealLength);
-        final String what = "allocateExtent(" + streamId + ", " + tailExtentId + ", " + sealLength + ")";
+            .sealLength(sealLength)
+            .ownerRevision(ownerRevision);
+        final String what = "allocateExtent(" + streamId + ", " + tailExtentId + ", " + sealLength + ", revision " +
+            ownerRevision + ")";
+        call(what, correlationId, HEADER_LENGTH + encoder.encodedLength());
+        return decodeStreamInfo(what);
+    }
+
+    /**
+     * Takes ownership of a stream: the manager gives it a new owner revision, after which the previous owner's
+     * {@link #allocateExtent(long, long, long, long)} is refused LOCKED_BY_OTHER. Present the revision to the
+     * extent nodes too (open, append, seal) so that they refuse the previous owner as well.
+     *
+     * @param streamId the stream.
+     * @return the stream, with {@link StreamInfo#ownerRevision()} the caller's new revision.
+     */
+    public StreamInfo openStream(final long streamId)
+    {
+        final long correlationId = nextCorrelationId();
+        final OpenStreamRequestEncoder encoder = openStreamEncoder
+            .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .streamId(streamId);
+        final String what = "openStream(" + streamId + ")";
         call(what, correlationId, HEADER_LENGTH + encoder.encodedLength());
         return decodeStreamInfo(what);
     }
@@ -1912,6 +1952,7 @@ public final class ManagerClient implements AutoCloseable
         decoder.correlationId();
         final ManagerStatus status = decoder.status();
         final long streamId = decoder.streamId();
+        final long ownerRevision = header.version() >= 5 ? Math.max(0, decoder.ownerRevision()) : 0;
         final List<ExtentInfo> extents = new ArrayList<>();
         for (final StreamInfoResponseDecoder.ExtentsDecoder extent : decoder.extents())
         {
@@ -1930,7 +1971,7 @@ public final class ManagerClient implements AutoCloseable
         {
             throw new ManagerException(status, what + " refused: " + status + ": " + message);
         }
-        return new StreamInfo(streamId, name, extents, endpoints);
+        return new StreamInfo(streamId, name, extents, endpoints, ownerRevision);
     }
 
     private ManagerException unexpectedAnswer(final String what)

@@ -62,6 +62,7 @@ import io.cairn.sbe.manager.WatchResponseEncoder;
 import io.cairn.sbe.manager.ClusterStatusRequestDecoder;
 import io.cairn.sbe.manager.ClusterStatusResponseEncoder;
 import io.cairn.sbe.manager.CreateStreamRequestDecoder;
+import io.cairn.sbe.manager.OpenStreamRequestDecoder;
 import io.cairn.sbe.manager.ExtentEntryDecoder;
 import io.cairn.sbe.manager.ExtentEntryEncoder;
 import io.cairn.sbe.manager.ManagerErrorResponseEncoder;
@@ -314,6 +315,8 @@ public final class ManagerStateMachine
         final String name;
         final byte[] nameBytes;
         final ArrayList<Extent> extents = new ArrayList<>();
+        /** The global revision at the last OpenStream: its writer owns the stream; 0 until first opened. */
+        long ownerRevision;
 
         Stream(final long streamId, final String name, final byte[] nameBytes)
         {
@@ -363,6 +366,7 @@ public final class ManagerStateMachine
     private final RegisterNodeRequestDecoder registerNodeDecoder = new RegisterNodeRequestDecoder();
     private final CreateStreamRequestDecoder createStreamDecoder = new CreateStreamRequestDecoder();
     private final AllocateExtentRequestDecoder allocateExtentDecoder = new AllocateExtentRequestDecoder();
+    private final OpenStreamRequestDecoder openStreamDecoder = new OpenStreamRequestDecoder();
     private final StreamInfoRequestDecoder streamInfoDecoder = new StreamInfoRequestDecoder();
     private final ClusterStatusRequestDecoder clusterStatusDecoder = new ClusterStatusRequestDecoder();
     private final RegisterNodeResponseEncoder registerNodeResponseEncoder = new RegisterNodeResponseEncoder();
@@ -548,6 +552,8 @@ public final class ManagerStateMachine
                 sessionId, buffer, bodyOffset, blockLength, version, end, out, outOffset);
             case AllocateExtentRequestDecoder.TEMPLATE_ID -> onAllocateExtent(
                 sessionId, buffer, bodyOffset, blockLength, version, out, outOffset);
+            case OpenStreamRequestDecoder.TEMPLATE_ID -> onOpenStream(
+                sessionId, buffer, bodyOffset, blockLength, version, out, outOffset);
             case StreamInfoRequestDecoder.TEMPLATE_ID -> onStreamInfo(
                 buffer, bodyOffset, blockLength, version, out, outOffset);
             case ClusterStatusRequestDecoder.TEMPLATE_ID -> onClusterStatus(
@@ -612,7 +618,8 @@ public final class ManagerStateMachine
         {
             case RegisterNodeRequestDecoder.TEMPLATE_ID -> RegisterNodeRequestDecoder.BLOCK_LENGTH;
             case CreateStreamRequestDecoder.TEMPLATE_ID -> CreateStreamRequestDecoder.BLOCK_LENGTH;
-            case AllocateExtentRequestDecoder.TEMPLATE_ID -> AllocateExtentRequestDecoder.BLOCK_LENGTH;
+            case AllocateExtentRequestDecoder.TEMPLATE_ID -> AllocateExtentRequestDecoder.BLOCK_LENGTH - Long.BYTES;
+            case OpenStreamRequestDecoder.TEMPLATE_ID -> OpenStreamRequestDecoder.BLOCK_LENGTH;
             case StreamInfoRequestDecoder.TEMPLATE_ID -> StreamInfoRequestDecoder.BLOCK_LENGTH;
             case ClusterStatusRequestDecoder.TEMPLATE_ID -> ClusterStatusRequestDecoder.BLOCK_LENGTH;
             case NodeHeartbeatRequestDecoder.TEMPLATE_ID -> NodeHeartbeatRequestDecoder.BLOCK_LENGTH;
@@ -785,6 +792,9 @@ public final class ManagerStateMachine
         final long streamId = decoder.streamId();
         final long tailExtentId = decoder.tailExtentId();
         final long sealLength = decoder.sealLength();
+        // Version 4 senders carry no owner revision (the block ends before it): 0, "none".
+        final long ownerRevision = blockLength >= AllocateExtentRequestDecoder.BLOCK_LENGTH ?
+            Math.max(0, decoder.ownerRevision()) : 0;
 
         if (isDuplicate(sessionId, correlationId))
         {
@@ -800,6 +810,12 @@ public final class ManagerStateMachine
         {
             return writeStreamError(out, outOffset, correlationId, ManagerStatus.BAD_REQUEST, streamId,
                 "sealLength must be >= 0, was " + sealLength);
+        }
+        if (stream.ownerRevision != 0 && ownerRevision != stream.ownerRevision)
+        {
+            return writeStreamInfo(out, outOffset, correlationId, ManagerStatus.LOCKED_BY_OTHER, stream,
+                "owner revision " + ownerRevision + " does not own stream " + streamId + "; its owner revision is " +
+                stream.ownerRevision);
         }
         final Extent tail = stream.tail();
         if (tail.extentId != tailExtentId)
@@ -820,6 +836,35 @@ public final class ManagerStateMachine
         appendExtent(stream);
         recordApplied(sessionId, correlationId, streamId, true);
         verifyStream(stream);
+
+        return writeStreamInfo(out, outOffset, correlationId, stream);
+    }
+
+    private int onOpenStream(
+        final long sessionId,
+        final DirectBuffer buffer,
+        final int bodyOffset,
+        final int blockLength,
+        final int version,
+        final MutableDirectBuffer out,
+        final int outOffset)
+    {
+        final OpenStreamRequestDecoder decoder = openStreamDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        final long correlationId = decoder.correlationId();
+        final long streamId = decoder.streamId();
+        if (isDuplicate(sessionId, correlationId))
+        {
+            return writeDuplicateAnswer(sessionId, correlationId, out, outOffset);
+        }
+        final Stream stream = streams.get(streamId);
+        if (stream == null)
+        {
+            return writeStreamError(out, outOffset, correlationId, ManagerStatus.NO_SUCH_STREAM, streamId,
+                "no stream with id " + streamId);
+        }
+        revision++;
+        stream.ownerRevision = revision;
+        recordApplied(sessionId, correlationId, streamId, true);
 
         return writeStreamInfo(out, outOffset, correlationId, stream);
     }
@@ -1166,7 +1211,8 @@ public final class ManagerStateMachine
             .wrapAndApplyHeader(out, outOffset, headerEncoder)
             .correlationId(correlationId)
             .status(status)
-            .streamId(streamId);
+            .streamId(streamId)
+            .ownerRevision(0);
         encoder.extentsCount(0);
         encoder.nodesCount(0);
         encoder.putName(varBytes, 0, 0);
@@ -1193,7 +1239,8 @@ public final class ManagerStateMachine
             .wrapAndApplyHeader(out, outOffset, headerEncoder)
             .correlationId(correlationId)
             .status(status)
-            .streamId(stream.streamId);
+            .streamId(stream.streamId)
+            .ownerRevision(stream.ownerRevision);
 
         final ArrayList<Extent> extents = stream.extents;
         final int first = Math.max(0, extents.size() - MAX_EXTENTS_PER_RESPONSE);
@@ -2779,6 +2826,7 @@ public final class ManagerStateMachine
         {
             streamEntryEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder)
                 .streamId(stream.streamId)
+                .ownerRevision(stream.ownerRevision)
                 .putName(stream.nameBytes, 0, stream.nameBytes.length);
             sink.write(snapshotBuffer, 0, HEADER_LENGTH + streamEntryEncoder.encodedLength());
             entryCount++;
@@ -3040,8 +3088,10 @@ public final class ManagerStateMachine
         finishRestoringStream();
         final StreamEntryDecoder decoder = streamEntryDecoder.wrap(buffer, bodyOffset, blockLength, version);
         final long streamId = decoder.streamId();
+        final long ownerRevision = version >= 5 ? Math.max(0, decoder.ownerRevision()) : 0;
         final String name = decoder.name();
         final Stream stream = new Stream(streamId, name, name.getBytes(StandardCharsets.UTF_8));
+        stream.ownerRevision = ownerRevision;
         Verify.verify(streams.put(streamId, stream) == null, "snapshot stream is unique", streamId);
         Verify.verify(streamsByName.put(name, stream) == null, "snapshot stream name of is unique", streamId);
         restoringStream = stream;
@@ -3300,7 +3350,8 @@ public final class ManagerStateMachine
         }
         for (final Stream stream : streams.values())
         {
-            sb.append("stream ").append(stream.streamId).append(" name=").append(stream.name).append('\n');
+            sb.append("stream ").append(stream.streamId).append(" name=").append(stream.name)
+                .append(" ownerRevision=").append(stream.ownerRevision).append('\n');
             for (final Extent extent : stream.extents)
             {
                 sb.append("  extent ").append(extent.extentId).append(" sealed=").append(extent.sealedLength)

@@ -1,6 +1,7 @@
 package io.cairn.manager;
 
 import io.cairn.sbe.manager.AllocateExtentRequestEncoder;
+import io.cairn.sbe.manager.OpenStreamRequestEncoder;
 import io.cairn.sbe.manager.ClusterStatusRequestEncoder;
 import io.cairn.sbe.manager.ClusterStatusResponseDecoder;
 import io.cairn.sbe.manager.CreateStreamRequestEncoder;
@@ -38,6 +39,7 @@ class ManagerStateMachineTest
     private static final int HEADER = MessageHeaderEncoder.ENCODED_LENGTH;
 
     private final ManagerStateMachine sm = new ManagerStateMachine();
+    private long lastOwnerRevision;
     private final UnsafeBuffer command = new UnsafeBuffer(new byte[4096]);
     private final UnsafeBuffer response = new UnsafeBuffer(new byte[ManagerStateMachine.RESPONSE_BUFFER_LENGTH_MIN]);
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
@@ -112,6 +114,50 @@ class ManagerStateMachineTest
             tail = newTail.extentId();
         }
         assertEquals(5, primaries.size(), "every node is a primary at some point");
+        sm.verifyInvariants();
+    }
+
+    @Test
+    void openStreamFencesTheOlderOwnerAndSurvivesASnapshot()
+    {
+        registerNodes(4);
+        final Answer created = createStream(SESSION, ++correlationId, "owned");
+        final long streamId = created.streamId();
+        final long tail = created.extents().get(0).extentId();
+
+        applyCommand(SESSION, encodeOpenStream(++correlationId, streamId));
+        final Answer first = decode();
+        assertEquals(ManagerStatus.OK, first.status());
+        final long firstRevision = lastOwnerRevision;
+        assertTrue(firstRevision > 0, "owner revision " + firstRevision);
+
+        applyCommand(SESSION, encodeOpenStream(++correlationId, streamId));
+        assertEquals(ManagerStatus.OK, decode().status());
+        final long secondRevision = lastOwnerRevision;
+        assertTrue(secondRevision > firstRevision, secondRevision + " > " + firstRevision);
+
+        final String before = sm.canonicalDump();
+        applyCommand(SESSION, encodeAllocateExtent(++correlationId, streamId, tail, 4096, firstRevision));
+        final Answer stale = decode();
+        assertEquals(ManagerStatus.LOCKED_BY_OTHER, stale.status(), stale.message());
+        assertTrue(stale.message().contains("owner revision " + firstRevision), stale.message());
+        applyCommand(SESSION, encodeAllocateExtent(++correlationId, streamId, tail, 4096, 0));
+        assertEquals(ManagerStatus.LOCKED_BY_OTHER, decode().status());
+        assertEquals(before, sm.canonicalDump());
+
+        applyCommand(SESSION, encodeAllocateExtent(++correlationId, streamId, tail, 4096, secondRevision));
+        final Answer allocated = decode();
+        assertEquals(ManagerStatus.OK, allocated.status(), allocated.message());
+        assertEquals(4096, allocated.extents().get(0).sealedLength());
+        assertEquals(secondRevision, lastOwnerRevision);
+
+        final ManagerStateMachine restored = new ManagerStateMachine();
+        restore(restored, snapshot(sm));
+        assertEquals(sm.canonicalDump(), restored.canonicalDump());
+        assertTrue(restored.canonicalDump().contains("ownerRevision=" + secondRevision), restored.canonicalDump());
+
+        applyCommand(SESSION, encodeOpenStream(++correlationId, 999));
+        assertEquals(ManagerStatus.NO_SUCH_STREAM, decode().status());
         sm.verifyInvariants();
     }
 
@@ -550,6 +596,20 @@ class ManagerStateMachineTest
             .correlationId(corr).streamId(streamId).tailExtentId(tail).sealLength(sealLength).encodedLength();
     }
 
+    private int encodeAllocateExtent(
+        final long corr, final long streamId, final long tail, final long sealLength, final long ownerRevision)
+    {
+        return HEADER + new AllocateExtentRequestEncoder().wrapAndApplyHeader(command, 0, headerEncoder)
+            .correlationId(corr).streamId(streamId).tailExtentId(tail).sealLength(sealLength)
+            .ownerRevision(ownerRevision).encodedLength();
+    }
+
+    private int encodeOpenStream(final long corr, final long streamId)
+    {
+        return HEADER + new OpenStreamRequestEncoder().wrapAndApplyHeader(command, 0, headerEncoder)
+            .correlationId(corr).streamId(streamId).encodedLength();
+    }
+
     private int encodeStreamInfo(final long corr, final long streamId)
     {
         return HEADER + new StreamInfoRequestEncoder().wrapAndApplyHeader(command, 0, headerEncoder)
@@ -619,6 +679,7 @@ class ManagerStateMachineTest
                 final long corr = d.correlationId();
                 final ManagerStatus status = d.status();
                 final long streamId = d.streamId();
+                lastOwnerRevision = d.ownerRevision();
                 final List<ExtentInfo> extents = new ArrayList<>();
                 for (final StreamInfoResponseDecoder.ExtentsDecoder e : d.extents())
                 {

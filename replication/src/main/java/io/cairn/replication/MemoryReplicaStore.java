@@ -28,6 +28,7 @@ public final class MemoryReplicaStore implements ReplicaStore
     private final long extentSizeBytes;
     private final int maxPendingOps;
     private final Long2ObjectHashMap<Extent> extents = new Long2ObjectHashMap<>();
+    private final org.agrona.collections.Long2LongHashMap ownerRevisions = new org.agrona.collections.Long2LongHashMap(0);
     private final ArrayDeque<Op> pending = new ArrayDeque<>();
     private final CRC32C crc = new CRC32C();
     private boolean holdCompletions;
@@ -61,6 +62,20 @@ public final class MemoryReplicaStore implements ReplicaStore
     public void failWrites(final boolean fail)
     {
         failWrites = fail;
+    }
+
+    /**
+     * Model a crash of the node: operations not yet completed are lost (their writes were never durable), so each
+     * extent's end falls back to its durable commit length. Sealed state, data and owner revisions survive.
+     */
+    public void crash()
+    {
+        pending.clear();
+        holdCompletions = false;
+        for (final Extent extent : extents.values())
+        {
+            extent.endOffset = extent.commitLength;
+        }
     }
 
     /**
@@ -125,6 +140,34 @@ public final class MemoryReplicaStore implements ReplicaStore
     {
         final Extent extent = extents.get(extentId);
         return null == extent ? NO_EXTENT : extent.endOffset;
+    }
+
+    /** {@inheritDoc} */
+    public boolean isSealed(final long extentId)
+    {
+        final Extent extent = extents.get(extentId);
+        return null != extent && extent.sealed;
+    }
+
+    /** {@inheritDoc} */
+    public long ownerRevision(final long extentId)
+    {
+        return ownerRevisions.get(extentId);
+    }
+
+    /** {@inheritDoc} Kept for unknown extents too: a fence may arrive before the extent's creation. */
+    public void recordOwnerRevision(final long extentId, final long ownerRevision)
+    {
+        if (ownerRevision > ownerRevisions.get(extentId))
+        {
+            ownerRevisions.put(extentId, ownerRevision);
+        }
+    }
+
+    /** {@inheritDoc} The memory image models a disk: it outlives a conductor restarted over it. */
+    public boolean persistsOwnerRevision()
+    {
+        return true;
     }
 
     /** {@inheritDoc} */

@@ -9,6 +9,7 @@ import io.cairn.sbe.node.MessageHeaderDecoder;
 import io.cairn.sbe.node.OpenExtentRequestDecoder;
 import io.cairn.sbe.node.ReadRequestDecoder;
 import io.cairn.sbe.node.ReplicateRequestDecoder;
+import io.cairn.sbe.node.SealExtentRequestDecoder;
 import org.agrona.DirectBuffer;
 
 import java.nio.ByteOrder;
@@ -35,6 +36,7 @@ public final class NodeRequestAdapter implements FragmentHandler
     private final ReplicateRequestDecoder replicate = new ReplicateRequestDecoder();
     private final ReadRequestDecoder read = new ReadRequestDecoder();
     private final ExtentStatusRequestDecoder status = new ExtentStatusRequestDecoder();
+    private final SealExtentRequestDecoder seal = new SealExtentRequestDecoder();
     private final int[] replicaNodeIds = new int[NodeProtocol.REPLICA_COUNT];
     private final String[] replicaEndpoints = new String[NodeProtocol.REPLICA_COUNT];
 
@@ -107,6 +109,12 @@ public final class NodeRequestAdapter implements FragmentHandler
                 status.wrap(buffer, body, blockLength, version);
                 conductor.onExtentStatus(status.correlationId(), status.clientId(), status.extentId());
             }
+            case SealExtentRequestDecoder.TEMPLATE_ID ->
+            {
+                seal.wrap(buffer, body, blockLength, version);
+                conductor.onSealExtent(seal.correlationId(), seal.clientId(), seal.extentId(),
+                    revision(seal.ownerRevision()), seal.sealLength());
+            }
             default -> conductor.onUndecodable();
         }
     }
@@ -121,8 +129,18 @@ public final class NodeRequestAdapter implements FragmentHandler
             case ReplicateRequestDecoder.TEMPLATE_ID -> ReplicateRequestDecoder.BLOCK_LENGTH;
             case ReadRequestDecoder.TEMPLATE_ID -> ReadRequestDecoder.BLOCK_LENGTH;
             case ExtentStatusRequestDecoder.TEMPLATE_ID -> ExtentStatusRequestDecoder.BLOCK_LENGTH;
+            case SealExtentRequestDecoder.TEMPLATE_ID -> SealExtentRequestDecoder.BLOCK_LENGTH;
             default -> Integer.MAX_VALUE;
         };
+    }
+
+    /**
+     * @return an owner revision as a request carries it: a version-1 sender (the field absent, its SBE null value)
+     *         or a negative value counts as 0, "no revision".
+     */
+    static long revision(final long decoded)
+    {
+        return Math.max(0, decoded);
     }
 
     /**
@@ -168,6 +186,7 @@ public final class NodeRequestAdapter implements FragmentHandler
         final long extentId = open.extentId();
         final long streamId = open.streamId();
         final short forwarded = open.forwarded();
+        final long ownerRevision = revision(open.ownerRevision());
         final String error = decodeReplicas(buffer, body + blockLength, end);
         if (null != error)
         {
@@ -179,7 +198,8 @@ public final class NodeRequestAdapter implements FragmentHandler
             conductor.onMalformed(clientId, correlationId, "OpenExtentRequest.forwarded must be 0 or 1");
             return;
         }
-        conductor.onOpenExtent(correlationId, clientId, extentId, streamId, forwarded == 1, replicaNodeIds, replicaEndpoints);
+        conductor.onOpenExtent(correlationId, clientId, extentId, streamId, ownerRevision, forwarded == 1, replicaNodeIds,
+            replicaEndpoints);
     }
 
     private String decodeReplicas(final DirectBuffer buffer, final int groupPosition, final int end)
@@ -221,6 +241,8 @@ public final class NodeRequestAdapter implements FragmentHandler
         final long clientId = append.clientId();
         final long extentId = append.extentId();
         final long expectedOffset = append.expectedOffset();
+        final long ownerRevision = revision(append.ownerRevision());
+        final long requestId = revision(append.requestId());
         final int position = body + blockLength;
         final int payloadLength = varLength(buffer, position, end, 1, NodeProtocol.MAX_PAYLOAD_BYTES);
         if (payloadLength < 0)
@@ -229,7 +251,8 @@ public final class NodeRequestAdapter implements FragmentHandler
                 NodeProtocol.MAX_PAYLOAD_BYTES + " bytes within the message");
             return;
         }
-        conductor.onAppend(correlationId, clientId, extentId, expectedOffset, buffer, position + 4, payloadLength);
+        conductor.onAppend(correlationId, clientId, extentId, expectedOffset, ownerRevision, requestId, buffer,
+            position + 4, payloadLength);
     }
 
     private void onReplicate(
@@ -240,6 +263,7 @@ public final class NodeRequestAdapter implements FragmentHandler
         final long clientId = replicate.clientId();
         final long extentId = replicate.extentId();
         final long blockOffset = replicate.blockOffset();
+        final long ownerRevision = revision(replicate.ownerRevision());
         final int position = body + blockLength;
         final int payloadLength = varLength(buffer, position, end, 1, NodeProtocol.MAX_PAYLOAD_BYTES);
         if (payloadLength < 0)
@@ -248,7 +272,8 @@ public final class NodeRequestAdapter implements FragmentHandler
                 NodeProtocol.MAX_PAYLOAD_BYTES + " bytes within the message");
             return;
         }
-        conductor.onReplicate(correlationId, clientId, extentId, blockOffset, buffer, position + 4, payloadLength);
+        conductor.onReplicate(correlationId, clientId, extentId, blockOffset, ownerRevision, buffer, position + 4,
+            payloadLength);
     }
 
     static String utf8(final DirectBuffer buffer, final int position, final int length)

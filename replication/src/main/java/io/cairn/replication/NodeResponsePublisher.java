@@ -5,6 +5,7 @@ import io.cairn.sbe.node.AppendResponseEncoder;
 import io.cairn.sbe.node.ConnectResponseEncoder;
 import io.cairn.sbe.node.ErrorResponseEncoder;
 import io.cairn.sbe.node.ExtentStatusResponseEncoder;
+import io.cairn.sbe.node.SealExtentResponseEncoder;
 import io.cairn.sbe.node.MessageHeaderEncoder;
 import io.cairn.sbe.node.NodeStatus;
 import io.cairn.sbe.node.OpenExtentResponseEncoder;
@@ -38,6 +39,7 @@ final class NodeResponsePublisher
     private final ReadResponseEncoder read = new ReadResponseEncoder();
     private final ErrorResponseEncoder error = new ErrorResponseEncoder();
     private final ExtentStatusResponseEncoder status = new ExtentStatusResponseEncoder();
+    private final SealExtentResponseEncoder seal = new SealExtentResponseEncoder();
     private final int retries;
 
     NodeResponsePublisher(final int retries)
@@ -160,15 +162,41 @@ final class NodeResponsePublisher
         final int nodeId,
         final long extentId,
         final NodeStatus code,
-        final long commitLength)
+        final long commitLength,
+        final boolean sealed,
+        final long ownerRevision)
     {
         status.wrapAndApplyHeader(buffer, 0, header)
             .correlationId(correlationId)
             .nodeId(nodeId)
             .extentId(extentId)
             .status(code)
-            .commitLength(commitLength);
+            .commitLength(commitLength)
+            .isSealed((short)(sealed ? 1 : 0))
+            .ownerRevision(ownerRevision);
         return send(sink, MessageHeaderEncoder.ENCODED_LENGTH + status.encodedLength());
+    }
+
+    boolean sealExtentResponse(
+        final MessageSink sink,
+        final long correlationId,
+        final int nodeId,
+        final long extentId,
+        final NodeStatus code,
+        final long commitLength,
+        final boolean sealed,
+        final String message)
+    {
+        final byte[] bytes = Outbound.utf8(message);
+        seal.wrapAndApplyHeader(buffer, 0, header)
+            .correlationId(correlationId)
+            .nodeId(nodeId)
+            .extentId(extentId)
+            .status(code)
+            .commitLength(commitLength)
+            .isSealed((short)(sealed ? 1 : 0))
+            .putErrorMessage(bytes, 0, bytes.length);
+        return send(sink, MessageHeaderEncoder.ENCODED_LENGTH + seal.encodedLength());
     }
 
     private boolean send(final MessageSink sink, final int length)

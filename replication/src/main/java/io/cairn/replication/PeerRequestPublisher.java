@@ -53,6 +53,7 @@ final class PeerRequestPublisher
         final long clientId,
         final long extentId,
         final long streamId,
+        final long ownerRevision,
         final int[] nodeIds,
         final byte[][] endpoints)
     {
@@ -62,6 +63,7 @@ final class PeerRequestPublisher
             .extentId(extentId)
             .streamId(streamId)
             .forwarded((short)1)
+            .ownerRevision(ownerRevision)
             .replicasCount(NodeProtocol.REPLICA_COUNT);
         for (int i = 0; i < NodeProtocol.REPLICA_COUNT; i++)
         {
@@ -76,6 +78,7 @@ final class PeerRequestPublisher
         final long clientId,
         final long extentId,
         final long blockOffset,
+        final long ownerRevision,
         final DirectBuffer payload,
         final int payloadOffset,
         final int payloadLength)
@@ -84,7 +87,8 @@ final class PeerRequestPublisher
             .correlationId(correlationId)
             .clientId(clientId)
             .extentId(extentId)
-            .blockOffset(blockOffset);
+            .blockOffset(blockOffset)
+            .ownerRevision(ownerRevision);
         final int lengthPosition = replicate.limit();
         buffer.putInt(lengthPosition, payloadLength, ByteOrder.LITTLE_ENDIAN);
         vectors[0].reset(buffer, 0, lengthPosition + 4);

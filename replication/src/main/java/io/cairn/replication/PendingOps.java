@@ -11,6 +11,7 @@ final class PendingOps
     static final int WRITE_PRIMARY = 3;
     static final int WRITE_SECONDARY = 4;
     static final int READ = 5;
+    static final int SEAL = 6;
 
     final int[] kind;
     final long[] clientId;

@@ -26,8 +26,12 @@ final class PrimaryExtent
     static final int PEER1_DONE = 4;
     static final int ALL_DONE = LOCAL_DONE | PEER0_DONE | PEER1_DONE;
 
+    /** Acknowledged appends remembered per extent for de-duplicating retried client requests. */
+    static final int ACKED_WINDOW = 256;
+
     long extentId;
     long streamId;
+    long ownerRevision;
     State state;
     final int[] nodeIds = new int[NodeProtocol.REPLICA_COUNT];
     final byte[][] endpoints = new byte[NodeProtocol.REPLICA_COUNT][];
@@ -55,9 +59,18 @@ final class PrimaryExtent
     final long[] correlationId;
     final long[] startNs;
     final int[] doneMask;
+    final long[] requestId;
     int head;
     int count;
     long inFlightBytes;
+
+    // Recently acknowledged (clientId, requestId) -> where the block landed; a bounded ring.
+    final long[] ackedClientId = new long[ACKED_WINDOW];
+    final long[] ackedRequestId = new long[ACKED_WINDOW];
+    final long[] ackedBlockOffset = new long[ACKED_WINDOW];
+    final long[] ackedNextOffset = new long[ACKED_WINDOW];
+    int ackedNext;
+    int ackedCount;
 
     PrimaryExtent(final int maxInFlight)
     {
@@ -67,6 +80,7 @@ final class PrimaryExtent
         correlationId = new long[maxInFlight];
         startNs = new long[maxInFlight];
         doneMask = new int[maxInFlight];
+        requestId = new long[maxInFlight];
     }
 
     void beginOpen(final long requesterClientId, final long requestCorrelationId, final long deadlineNs)
@@ -96,9 +110,11 @@ final class PrimaryExtent
         return count == blockOffset.length || inFlightBytes + blockLength > maxInFlightBytes;
     }
 
-    void push(final long offset, final long next, final long client, final long correlation, final long nowNs)
+    void push(
+        final long offset, final long next, final long client, final long correlation, final long request, final long nowNs)
     {
         final int i = (head + count) % blockOffset.length;
+        requestId[i] = request;
         blockOffset[i] = offset;
         nextOffset[i] = next;
         clientId[i] = client;
@@ -123,6 +139,57 @@ final class PrimaryExtent
             }
         }
         return -1;
+    }
+
+    /**
+     * @return ring index of the in-flight append carrying that client request id, or -1 (request id 0: none).
+     */
+    int findRequest(final long client, final long request)
+    {
+        for (int n = 0; 0 != request && n < count; n++)
+        {
+            final int i = (head + n) % blockOffset.length;
+            if (requestId[i] == request && clientId[i] == client)
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * @return index in the acknowledged window of that client request, or -1.
+     */
+    int findAcked(final long client, final long request)
+    {
+        for (int n = 0; 0 != request && n < ackedCount; n++)
+        {
+            if (ackedRequestId[n] == request && ackedClientId[n] == client)
+            {
+                return n;
+            }
+        }
+        return -1;
+    }
+
+    void rememberAcked(final int ringIndex)
+    {
+        if (0 == requestId[ringIndex])
+        {
+            return;
+        }
+        ackedClientId[ackedNext] = clientId[ringIndex];
+        ackedRequestId[ackedNext] = requestId[ringIndex];
+        ackedBlockOffset[ackedNext] = blockOffset[ringIndex];
+        ackedNextOffset[ackedNext] = nextOffset[ringIndex];
+        ackedNext = (ackedNext + 1) % ACKED_WINDOW;
+        ackedCount = Math.min(ACKED_WINDOW, ackedCount + 1);
+    }
+
+    void clearAcked()
+    {
+        ackedNext = 0;
+        ackedCount = 0;
     }
 
     void popHead()

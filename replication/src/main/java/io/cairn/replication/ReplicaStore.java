@@ -51,6 +51,34 @@ public interface ReplicaStore extends AutoCloseable
     long endOffset(long extentId);
 
     /**
+     * @param extentId extent.
+     * @return true when the extent is sealed (or its seal is in progress); false for an unknown extent.
+     */
+    boolean isSealed(long extentId);
+
+    /**
+     * The highest stream owner revision a writer presented for this extent (fencing: older writers are refused).
+     *
+     * @param extentId extent.
+     * @return the recorded revision, 0 when none or the extent is unknown.
+     */
+    long ownerRevision(long extentId);
+
+    /**
+     * Record a higher owner revision for an existing extent. Stores that can persist it do so before the next
+     * completion of that extent is delivered; {@link #persistsOwnerRevision()} says whether it survives a restart.
+     *
+     * @param extentId      extent.
+     * @param ownerRevision at least the current one.
+     */
+    void recordOwnerRevision(long extentId, long ownerRevision);
+
+    /**
+     * @return true when {@link #recordOwnerRevision} survives a restart of the store.
+     */
+    boolean persistsOwnerRevision();
+
+    /**
      * Create an extent, or find an existing one (idempotent: an existing extent keeps its data).
      *
      * @param extentId extent.
@@ -132,7 +160,7 @@ public interface ReplicaStore extends AutoCloseable
          */
         default void onSealed(long token, long extentId, NodeStatus status, long commitLength)
         {
-            // The replication protocol does not seal on the node yet (the manager records seals).
+            // Listeners that never submit seals (benchmarks, store tests) need not handle it.
         }
 
         /**

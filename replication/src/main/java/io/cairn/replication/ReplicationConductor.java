@@ -4,6 +4,7 @@ import io.cairn.replication.ReplicationCounters.Counter;
 import io.cairn.sbe.node.NodeStatus;
 import org.agrona.DirectBuffer;
 import org.agrona.collections.Int2ObjectHashMap;
+import org.agrona.collections.Long2LongHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
 
 import java.nio.charset.StandardCharsets;
@@ -23,6 +24,13 @@ import java.util.concurrent.TimeUnit;
  * An append is acknowledged OK only once the primary's own write is durable and both secondaries answered
  * OK, and only in offset order. Any secondary refusal or timeout fails the extent on this primary: every
  * append in flight and every later one answers REPLICA_FAILED until the extent is opened again.
+ * <p>
+ * Fencing: every replica keeps the highest stream owner revision presented for each extent (Open, Append,
+ * Replicate, Seal) and refuses older ones with LOCKED_BY_OTHER. A SealExtent first raises that revision, then
+ * waits until every write accepted before it is durable, and only then answers its commit length (or seals):
+ * so an append of an older owner is either inside every fenced replica's answer or refused by at least one
+ * replica and therefore never acknowledged. A retried append (same clientId and requestId) is answered from
+ * the primary's window of recent appends instead of written again.
  */
 public final class ReplicationConductor implements ReplicaStore.Listener, AutoCloseable
 {
@@ -47,6 +55,10 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
     private int primaryCount;
     private final PrimaryExtent[] freePrimaries;
     private int freePrimaryCount;
+
+    private final Long2LongHashMap revisionByExtent = new Long2LongHashMap(0);
+    private final PendingSeal[] seals;
+    private int sealCount;
 
     private long nowNs;
     private long nextCorrelationId = 1;
@@ -78,6 +90,11 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
             freePrimaries[i] = new PrimaryExtent(ctx.maxInFlightAppends());
         }
         freePrimaryCount = freePrimaries.length;
+        seals = new PendingSeal[ctx.maxPendingSeals()];
+        for (int i = 0; i < seals.length; i++)
+        {
+            seals[i] = new PendingSeal();
+        }
     }
 
     /**
@@ -110,6 +127,7 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         work += checkSessions();
         work += checkPeers();
         work += checkPrimaries();
+        work += checkSeals();
         return work;
     }
 
@@ -178,6 +196,7 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         final long clientId,
         final long extentId,
         final long streamId,
+        final long ownerRevision,
         final boolean forwarded,
         final int[] nodeIds,
         final String[] endpoints)
@@ -193,13 +212,20 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
             sendOpenResponse(session.sink, correlationId, extentId, NodeStatus.BAD_REQUEST, -1, error);
             return;
         }
+        if (!admitRevision(extentId, ownerRevision))
+        {
+            counters.increment(Counter.FENCED_REFUSALS);
+            sendOpenResponse(session.sink, correlationId, extentId, NodeStatus.LOCKED_BY_OTHER, -1,
+                lockedMessage(extentId, ownerRevision));
+            return;
+        }
         if (forwarded)
         {
             openAsSecondary(session, correlationId, extentId, streamId);
         }
         else
         {
-            openAsPrimary(session, correlationId, extentId, streamId, nodeIds, endpoints);
+            openAsPrimary(session, correlationId, extentId, streamId, ownerRevision, nodeIds, endpoints);
         }
     }
 
@@ -208,6 +234,8 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         final long clientId,
         final long extentId,
         final long expectedOffset,
+        final long ownerRevision,
+        final long requestId,
         final DirectBuffer buffer,
         final int payloadOffset,
         final int payloadLength)
@@ -218,11 +246,21 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
             return;
         }
         final PrimaryExtent primary = primaryByExtentId.get(extentId);
-        final NodeStatus refusal = checkAppendable(primary);
+        if (null != primary && answerRetriedAppend(session, primary, correlationId, requestId))
+        {
+            return;
+        }
+        NodeStatus refusal = checkAppendable(primary);
+        String message = null == refusal ? null : refusal == NodeStatus.NOT_OPEN ? "extent not open on this primary" :
+            primary.failMessage;
+        if (null == refusal && ownerRevision != primary.ownerRevision)
+        {
+            refusal = ownerRevision < primary.ownerRevision ? NodeStatus.LOCKED_BY_OTHER : NodeStatus.NOT_OPEN;
+            message = "append with owner revision " + ownerRevision + " to extent opened with revision " +
+                primary.ownerRevision;
+        }
         if (null != refusal)
         {
-            final String message = refusal == NodeStatus.NOT_OPEN ? "extent not open on this primary" :
-                primary.failMessage;
             sendAppendResponse(session.sink, correlationId, extentId, refusal, -1, -1, message);
             return;
         }
@@ -245,7 +283,7 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
             }
             return;
         }
-        primary.push(end, end + blockLength, clientId, correlationId, nowNs);
+        primary.push(end, end + blockLength, clientId, correlationId, requestId, nowNs);
         primary.storeWritesPending++;
         forwardBlock(primary, end, buffer, payloadOffset, payloadLength);
     }
@@ -255,6 +293,7 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         final long clientId,
         final long extentId,
         final long blockOffset,
+        final long ownerRevision,
         final DirectBuffer buffer,
         final int payloadOffset,
         final int payloadLength)
@@ -266,7 +305,13 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         }
         final long end = store.endOffset(extentId);
         NodeStatus status = end == ReplicaStore.NO_EXTENT ? NodeStatus.NO_SUCH_EXTENT :
+            ownerRevision < highestRevision(extentId) ? NodeStatus.LOCKED_BY_OTHER :
+            store.isSealed(extentId) ? NodeStatus.SEALED :
             blockOffset != end ? NodeStatus.WRONG_OFFSET : NodeStatus.OK;
+        if (status == NodeStatus.LOCKED_BY_OTHER)
+        {
+            counters.increment(Counter.FENCED_REFUSALS);
+        }
         if (status == NodeStatus.OK)
         {
             final long token = pendingOps.acquire(PendingOps.WRITE_SECONDARY, clientId, correlationId);
@@ -317,9 +362,64 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         }
         final long commitLength = store.commitLength(extentId);
         final NodeStatus status = commitLength == ReplicaStore.NO_EXTENT ? NodeStatus.NO_SUCH_EXTENT : NodeStatus.OK;
-        if (!responses.extentStatusResponse(session.sink, correlationId, nodeId, extentId, status, commitLength))
+        if (!responses.extentStatusResponse(session.sink, correlationId, nodeId, extentId, status, commitLength,
+            store.isSealed(extentId), highestRevision(extentId)))
         {
             counters.increment(Counter.RESPONSES_DROPPED);
+        }
+    }
+
+    void onSealExtent(
+        final long correlationId, final long clientId, final long extentId, final long ownerRevision, final long sealLength)
+    {
+        final ClientSession session = knownSession(clientId);
+        if (null == session)
+        {
+            return;
+        }
+        if (sealLength != NodeProtocol.NULL_OFFSET && sealLength < BlockFormat.EXTENT_HEADER_LENGTH_BYTES)
+        {
+            sendSealResponse(session.sink, correlationId, extentId, NodeStatus.BAD_REQUEST, store.commitLength(extentId),
+                "sealLength " + sealLength + " is neither -1 (fence only) nor a block boundary");
+            return;
+        }
+        if (!admitRevision(extentId, ownerRevision))
+        {
+            counters.increment(Counter.FENCED_REFUSALS);
+            sendSealResponse(session.sink, correlationId, extentId, NodeStatus.LOCKED_BY_OTHER,
+                store.commitLength(extentId), lockedMessage(extentId, ownerRevision));
+            return;
+        }
+        if (store.commitLength(extentId) == ReplicaStore.NO_EXTENT)
+        {
+            // Fenced all the same: an older owner's Open arriving later must not create the extent here and have
+            // an append acknowledged that the sealer, told "no such extent", counted as absent.
+            sendSealResponse(session.sink, correlationId, extentId, NodeStatus.NO_SUCH_EXTENT, -1, "no such extent");
+            return;
+        }
+        final PrimaryExtent primary = primaryByExtentId.get(extentId);
+        if (null != primary && primary.ownerRevision < ownerRevision && primary.state != PrimaryExtent.State.FAILED)
+        {
+            // Fenced: no append of the older owner is acknowledged from now on.
+            failExtent(primary, NodeStatus.LOCKED_BY_OTHER, "extent " + extentId + " fenced by owner revision " +
+                ownerRevision + " (was opened with " + primary.ownerRevision + ")");
+        }
+        if (sealCount == seals.length)
+        {
+            sendSealResponse(session.sink, correlationId, extentId, NodeStatus.BUSY, store.commitLength(extentId),
+                "too many seals in progress");
+            return;
+        }
+        final PendingSeal seal = seals[sealCount++];
+        seal.clientId = clientId;
+        seal.correlationId = correlationId;
+        seal.extentId = extentId;
+        seal.sealLength = sealLength;
+        seal.deadlineNs = nowNs + ctx.openTimeoutNs();
+        seal.token = -1;
+        if (progressSeal(seal))
+        {
+            removeSeal(sealCount - 1);
         }
     }
 
@@ -397,6 +497,11 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         final long clientId = pendingOps.clientId[slot];
         final long correlationId = pendingOps.correlationId[slot];
         pendingOps.release(slot);
+        final long revision = revisionByExtent.get(extentId);
+        if (status == NodeStatus.OK && revision > store.ownerRevision(extentId))
+        {
+            store.recordOwnerRevision(extentId, revision);
+        }
         if (kind == PendingOps.CREATE_SECONDARY)
         {
             final ClientSession session = sessionByClientId.get(clientId);
@@ -485,6 +590,204 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         {
             counters.increment(Counter.RESPONSES_DROPPED);
         }
+    }
+
+    /** {@inheritDoc} */
+    public void onSealed(final long token, final long extentId, final NodeStatus status, final long commitLength)
+    {
+        final int slot = pendingOps.slot(token);
+        Verify.verify(pendingOps.kind[slot] == PendingOps.SEAL, "seal completion of wrong kind", pendingOps.kind[slot]);
+        pendingOps.release(slot);
+        for (int i = 0; i < sealCount; i++)
+        {
+            if (seals[i].token == token)
+            {
+                final PendingSeal seal = seals[i];
+                counters.increment(Counter.SEALS);
+                final ClientSession session = sessionByClientId.get(seal.clientId);
+                if (null != session)
+                {
+                    sendSealResponse(session.sink, seal.correlationId, extentId, status, commitLength,
+                        status == NodeStatus.OK ? null : "seal failed on node " + nodeId);
+                }
+                removeSeal(i);
+                return;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- fencing and seals
+
+    private long highestRevision(final long extentId)
+    {
+        final long known = revisionByExtent.get(extentId);
+        final long stored = store.ownerRevision(extentId);
+        if (stored > known)
+        {
+            revisionByExtent.put(extentId, stored);
+            return stored;
+        }
+        return known;
+    }
+
+    /**
+     * @return false when a newer owner was seen for the extent; else records the revision (persisting a higher one).
+     */
+    private boolean admitRevision(final long extentId, final long ownerRevision)
+    {
+        final long highest = highestRevision(extentId);
+        if (ownerRevision < highest)
+        {
+            return false;
+        }
+        if (ownerRevision > highest)
+        {
+            revisionByExtent.put(extentId, ownerRevision);
+            store.recordOwnerRevision(extentId, ownerRevision);
+        }
+        return true;
+    }
+
+    private String lockedMessage(final long extentId, final long ownerRevision)
+    {
+        return "owner revision " + ownerRevision + " is older than revision " + highestRevision(extentId) +
+            " seen for extent " + extentId + " on node " + nodeId;
+    }
+
+    /**
+     * @return true when the append was a retry of one this primary holds (in flight or acknowledged) and is answered.
+     */
+    private boolean answerRetriedAppend(
+        final ClientSession session, final PrimaryExtent primary, final long correlationId, final long requestId)
+    {
+        final int inFlight = primary.findRequest(session.clientId, requestId);
+        if (inFlight >= 0)
+        {
+            // The first attempt's answer goes to the retry instead.
+            primary.correlationId[inFlight] = correlationId;
+            counters.increment(Counter.APPENDS_DEDUPLICATED);
+            return true;
+        }
+        final int acked = primary.findAcked(session.clientId, requestId);
+        if (acked >= 0)
+        {
+            counters.increment(Counter.APPENDS_DEDUPLICATED);
+            sendAppendResponse(session.sink, correlationId, primary.extentId, NodeStatus.OK,
+                primary.ackedBlockOffset[acked], primary.ackedNextOffset[acked], null);
+            return true;
+        }
+        return false;
+    }
+
+    private int checkSeals()
+    {
+        int work = 0;
+        for (int i = sealCount - 1; i >= 0; i--)
+        {
+            final PendingSeal seal = seals[i];
+            if (seal.token < 0 && progressSeal(seal))
+            {
+                removeSeal(i);
+                work++;
+            }
+        }
+        return work;
+    }
+
+    /**
+     * Drives a seal: waits for the writes accepted before the fence to be durable, then answers or seals.
+     *
+     * @return true when it was answered (remove it); false while it waits or its store seal is in flight.
+     */
+    private boolean progressSeal(final PendingSeal seal)
+    {
+        final long extentId = seal.extentId;
+        final ClientSession session = sessionByClientId.get(seal.clientId);
+        if (null == session)
+        {
+            return true;
+        }
+        final long commitLength = store.commitLength(extentId);
+        if (store.isSealed(extentId))
+        {
+            final boolean same = seal.sealLength == NodeProtocol.NULL_OFFSET || seal.sealLength == commitLength;
+            sendSealResponse(session.sink, seal.correlationId, extentId, same ? NodeStatus.OK : NodeStatus.SEALED,
+                commitLength, same ? null : "already sealed at " + commitLength);
+            return true;
+        }
+        if (store.endOffset(extentId) != commitLength)
+        {
+            if (nowNs - seal.deadlineNs > 0)
+            {
+                sendSealResponse(session.sink, seal.correlationId, extentId, NodeStatus.IO_ERROR, commitLength,
+                    "writes to extent " + extentId + " did not become durable within the seal timeout");
+                return true;
+            }
+            return false;
+        }
+        if (seal.sealLength == NodeProtocol.NULL_OFFSET)
+        {
+            sendSealResponse(session.sink, seal.correlationId, extentId, NodeStatus.OK, commitLength, null);
+            return true;
+        }
+        if (seal.sealLength > commitLength)
+        {
+            sendSealResponse(session.sink, seal.correlationId, extentId, NodeStatus.BAD_REQUEST, commitLength,
+                "sealLength " + seal.sealLength + " is beyond the commit length " + commitLength + " on node " + nodeId);
+            return true;
+        }
+        final long token = pendingOps.acquire(PendingOps.SEAL, seal.clientId, seal.correlationId);
+        final NodeStatus status = token < 0 ? NodeStatus.BUSY : store.submitSeal(extentId, seal.sealLength, token);
+        if (status == NodeStatus.OK)
+        {
+            seal.token = token;
+            return false;
+        }
+        if (token >= 0)
+        {
+            pendingOps.release(pendingOps.slot(token));
+        }
+        if (status == NodeStatus.BUSY && nowNs - seal.deadlineNs <= 0)
+        {
+            return false;
+        }
+        sendSealResponse(session.sink, seal.correlationId, extentId, status, commitLength,
+            "seal at " + seal.sealLength + " refused on node " + nodeId);
+        return true;
+    }
+
+    private void removeSeal(final int i)
+    {
+        final PendingSeal removed = seals[i];
+        seals[i] = seals[sealCount - 1];
+        seals[sealCount - 1] = removed;
+        sealCount--;
+    }
+
+    private void sendSealResponse(
+        final MessageSink sink,
+        final long correlationId,
+        final long extentId,
+        final NodeStatus status,
+        final long commitLength,
+        final String message)
+    {
+        if (!responses.sealExtentResponse(sink, correlationId, nodeId, extentId, status, commitLength,
+            store.isSealed(extentId), message))
+        {
+            counters.increment(Counter.RESPONSES_DROPPED);
+        }
+    }
+
+    /** A SealExtent waiting for writes to drain or for its store seal. */
+    private static final class PendingSeal
+    {
+        long clientId;
+        long correlationId;
+        long extentId;
+        long sealLength;
+        long deadlineNs;
+        long token;
     }
 
     // ---------------------------------------------------------------- sessions
@@ -673,11 +976,25 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         final long correlationId,
         final long extentId,
         final long streamId,
+        final long ownerRevision,
         final int[] nodeIds,
         final String[] endpoints)
     {
         PrimaryExtent primary = primaryByExtentId.get(extentId);
-        if (null != primary && primary.state == PrimaryExtent.State.OPENING)
+        if (store.isSealed(extentId))
+        {
+            sendOpenResponse(session.sink, correlationId, extentId, NodeStatus.SEALED, store.commitLength(extentId),
+                "extent " + extentId + " is sealed");
+            return;
+        }
+        if (null != primary && primary.ownerRevision < ownerRevision && primary.state != PrimaryExtent.State.FAILED &&
+            primary.state != PrimaryExtent.State.OPENING)
+        {
+            // A newer owner opens the extent: the older owner's appends in flight are never acknowledged.
+            failExtent(primary, NodeStatus.LOCKED_BY_OTHER, "extent " + extentId + " reopened by owner revision " +
+                ownerRevision);
+        }
+        if (null != primary && primary.state == PrimaryExtent.State.OPENING && primary.ownerRevision == ownerRevision)
         {
             // A retried open: the latest requester gets the answer.
             primary.openClientId = session.clientId;
@@ -695,6 +1012,8 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
             return;
         }
         primary.streamId = streamId;
+        primary.ownerRevision = ownerRevision;
+        primary.clearAcked();
         for (int i = 0; i < NodeProtocol.REPLICA_COUNT; i++)
         {
             primary.nodeIds[i] = nodeIds[i];
@@ -747,7 +1066,7 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
                 primary.peerOpenSent[i] = true;
                 primary.peerOpenCorrelationId[i] = nextCorrelationId++;
                 if (!peerRequests.openExtentRequest(link.sink, primary.peerOpenCorrelationId[i], ctx.clientId(),
-                    primary.extentId, primary.streamId, primary.nodeIds, primary.endpoints))
+                    primary.extentId, primary.streamId, primary.ownerRevision, primary.nodeIds, primary.endpoints))
                 {
                     counters.increment(Counter.PEER_SENDS_FAILED);
                     link.reset();
@@ -913,7 +1232,8 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         {
             final PeerLink link = primary.peers[i];
             if (link.state != PeerLink.State.CONNECTED || !peerRequests.replicateRequest(
-                link.sink, nextCorrelationId++, ctx.clientId(), primary.extentId, blockOffset, buffer, offset, length))
+                link.sink, nextCorrelationId++, ctx.clientId(), primary.extentId, blockOffset, primary.ownerRevision, buffer,
+                offset, length))
             {
                 counters.increment(Counter.PEER_SENDS_FAILED);
                 link.reset();
@@ -931,6 +1251,7 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
             final int head = primary.head;
             final ClientSession session = sessionByClientId.get(primary.clientId[head]);
             counters.increment(Counter.APPENDS_ACKED);
+            primary.rememberAcked(head);
             if (null != session)
             {
                 sendAppendResponse(session.sink, primary.correlationId[head], primary.extentId, NodeStatus.OK,
@@ -1021,6 +1342,8 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         public static final int OFFER_RETRIES_DEFAULT = 1_000;
         /** Default completions taken from the store per duty cycle. */
         public static final int STORE_POLL_LIMIT_DEFAULT = 64;
+        /** Default SealExtent requests in progress at once before BUSY. */
+        public static final int MAX_PENDING_SEALS_DEFAULT = 64;
 
         private boolean concluded;
         private int nodeId;
@@ -1042,6 +1365,7 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         private long connectRetryIntervalNs = CONNECT_RETRY_INTERVAL_NS_DEFAULT;
         private int offerRetries = OFFER_RETRIES_DEFAULT;
         private int storePollLimit = STORE_POLL_LIMIT_DEFAULT;
+        private int maxPendingSeals = MAX_PENDING_SEALS_DEFAULT;
 
         /**
          * Validate every value and fill in derived defaults; idempotent.
@@ -1089,6 +1413,7 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
             require(connectRetryIntervalNs > 0, "connectRetryIntervalNs", connectRetryIntervalNs, "> 0");
             require(offerRetries >= 0, "offerRetries", offerRetries, ">= 0");
             require(storePollLimit >= 1, "storePollLimit", storePollLimit, ">= 1");
+            require(maxPendingSeals >= 1 && maxPendingSeals <= 65_536, "maxPendingSeals", maxPendingSeals, "[1, 65536]");
             concluded = true;
             return this;
         }
@@ -1350,6 +1675,19 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         public int storePollLimit()
         {
             return storePollLimit;
+        }
+
+        /** @param maxPendingSeals SealExtent requests in progress before BUSY. @return this. */
+        public Context maxPendingSeals(final int maxPendingSeals)
+        {
+            this.maxPendingSeals = maxPendingSeals;
+            return this;
+        }
+
+        /** @return SealExtent requests in progress before BUSY. */
+        public int maxPendingSeals()
+        {
+            return maxPendingSeals;
         }
     }
 }

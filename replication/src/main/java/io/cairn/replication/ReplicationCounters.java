@@ -35,7 +35,13 @@ public final class ReplicationCounters
         /** Reads answered OK. */
         READS_OK,
         /** Reads that found a corrupt block. */
-        READS_CORRUPT
+        READS_CORRUPT,
+        /** Requests refused LOCKED_BY_OTHER: an older owner revision than this replica has seen. */
+        FENCED_REFUSALS,
+        /** Retried appends answered from the primary's window instead of written again. */
+        APPENDS_DEDUPLICATED,
+        /** Extents sealed on this node by SealExtent. */
+        SEALS
     }
 
     private static final Counter[] COUNTERS = Counter.values();

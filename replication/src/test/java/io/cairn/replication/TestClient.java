@@ -13,6 +13,8 @@ import io.cairn.sbe.node.ReadRequestEncoder;
 import io.cairn.sbe.node.ReadResponseDecoder;
 import io.cairn.sbe.node.ConnectResponseDecoder;
 import io.cairn.sbe.node.ExtentStatusResponseDecoder;
+import io.cairn.sbe.node.SealExtentRequestEncoder;
+import io.cairn.sbe.node.SealExtentResponseDecoder;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.util.ArrayList;
@@ -32,6 +34,9 @@ public final class TestClient
     public final long clientId;
     public final String responseChannel;
     public final List<Response> responses = new ArrayList<>();
+    /** Correlation ids of SealExtent answers from a replica holding the extent sealed. */
+    public final java.util.Set<Long> sealedAnswers = new java.util.HashSet<>();
+    private final java.util.Map<Long, Response> firstByCorrelationId = new java.util.HashMap<>();
     private final UnsafeBuffer buffer = new UnsafeBuffer(new byte[2 * 1024 * 1024]);
     private final MessageHeaderEncoder header = new MessageHeaderEncoder();
     private long nextCorrelationId = 1;
@@ -57,9 +62,15 @@ public final class TestClient
 
     public byte[] openExtent(final long extentId, final long streamId, final int[] nodeIds, final String[] endpoints)
     {
+        return openExtent(extentId, streamId, nodeIds, endpoints, 0);
+    }
+
+    public byte[] openExtent(
+        final long extentId, final long streamId, final int[] nodeIds, final String[] endpoints, final long ownerRevision)
+    {
         final OpenExtentRequestEncoder e = new OpenExtentRequestEncoder().wrapAndApplyHeader(buffer, 0, header);
         final OpenExtentRequestEncoder.ReplicasEncoder r = e.correlationId(nextCorrelationId++).clientId(clientId)
-            .extentId(extentId).streamId(streamId).forwarded((short)0).replicasCount(3);
+            .extentId(extentId).streamId(streamId).forwarded((short)0).ownerRevision(ownerRevision).replicasCount(3);
         for (int i = 0; i < 3; i++)
         {
             r.next().nodeId(nodeIds[i]).endpoint(endpoints[i]);
@@ -69,9 +80,24 @@ public final class TestClient
 
     public byte[] append(final long extentId, final long expectedOffset, final byte[] payload)
     {
+        return append(extentId, expectedOffset, payload, 0, 0);
+    }
+
+    public byte[] append(
+        final long extentId, final long expectedOffset, final byte[] payload, final long ownerRevision, final long requestId)
+    {
         final AppendRequestEncoder e = new AppendRequestEncoder().wrapAndApplyHeader(buffer, 0, header)
             .correlationId(nextCorrelationId++).clientId(clientId).extentId(extentId).expectedOffset(expectedOffset)
+            .ownerRevision(ownerRevision).requestId(requestId)
             .putPayload(payload, 0, payload.length);
+        return copy(MessageHeaderEncoder.ENCODED_LENGTH + e.encodedLength());
+    }
+
+    public byte[] seal(final long extentId, final long ownerRevision, final long sealLength)
+    {
+        final SealExtentRequestEncoder e = new SealExtentRequestEncoder().wrapAndApplyHeader(buffer, 0, header)
+            .correlationId(nextCorrelationId++).clientId(clientId).extentId(extentId).ownerRevision(ownerRevision)
+            .sealLength(sealLength);
         return copy(MessageHeaderEncoder.ENCODED_LENGTH + e.encodedLength());
     }
 
@@ -163,9 +189,24 @@ public final class TestClient
                 final String s = d.status().name();
                 yield new Response(h.templateId(), c, s, -1, -1, d.commitLength(), null, "");
             }
+            case SealExtentResponseDecoder.TEMPLATE_ID ->
+            {
+                final SealExtentResponseDecoder d = new SealExtentResponseDecoder().wrap(b, body, bl, v);
+                final long c = d.correlationId();
+                d.nodeId();
+                d.extentId();
+                final String s = d.status().name();
+                final long cl = d.commitLength();
+                if (d.isSealed() == 1)
+                {
+                    sealedAnswers.add(c);
+                }
+                yield new Response(h.templateId(), c, s, -1, -1, cl, null, d.errorMessage());
+            }
             default -> new Response(h.templateId(), -1, "UNKNOWN_TEMPLATE", -1, -1, -1, null, "");
         };
         responses.add(r);
+        firstByCorrelationId.putIfAbsent(r.correlationId(), r);
     }
 
     /**
@@ -174,13 +215,6 @@ public final class TestClient
      */
     public synchronized Response find(final long correlationId)
     {
-        for (final Response r : responses)
-        {
-            if (r.correlationId() == correlationId)
-            {
-                return r;
-            }
-        }
-        return null;
+        return firstByCorrelationId.get(correlationId);
     }
 }
