@@ -83,7 +83,10 @@ class ExtentNodeTest
             endpoints[i] = "127.0.0.1:" + (PORT_BASE + i);
             dirs[i] = Path.of("target", "test-data", "node-" + (i + 1) + "-" + System.nanoTime()).toAbsolutePath();
             Files.createDirectories(dirs[i]);
-            nodes[i] = ExtentNode.launch(new ExtentNode.Context()
+            final ExtentNode.Context ctx = new ExtentNode.Context();
+            // This test is about the data path, not time-outs: a loaded 2-core CI machine must not fail it.
+            ctx.replication().replicateTimeoutNs(TimeUnit.SECONDS.toNanos(30));
+            nodes[i] = ExtentNode.launch(ctx
                 .nodeId(nodeIds[i])
                 .endpoint(endpoints[i])
                 .dataDir(dirs[i])
