@@ -137,9 +137,7 @@ class IoRingTest
     void timedReapWakesOnTheCompletion() throws Exception
     {
         assertTrue(ring.canWaitWithTimeout(), "this kernel bounds io_uring waits (IORING_FEAT_EXT_ARG, Linux 5.11+)");
-        final long idleStartNs = System.nanoTime();
         assertEquals(0, ring.reapWithin((userData, result) -> { }, 500_000_000), "nothing in flight");
-        assertTrue(System.nanoTime() - idleStartNs < 250_000_000, "nothing in flight: returns without waiting");
 
         NativeIo.fallocate(fd, 0, BLOCK_ALIGNMENT_BYTES);
         final int buffer = pool.acquire();
@@ -147,13 +145,9 @@ class IoRingTest
         assertTrue(ring.prepareWrite(fd, pool.address(buffer), BLOCK_ALIGNMENT_BYTES, 0, 7, false));
         assertEquals(1, ring.submit());
         final Map<Long, Integer> results = new HashMap<>();
-        final long startNs = System.nanoTime();
-        while (results.isEmpty())
-        {
-            // A generous bound: the wait must end with the write's completion, long before it.
-            ring.reapWithin((userData, result) -> results.put(userData, result), IoRing.MAX_WAIT_NS);
-        }
-        assertTrue(System.nanoTime() - startNs < IoRing.MAX_WAIT_NS, "woke on the completion, not the timeout");
+        // One wait, bounded generously: it ends because the write completed (1 reaped), not by timing out (0).
+        assertEquals(1, ring.reapWithin((userData, result) -> results.put(userData, result), IoRing.MAX_WAIT_NS),
+            "woke on the completion, not the timeout");
         assertEquals(BLOCK_ALIGNMENT_BYTES, results.get(7L));
         assertEquals(0, ring.inFlightCount());
         assertThrows(IllegalArgumentException.class, () -> ring.reapWithin((userData, result) -> { }, -1));
