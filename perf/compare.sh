@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cairn side by side with its peers, on this machine, in one run (a benchmark, not a test).
 #
-#   perf/compare.sh [--quick] [--skip disk,network,manager,cluster]
+#   perf/compare.sh [--quick] [--skip disk,network,cluster,bookkeeper,manager]
 #
 # Sections, each against the same machine in the same run, each printing Cairn/peer ratios:
 #   disk      the disk limit: fio vs Cairn's local extent append/read (perf/disk-bench.sh, 4 KiB, QD 1/8/32)
@@ -10,10 +10,14 @@
 #             shape of a replicated append with no disk and no protocol). Closed loop (peak), then open loop at half of
 #             Cairn's closed-loop rate (latency from the scheduled send).
 #   cluster   Cairn through a local cluster (./run.sh --no-build): append (closed and open), read, manager KV put/get.
+#   bookkeeper  Apache BookKeeper 4.17 (ZooKeeper + 3 bookies, separate JVMs from perf/target/bookkeeper-lib, journal
+#             and ledgers on the file system of Cairn's data dir, each add fsynced in the journal; ensemble 3 / write
+#             quorum 3 / ack quorum 3) vs Cairn's replicated append: same rig, 4 KiB, 1 client, closed loop, then open
+#             loop at the same rate as Cairn's open-loop run.
 #   manager   the manager vs etcd on metadata operations (perf/manager-bench.sh: put, txn, range, alloc).
-# BookKeeper is NOT in this script yet (see docs/performance.md).
 #
-# Installs fio and etcd-server with apt-get when missing; starts and stops every peer and the cluster itself (trap);
+# Installs fio and etcd-server with apt-get when missing (BookKeeper and ZooKeeper come from Maven Central with the
+# perf module's build: mvn -DskipTests package -pl perf -am); starts and stops every peer and the cluster itself (trap);
 # refuses to run if a ./run.sh cluster is already up (it would be measured and stopped). Needs a build
 # (./run.sh or mvn -DskipTests install). Results: perf/results/compare-<time>/ (every run folder with .hlog, .hgrm,
 # summary.json and PNG plots; compare-*.png; table.txt). About 10 minutes on 2 cores (--quick: about 5).
@@ -30,6 +34,12 @@ while [ $# -gt 0 ]; do
         *) echo "compare: unknown argument $1" >&2; exit 2 ;;
     esac
 done
+for s in ${SKIP//,/ }; do
+    case "$s" in
+        disk|network|cluster|bookkeeper|manager) ;;
+        *) echo "compare: --skip '$s' is not a section (disk, network, cluster, bookkeeper, manager)" >&2; exit 2 ;;
+    esac
+done
 skipped() { [[ ",$SKIP," == *",$1,"* ]]; }
 
 if [ $QUICK = 1 ]; then
@@ -43,6 +53,11 @@ BENCH="$ROOT/bin/cairn-bench"
 SIZE=4096
 PIDS=()
 CLUSTER_STARTED=0
+BK_DIR=$ROOT/data/compare-bookkeeper
+BK_LIB=$ROOT/perf/target/bookkeeper-lib
+# Ports of the BookKeeper peer on 127.0.0.1 (ZooKeeper, then one per bookie); clear of Cairn's and the echo's.
+BK_ZK_PORT=21810
+BK_BOOKIE_PORTS=21811,21812,21813
 T0=$(date +%s)
 log() { echo "[compare $(( $(date +%s) - T0 ))s] $*"; }
 
@@ -55,6 +70,7 @@ cleanup() {
     done
     PIDS=()
     if [ $CLUSTER_STARTED = 1 ]; then ./run.sh stop > "$OUT/cluster-stop.log" 2>&1 || true; CLUSTER_STARTED=0; fi
+    rm -rf "$BK_DIR"
 }
 trap cleanup EXIT INT TERM
 
@@ -70,11 +86,12 @@ install_missing() {
     fi
 }
 
-# load LABEL ARGS...: one load-rig run into $OUT/runs/LABEL
+# load LABEL ARGS...: one load-rig run into $OUT/runs/LABEL (with "${LOAD_CMD[@]}", cairn-bench unless set)
+LOAD_CMD=("$BENCH")
 load() {
     local label=$1
     shift
-    "$BENCH" load --label "$label" --out "$OUT/runs/$label" --size-bytes "$SIZE" --warmup-s "$WARM_S" \
+    "${LOAD_CMD[@]}" load --label "$label" --out "$OUT/runs/$label" --size-bytes "$SIZE" --warmup-s "$WARM_S" \
         --duration-s "$RUN_S" "$@" > "$OUT/runs-$label.log" 2>&1 || { tail -5 "$OUT/runs-$label.log"; return 1; }
     tail -4 "$OUT/runs-$label.log" | head -2
 }
@@ -142,6 +159,49 @@ if ! skipped network; then
 fi
 cleanup
 
+# --- bookkeeper: Apache BookKeeper vs Cairn's replicated append --------------------------------------------------------
+if ! skipped bookkeeper; then
+    [ -f "$BK_LIB/bookkeeper-server-4.17.3.jar" ] ||
+        { echo "compare: $BK_LIB lacks BookKeeper: build the perf module (mvn -DskipTests package -pl perf -am)" >&2; exit 1; }
+    # shellcheck source=bin/cairn-env.sh
+    source "$ROOT/bin/cairn-env.sh"
+    # BookKeeper's JVMs: its own classpath only (no Aeron/Agrona); Netty and the bookies' JNI need these on JDK 25.
+    BK_JVM=("$CAIRN_JAVA" -Xms256m -Xmx256m -XX:MaxDirectMemorySize=256m --enable-native-access=ALL-UNNAMED
+        --sun-misc-unsafe-memory-access=allow --add-opens java.base/java.nio=ALL-UNNAMED
+        --add-opens java.base/jdk.internal.misc=ALL-UNNAMED -Dio.netty.tryReflectionSetAccessible=true
+        -Dlog4j.configurationFile="$BK_DIR/log4j2.xml" -cp "$BK_LIB/*")
+    log "bookkeeper: ZooKeeper :$BK_ZK_PORT + 3 bookies :$BK_BOOKIE_PORTS (journal + ledgers in $BK_DIR, fsync per add)"
+    rm -rf "$BK_DIR"
+    "$BENCH" bookkeeper-conf --dir "$BK_DIR" --zk-port "$BK_ZK_PORT" --bookie-ports "$BK_BOOKIE_PORTS" \
+        > "$OUT/bookkeeper-conf.log" 2>&1 || { cat "$OUT/bookkeeper-conf.log"; exit 1; }
+    cp "$BK_DIR"/*.conf "$BK_DIR/zoo.cfg" "$OUT/" 2>/dev/null || true
+    "${BK_JVM[@]}" org.apache.zookeeper.server.ZooKeeperServerMain "$BK_DIR/zoo.cfg" > "$OUT/bookkeeper-zk.log" 2>&1 &
+    PIDS+=($!)
+    zk_ok() { # ZooKeeper's "ruok" four-letter word, answered "imok"
+        timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$BK_ZK_PORT && printf ruok >&3 && cat <&3" 2>/dev/null | grep -q imok
+    }
+    for _ in $(seq 1 300); do zk_ok && break; sleep 0.1; done
+    zk_ok || { tail -20 "$OUT/bookkeeper-zk.log"; echo "compare: ZooKeeper did not answer on :$BK_ZK_PORT" >&2; exit 1; }
+    "${BK_JVM[@]}" org.apache.bookkeeper.bookie.BookieShell -conf "$BK_DIR/bookie-1.conf" initnewcluster \
+        > "$OUT/bookkeeper-init.log" 2>&1 || { tail -20 "$OUT/bookkeeper-init.log"; exit 1; }
+    i=1
+    for _ in ${BK_BOOKIE_PORTS//,/ }; do
+        "${BK_JVM[@]}" org.apache.bookkeeper.server.Main --conf "$BK_DIR/bookie-$i.conf" > "$OUT/bookkeeper-bookie-$i.log" 2>&1 &
+        PIDS+=($!)
+        i=$((i + 1))
+    done
+    # The driver: the same rig (cairn-bench load) on perf's classpath plus BookKeeper's client; it waits for the
+    # bookies to register before its first ledger.
+    LOAD_CMD=("$CAIRN_JAVA" $CAIRN_JVM_FLAGS -Xmx1g -Dcairn.root="$ROOT" -cp "$(cairn_classpath perf):$BK_LIB/*"
+        -Dlog4j.configurationFile="$BK_DIR/log4j2.xml" io.cairn.perf.PerfMain)
+    BK_ARGS=(--target bookkeeper --bk-zk "127.0.0.1:$BK_ZK_PORT" --bk-ensemble 3 --bk-write-quorum 3 --bk-ack-quorum 3)
+    load bookkeeper-add-closed "${BK_ARGS[@]}" --mode closed
+    BK_RATE=${RATE:-200}
+    load "bookkeeper-add-open-${BK_RATE}ps" "${BK_ARGS[@]}" --mode open --rate "$BK_RATE"
+    LOAD_CMD=("$BENCH")
+    cleanup
+fi
+
 # --- manager: etcd vs Cairn's manager ---------------------------------------------------------------------------------
 if ! skipped manager; then
     log "manager: perf/manager-bench.sh $MGR_CLIENTS clients, ${MGR_S}s per operation (Cairn manager, etcd, etcd on tmpfs)"
@@ -153,12 +213,28 @@ fi
 # --- plots and the table ----------------------------------------------------------------------------------------------
 if [ -d "$OUT/runs" ]; then
     NET_RUNS=()
-    for r in aeron-echo-closed aeron-fanout-closed cairn-append-closed; do
+    for r in aeron-echo-closed aeron-fanout-closed cairn-append-closed bookkeeper-add-closed; do
         [ -d "$OUT/runs/$r" ] && NET_RUNS+=("$OUT/runs/$r")
     done
-    for r in "$OUT"/runs/aeron-fanout-open-* "$OUT"/runs/cairn-append-open-*; do [ -d "$r" ] && NET_RUNS+=("$r"); done
-    "$BENCH" compare --out "$OUT" --title "network limit vs replicated append (4 KiB)" "${NET_RUNS[@]}" \
-        > "$OUT/compare-network.txt"
+    for r in "$OUT"/runs/aeron-fanout-open-* "$OUT"/runs/cairn-append-open-* "$OUT"/runs/bookkeeper-add-open-*; do
+        [ -d "$r" ] && NET_RUNS+=("$r")
+    done
+    if [ ${#NET_RUNS[@]} -gt 0 ]; then
+        "$BENCH" compare --out "$OUT" --title "replicated append vs its peers (4 KiB)" "${NET_RUNS[@]}" \
+            > "$OUT/compare-network.txt"
+    fi
+    # BookKeeper first (the baseline), so compare.txt's ratios of the Cairn rows read Cairn/BookKeeper.
+    for mode in closed open; do
+        BK_RUNS=()
+        for r in "$OUT"/runs/bookkeeper-add-"$mode"* "$OUT"/runs/cairn-append-"$mode"*; do
+            [ -d "$r" ] && BK_RUNS+=("$r")
+        done
+        if [ ${#BK_RUNS[@]} -gt 0 ]; then
+            "$BENCH" compare --out "$OUT/bookkeeper-$mode" \
+                --title "BookKeeper vs Cairn replicated append, $mode loop (4 KiB, 3 replicas, fsync)" "${BK_RUNS[@]}" \
+                > /dev/null
+        fi
+    done
     "$BENCH" compare --out "$OUT/all" --title "every load run" "$OUT/runs" > /dev/null
 fi
 python3 - "$OUT" <<'EOF' | tee "$OUT/table.txt"
@@ -210,6 +286,20 @@ if rc or kp:
 if os.path.exists(os.path.join(out, "manager-table.txt")):
     print("\n-- metadata: Cairn manager vs etcd (perf/manager-bench.sh) --")
     print(open(os.path.join(out, "manager-table.txt")).read().rstrip())
-print("\n-- BookKeeper: not run (no BookKeeper peer in the harness yet; see docs/performance.md) --")
+bc, bo = run("bookkeeper-add-closed"), find("bookkeeper-add-open-")
+if bc or bo:
+    print("\n-- replicated append: Apache BookKeeper vs Cairn, 4 KiB, 1 client, 3 copies fsynced before the ack"
+          " (ratio = Cairn/BookKeeper) --")
+    print(hdr)
+    row("bookkeeper add (E3/W3/A3, fsync), closed", bc)
+    row("cairn append (3 replicas, fdatasync), closed", cc)
+    ratio("cairn/bookkeeper closed", cc, bc)
+    if bo or co:
+        print(f"  open loop at {bo['targetRatePerS'] if bo else co['targetRatePerS']}/s, latency from the scheduled send:")
+        row("bookkeeper add, open", bo)
+        row("cairn append, open", co)
+        ratio("cairn/bookkeeper open", co, bo)
+else:
+    print("\n-- BookKeeper: not run (--skip bookkeeper) --")
 EOF
 log "done in $(( $(date +%s) - T0 ))s: table $OUT/table.txt, plots $OUT/*.png and $OUT/runs/*/"

@@ -41,13 +41,17 @@ import java.util.concurrent.TimeUnit;
 final class LoadCommand
 {
     static final String USAGE = """
-        usage: cairn-bench load --target append|read|kv-put|kv-get|echo [--mode open|closed] [--rate N]
+        usage: cairn-bench load --target append|read|kv-put|kv-get|echo|bookkeeper [--mode open|closed] [--rate N]
                                 [--threads N] [--size-bytes N] [--warmup-s N] [--duration-s N] [--max-ops N]
                                 [--drain-s N] [--prefill N] [--managers M] [--echo HOST:PORT] [--label L] [--out DIR]
+                                [--bk-zk HOST:PORT] [--bk-ensemble N] [--bk-write-quorum N] [--bk-ack-quorum N]
+                                [--bk-wait-s N]
           --target      append: replicated stream appends (one stream per thread; acknowledged after fdatasync on
                         3 replicas); read: verified block reads of a prefilled stream, round robin over the
                         3 replicas; kv-put / kv-get: manager KV (64-byte values, 1000 keys per thread);
-                        echo: a raw Aeron UDP echo server (cairn-bench echo-server)
+                        echo: a raw Aeron UDP echo server (cairn-bench echo-server);
+                        bookkeeper: Apache BookKeeper addEntry, one ledger per thread (the peer of append; needs
+                        perf/target/bookkeeper-lib on the classpath: perf/compare.sh runs it that way)
           --mode        open (default): fixed --rate, latency from each request's scheduled send time;
                         closed: next request as soon as the last completes (peak throughput)
           --rate        total target requests/s over all threads (open loop; default 1000)
@@ -58,13 +62,35 @@ final class LoadCommand
           --drain-s     how long a late open loop may go on after the window (default 5)
           --prefill     blocks per thread written before a read run (default 256)
           --out         run folder (default perf/results/load-<target>-<mode>-<time>)
+          --bk-zk       bookkeeper: ZooKeeper of the bookies (default 127.0.0.1:21810; ledgers under /ledgers)
+          --bk-ensemble / --bk-write-quorum / --bk-ack-quorum   bookkeeper: per ledger (default 3 / 3 / 3;
+                        ack <= write <= ensemble)
+          --bk-wait-s   bookkeeper: how long to wait for enough bookies to register (default 60)
         """;
 
     record Options(
         String target, LoadRig.Options rig, int sizeBytes, int prefill, String managers, String echo, String label,
-        Path out)
+        Path out, BookKeeperOptions bookKeeper)
     {
     }
+
+    /** The bookkeeper target's ledgers: where the bookies register, the quorums, and how long to wait for them. */
+    record BookKeeperOptions(String zk, int ensemble, int writeQuorum, int ackQuorum, long waitNs, long addTimeoutNs)
+    {
+        static final String ZK_DEFAULT = "127.0.0.1:" + BookKeeperConf.ZK_PORT_DEFAULT;
+        static final int QUORUM_DEFAULT = 3;
+        static final long WAIT_S_DEFAULT = 60;
+        /** An add that takes longer fails the request (counted as an error), like a Cairn append timeout. */
+        static final long ADD_TIMEOUT_S = 10;
+
+        String metadataServiceUri()
+        {
+            return "zk+hierarchical://" + zk + "/ledgers";
+        }
+    }
+
+    static final java.util.List<String> TARGETS = java.util.List.of("append", "read", "kv-put", "kv-get", "echo",
+        "bookkeeper");
 
     private LoadCommand()
     {
@@ -86,6 +112,11 @@ final class LoadCommand
         String echo = "127.0.0.1:21901";
         String label = null;
         Path out = null;
+        String bkZk = BookKeeperOptions.ZK_DEFAULT;
+        int ensemble = BookKeeperOptions.QUORUM_DEFAULT;
+        int writeQuorum = BookKeeperOptions.QUORUM_DEFAULT;
+        int ackQuorum = BookKeeperOptions.QUORUM_DEFAULT;
+        long bkWaitS = BookKeeperOptions.WAIT_S_DEFAULT;
         for (int i = 0; i < args.length; i++)
         {
             final String a = args[i];
@@ -110,12 +141,29 @@ final class LoadCommand
                 case "--echo" -> echo = BenchArgs.value(args, ++i, a);
                 case "--label" -> label = BenchArgs.value(args, ++i, a);
                 case "--out" -> out = Path.of(BenchArgs.value(args, ++i, a));
+                case "--bk-zk" -> bkZk = hostPort(BenchArgs.value(args, ++i, a), a);
+                case "--bk-ensemble" -> ensemble = (int)BenchArgs.number(args, ++i, a, 1, BookKeeperConf.MAX_BOOKIES);
+                case "--bk-write-quorum" -> writeQuorum = (int)BenchArgs.number(args, ++i, a, 1,
+                    BookKeeperConf.MAX_BOOKIES);
+                case "--bk-ack-quorum" -> ackQuorum = (int)BenchArgs.number(args, ++i, a, 1,
+                    BookKeeperConf.MAX_BOOKIES);
+                case "--bk-wait-s" -> bkWaitS = BenchArgs.number(args, ++i, a, 1, 600);
                 default -> throw new IllegalArgumentException("unknown argument '" + a + "'");
             }
         }
-        if (null == target || !java.util.List.of("append", "read", "kv-put", "kv-get", "echo").contains(target))
+        if (null == target || !TARGETS.contains(target))
         {
-            throw new IllegalArgumentException("--target must be append, read, kv-put, kv-get or echo");
+            throw new IllegalArgumentException("--target must be append, read, kv-put, kv-get, echo or bookkeeper");
+        }
+        if (writeQuorum > ensemble)
+        {
+            throw new IllegalArgumentException("--bk-write-quorum " + writeQuorum + " must be <= --bk-ensemble " +
+                ensemble);
+        }
+        if (ackQuorum > writeQuorum)
+        {
+            throw new IllegalArgumentException("--bk-ack-quorum " + ackQuorum + " must be <= --bk-write-quorum " +
+                writeQuorum);
         }
         final String modeName = mode.name().toLowerCase(Locale.ROOT);
         if (null == label)
@@ -129,7 +177,21 @@ final class LoadCommand
         }
         final LoadRig.Options rig = new LoadRig.Options(mode, rate, threads, TimeUnit.SECONDS.toNanos(warmupS),
             TimeUnit.SECONDS.toNanos(durationS), maxOps, TimeUnit.SECONDS.toNanos(drainS));
-        return new Options(target, rig, size, prefill, managers, echo, label, out);
+        final BookKeeperOptions bk = new BookKeeperOptions(bkZk, ensemble, writeQuorum, ackQuorum,
+            TimeUnit.SECONDS.toNanos(bkWaitS), TimeUnit.SECONDS.toNanos(BookKeeperOptions.ADD_TIMEOUT_S));
+        return new Options(target, rig, size, prefill, managers, echo, label, out, bk);
+    }
+
+    /** HOST:PORT with a port in [1, 65535]; the error names the flag. */
+    static String hostPort(final String value, final String flag)
+    {
+        final int colon = value.lastIndexOf(':');
+        if (colon <= 0 || colon == value.length() - 1)
+        {
+            throw new IllegalArgumentException(flag + " '" + value + "' must be HOST:PORT");
+        }
+        BenchArgs.number(new String[]{ value.substring(colon + 1) }, 0, flag + " port", 1, 65535);
+        return value;
     }
 
     static int main(final String[] args, final PrintStream out) throws Exception
@@ -142,17 +204,21 @@ final class LoadCommand
             o.sizeBytes(), TimeUnit.NANOSECONDS.toSeconds(o.rig().warmupNs()),
             TimeUnit.NANOSECONDS.toSeconds(o.rig().durationNs()), o.out());
         final String stamp = Long.toHexString(System.currentTimeMillis());
+        final boolean bookKeeper = "bookkeeper".equals(o.target());
         final LoadRig.Result r;
-        try (MediaDriver driver = MediaDriver.launchEmbedded(
+        // The bookkeeper target uses no Aeron: no media driver competes with the bookies for the cores.
+        try (MediaDriver driver = bookKeeper ? null : MediaDriver.launchEmbedded(
             AeronDefaults.driverContext("rig-" + ProcessHandle.current().pid() + "-" + stamp));
+            AutoCloseable bkLoad = bookKeeper ? openBookKeeper(o) : null;
             Aeron aeron = "echo".equals(o.target()) ?
                 Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName())) : null;
             PrintStream hlog = new PrintStream(Files.newOutputStream(o.out().resolve(RunResults.HLOG)), true,
                 StandardCharsets.UTF_8))
         {
-            final String dir = driver.aeronDirectoryName();
+            final String dir = bookKeeper ? null : driver.aeronDirectoryName();
             final LoadRig.OperationFactory factory = switch (o.target())
             {
+                case "bookkeeper" -> (LoadRig.OperationFactory)bkLoad;
                 case "append" -> index -> new AppendOp(o, dir, stamp + "-" + index);
                 case "read" -> index -> new ReadOp(o, dir, stamp + "-" + index);
                 case "kv-put" -> index -> new KvOp(o, dir, index, false);
@@ -165,9 +231,31 @@ final class LoadCommand
         workload.put("target", o.target());
         workload.put("sizeBytes", o.sizeBytes());
         workload.put("host", hostDescription());
+        if (bookKeeper)
+        {
+            workload.put("bookkeeperMetadataServiceUri", o.bookKeeper().metadataServiceUri());
+            workload.put("bookkeeperEnsemble", o.bookKeeper().ensemble());
+            workload.put("bookkeeperWriteQuorum", o.bookKeeper().writeQuorum());
+            workload.put("bookkeeperAckQuorum", o.bookKeeper().ackQuorum());
+        }
         RunResults.write(o.out(), o.label(), o.rig(), r, workload);
         printSummary(out, o, r);
         return r.errors() == 0 ? 0 : 1;
+    }
+
+    /** The BookKeeper client, only on a classpath that has it (perf/compare.sh adds perf/target/bookkeeper-lib). */
+    private static AutoCloseable openBookKeeper(final Options o) throws Exception
+    {
+        try
+        {
+            Class.forName("org.apache.bookkeeper.client.BookKeeper");
+        }
+        catch (final ClassNotFoundException ex)
+        {
+            throw new IllegalArgumentException("--target bookkeeper needs the BookKeeper client on the classpath " +
+                "(perf/target/bookkeeper-lib, built by mvn package -pl perf): run it through perf/compare.sh");
+        }
+        return (AutoCloseable)BookKeeperLoad.open(o.bookKeeper(), o.sizeBytes());
     }
 
     static void printSummary(final PrintStream out, final Options o, final LoadRig.Result r)

@@ -13,8 +13,9 @@ public final class PerfMain
 
     static final String USAGE = "usage: cairn-bench COMMAND [options]   (--help after the name lists the options)\n" +
         "  load         the load rig: open loop (scheduled-time latency) or closed loop, against append|read|kv-put|\n" +
-        "               kv-get|echo; writes .hlog/.hgrm/summary.json/PNG plots to a run folder\n" +
+        "               kv-get|echo|bookkeeper; writes .hlog/.hgrm/summary.json/PNG plots to a run folder\n" +
         "  compare      overlays several run folders: one table with ratios, one latency plot, one throughput plot\n" +
+        "  bookkeeper-conf  writes the configuration of the BookKeeper peer (ZooKeeper + bookies; perf/compare.sh)\n" +
         "  echo-server  a raw Aeron UDP echo (the network limit), optionally fanning out to peers like replication\n" +
         "  jmh          JMH micro-benchmarks of the hot paths (forks get the flags of jvm.properties)\n" +
         "  write        replicated appends through a running cluster, closed loop, HdrHistogram percentiles\n" +
@@ -71,6 +72,7 @@ public final class PerfMain
                 IoRoundTripBenchmark.main(rest);
             }
             case "load" -> runTool(help, LoadCommand.USAGE, () -> LoadCommand.main(rest, System.out));
+            case "bookkeeper-conf" -> runTool(help, BookKeeperConf.USAGE, () -> BookKeeperConf.main(rest, System.out));
             case "compare" -> runTool(help, CompareRuns.USAGE, () -> CompareRuns.main(rest, System.out));
             case "echo-server" ->
             {
