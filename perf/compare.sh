@@ -170,6 +170,12 @@ if ! skipped bookkeeper; then
         --sun-misc-unsafe-memory-access=allow --add-opens java.base/java.nio=ALL-UNNAMED
         --add-opens java.base/jdk.internal.misc=ALL-UNNAMED -Dio.netty.tryReflectionSetAccessible=true
         -Dlog4j.configurationFile="$BK_DIR/log4j2.xml" -cp "$BK_LIB/*")
+    for port in "$BK_ZK_PORT" ${BK_BOOKIE_PORTS//,/ }; do
+        if timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then
+            echo "compare: 127.0.0.1:$port is already in use (a BookKeeper peer left over?); free it first" >&2
+            exit 1
+        fi
+    done
     log "bookkeeper: ZooKeeper :$BK_ZK_PORT + 3 bookies :$BK_BOOKIE_PORTS (journal + ledgers in $BK_DIR, fsync per add)"
     rm -rf "$BK_DIR"
     "$BENCH" bookkeeper-conf --dir "$BK_DIR" --zk-port "$BK_ZK_PORT" --bookie-ports "$BK_BOOKIE_PORTS" \
@@ -180,7 +186,7 @@ if ! skipped bookkeeper; then
     zk_ok() { # ZooKeeper's "ruok" four-letter word, answered "imok"
         timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$BK_ZK_PORT && printf ruok >&3 && cat <&3" 2>/dev/null | grep -q imok
     }
-    for _ in $(seq 1 300); do zk_ok && break; sleep 0.1; done
+    for _ in $(seq 1 300); do zk_ok && break; kill -0 "${PIDS[-1]}" 2>/dev/null || break; sleep 0.1; done
     zk_ok || { tail -20 "$OUT/bookkeeper-zk.log"; echo "compare: ZooKeeper did not answer on :$BK_ZK_PORT" >&2; exit 1; }
     "${BK_JVM[@]}" org.apache.bookkeeper.bookie.BookieShell -conf "$BK_DIR/bookie-1.conf" initnewcluster \
         > "$OUT/bookkeeper-init.log" 2>&1 || { tail -20 "$OUT/bookkeeper-init.log"; exit 1; }

@@ -23,6 +23,8 @@ import java.util.concurrent.TimeUnit;
  */
 final class BookKeeperLoad implements LoadRig.OperationFactory, AutoCloseable
 {
+    /** ZooKeeper is local and idle during the run; a short session notices a dead one quickly. */
+    private static final int ZK_SESSION_TIMEOUT_MS = 10_000;
     private static final byte[] PASSWORD = "cairn-perf".getBytes(StandardCharsets.US_ASCII);
 
     private final LoadCommand.BookKeeperOptions options;
@@ -37,7 +39,7 @@ final class BookKeeperLoad implements LoadRig.OperationFactory, AutoCloseable
         final ClientConfiguration conf = new ClientConfiguration()
             .setMetadataServiceUri(options.metadataServiceUri())
             .setAddEntryTimeout((int)TimeUnit.NANOSECONDS.toSeconds(options.addTimeoutNs()))
-            .setZkTimeout((int)TimeUnit.NANOSECONDS.toMillis(options.waitNs()));
+            .setZkTimeout(ZK_SESSION_TIMEOUT_MS);
         client = BookKeeper.forConfig(conf).build();
     }
 
