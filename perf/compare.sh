@@ -183,8 +183,9 @@ if ! skipped bookkeeper; then
     cp "$BK_DIR"/*.conf "$BK_DIR/zoo.cfg" "$OUT/" 2>/dev/null || true
     "${BK_JVM[@]}" org.apache.zookeeper.server.ZooKeeperServerMain "$BK_DIR/zoo.cfg" > "$OUT/bookkeeper-zk.log" 2>&1 &
     PIDS+=($!)
-    zk_ok() { # ZooKeeper's "ruok" four-letter word, answered "imok"
-        timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$BK_ZK_PORT && printf ruok >&3 && cat <&3" 2>/dev/null | grep -q imok
+    zk_ok() { # ZooKeeper's "srvr" four-letter word names its mode only once it serves requests
+        timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$BK_ZK_PORT && printf srvr >&3 && cat <&3" 2>/dev/null |
+            grep -q "Mode: standalone"
     }
     for _ in $(seq 1 300); do zk_ok && break; kill -0 "${PIDS[-1]}" 2>/dev/null || break; sleep 0.1; done
     zk_ok || { tail -20 "$OUT/bookkeeper-zk.log"; echo "compare: ZooKeeper did not answer on :$BK_ZK_PORT" >&2; exit 1; }

@@ -113,7 +113,7 @@ final class BookKeeperConf
             "clientPortAddress=127.0.0.1",
             "maxClientCnxns=0",
             "admin.enableServer=false",
-            "4lw.commands.whitelist=ruok",
+            "4lw.commands.whitelist=srvr",
             "");
     }
 
