@@ -29,8 +29,10 @@ SKIP=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1; shift ;;
-        --skip) SKIP=$2; shift 2 ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --skip)
+            [ $# -ge 2 ] || { echo "compare: --skip needs a value (disk,network,cluster,bookkeeper,manager)" >&2; exit 2; }
+            SKIP=$2; shift 2 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "compare: unknown argument $1" >&2; exit 2 ;;
     esac
 done
