@@ -80,7 +80,7 @@ final class LoadCommand
         static final String ZK_DEFAULT = "127.0.0.1:" + BookKeeperConf.ZK_PORT_DEFAULT;
         static final int QUORUM_DEFAULT = 3;
         static final long WAIT_S_DEFAULT = 60;
-        /** An add that takes longer fails the request (counted as an error), like a Cairn append timeout. */
+        /** An add that takes longer fails that request (counted as an error) instead of hanging the run. */
         static final long ADD_TIMEOUT_S = 10;
 
         String metadataServiceUri()
@@ -117,9 +117,14 @@ final class LoadCommand
         int writeQuorum = BookKeeperOptions.QUORUM_DEFAULT;
         int ackQuorum = BookKeeperOptions.QUORUM_DEFAULT;
         long bkWaitS = BookKeeperOptions.WAIT_S_DEFAULT;
+        String bkFlag = null;
         for (int i = 0; i < args.length; i++)
         {
             final String a = args[i];
+            if (a.startsWith("--bk-"))
+            {
+                bkFlag = a;
+            }
             switch (a)
             {
                 case "--target" -> target = BenchArgs.value(args, ++i, a);
@@ -154,6 +159,10 @@ final class LoadCommand
         if (null == target || !TARGETS.contains(target))
         {
             throw new IllegalArgumentException("--target must be append, read, kv-put, kv-get, echo or bookkeeper");
+        }
+        if (null != bkFlag && !"bookkeeper".equals(target))
+        {
+            throw new IllegalArgumentException(bkFlag + " applies only to --target bookkeeper");
         }
         if (writeQuorum > ensemble)
         {

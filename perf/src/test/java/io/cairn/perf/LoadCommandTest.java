@@ -53,6 +53,7 @@ class LoadCommandTest
         assertError("--bk-zk port 70000 must be in [1, 65535]", "--target", "bookkeeper", "--bk-zk", "h:70000");
         assertError("--bk-wait-s needs a value", "--target", "bookkeeper", "--bk-wait-s");
         assertError("--mode must be open or closed", "--target", "bookkeeper", "--mode", "both");
+        assertError("--bk-ensemble applies only to --target bookkeeper", "--target", "append", "--bk-ensemble", "3");
     }
 
     private static void assertError(final String message, final String... args)
