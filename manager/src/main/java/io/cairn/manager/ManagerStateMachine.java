@@ -1927,7 +1927,9 @@ public final class ManagerStateMachine
         for (final Task task : page)
         {
             group.next().taskId(task.taskId).kind(task.kind).extentId(task.extentId).streamId(task.streamId)
-                .lostNodeId(task.lostNodeId).createdAtMs(task.createdAtMs).sealedLength(task.sealedLength);
+                .lostNodeId(task.lostNodeId).createdAtMs(task.createdAtMs).sealedLength(task.sealedLength)
+                .claimNodeId(task.claimNodeId).claimEpoch(task.claimEpoch).claimExpiresAtMs(task.claimExpiresAtMs)
+                .progressBytes(task.progressBytes);
         }
         return HEADER_LENGTH + encoder.encodedLength();
     }
