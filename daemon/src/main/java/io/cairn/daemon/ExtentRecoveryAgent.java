@@ -315,7 +315,11 @@ public final class ExtentRecoveryAgent implements AutoCloseable
             }
             catch (final RuntimeException ex)
             {
-                // Never kill the node for recovery: report, reconnect to the manager, poll again later.
+                if (ex.getMessage() != null && ex.getMessage().startsWith("invariant violated"))
+                {
+                    throw ex; // never worked around: the worker stops loudly
+                }
+                // Anything else (Aeron, the manager session) must not kill the node: report once, reconnect, retry.
                 logOnce(Cause.MANAGER_UNREACHABLE, "recovery worker error: " + ex);
                 manager.close();
             }
@@ -528,7 +532,11 @@ public final class ExtentRecoveryAgent implements AutoCloseable
         state = State.COPYING;
         final long extentId = claim.extentId();
         final long sealedLength = claim.sealedLength();
-        Verify.verify(sealedLength >= NodeProtocol.FIRST_BLOCK_OFFSET, "sealed length below the first block", sealedLength);
+        if (sealedLength < NodeProtocol.FIRST_BLOCK_OFFSET)
+        {
+            causeDetail = "the manager answered sealed length " + sealedLength + " for extent " + extentId;
+            return Cause.STALE_EXTENT; // a wire value, not an invariant of this node
+        }
 
         // The sources: surviving replicas that have every block below the sealed length.
         long revision = 0;
