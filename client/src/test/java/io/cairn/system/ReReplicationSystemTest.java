@@ -76,13 +76,10 @@ class ReReplicationSystemTest
             .start();
         cluster.startSpareNode(4);
 
-        final CairnClient.Context clientCtx = new CairnClient.Context()
-            .managers(cluster.managersString())
-            .nodeTimeoutNs(TimeUnit.SECONDS.toNanos(2));
         final List<Acked> acked = new ArrayList<>();
         final long streamId;
         final int victim;
-        try (CairnClient client = CairnClient.connect(clientCtx))
+        try (CairnClient client = CairnClient.connect(clientContext()))
         {
             streamId = client.createStream("re-replication-" + System.nanoTime()).streamId();
             client.openStream(streamId);
@@ -106,7 +103,7 @@ class ReReplicationSystemTest
         cluster.killNode(victim);
         final long killedAtMs = System.currentTimeMillis();
 
-        try (CairnClient reader = CairnClient.connect(clientCtx))
+        try (CairnClient reader = CairnClient.connect(clientContext()))
         {
             StreamInfo info = reader.streamInfo(streamId);
             while (holdsSealed(info, victim) || !reader.manager().listTasks().isEmpty())
@@ -165,6 +162,11 @@ class ReReplicationSystemTest
                 assertArrayEquals(payload(a.index()), actual, "block " + a.index());
             }
         }
+    }
+
+    private CairnClient.Context clientContext()
+    {
+        return new CairnClient.Context().managers(cluster.managersString()).nodeTimeoutNs(TimeUnit.SECONDS.toNanos(2));
     }
 
     private static boolean holdsSealed(final StreamInfo info, final int nodeId)

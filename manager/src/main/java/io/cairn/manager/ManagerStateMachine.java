@@ -1083,7 +1083,8 @@ public final class ManagerStateMachine
             final Extent extent = extentsById.get(task.extentId);
             Verify.verify(extent != null, "task names an existing extent", task.taskId);
             final Node lost = nodes.get(task.lostNodeId);
-            Verify.verify(lost != null && lost.state == NodeState.DEAD, "task's lost node is dead", task.taskId);
+            Verify.verify(lost != null && (lost.state == NodeState.DEAD || allDisksFailed(lost)),
+                "task's lost node is dead or has every disk failed", task.taskId);
             Verify.verify(task.claimNodeId == 0 ? task.claimExpiresAtMs == 0 : nodes.containsKey(task.claimNodeId),
                 "task claimed by a registered node", task.taskId);
         }
@@ -1335,12 +1336,19 @@ public final class ManagerStateMachine
         node.disks.putAll(disks);
         node.lastHeartbeatMs = clusterTimeMs;
         final boolean voided = markAlive(node);
-        if (allDisksFailed(node) && (!wasAllFailed || voided))
+        final boolean allFailed = allDisksFailed(node);
+        if (allFailed && (!wasAllFailed || voided))
         {
             // A live node whose every disk failed holds no readable replica: recover its extents as if it were dead.
             // (The manager does not know which disk holds which replica, so one failed disk of several creates none.)
             revision++;
             createTasks(node, clusterTimeMs);
+        }
+        else if (wasAllFailed && !allFailed)
+        {
+            // Its disks serve again (the node restarted and recovered them): like a node that came back.
+            revision++;
+            tasks.values().removeIf(task -> task.lostNodeId == node.nodeId);
         }
 
         return writeHeartbeatResponse(out, outOffset, correlationId, ManagerStatus.OK, node.state, "");

@@ -210,6 +210,13 @@ class RecoveryTaskTest
         assertTrue(tasks >= 1, "a task per replica on the failed disk: " + tasks);
         assertEquals(ManagerStatus.OK, claim(1, ManagerStateMachine.NULL_ID, 5_000).status(), "a healthy node claims one");
 
+        // Its disks serve again (restarted): the tasks are void. Failed again: they are back.
+        timeMs += 1_000;
+        heartbeat(broken, DiskState.OK);
+        assertEquals(0, sm.taskCount(), "disks back: tasks voided");
+        heartbeat(broken, DiskState.FAILED);
+        assertEquals(tasks, sm.taskCount(), "failed again: the same tasks again");
+
         // Then it dies: no second task for the same replicas.
         for (int i = 0; i < 12; i++)
         {
