@@ -5,6 +5,7 @@ import io.cairn.client.CairnClient;
 import io.cairn.client.ReadResult;
 import io.cairn.manager.ExtentInfo;
 import io.cairn.manager.StreamInfo;
+import io.cairn.replication.NodeProtocol;
 import io.cairn.sbe.node.NodeStatus;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
@@ -130,6 +131,10 @@ class ReReplicationSystemTest
                 for (final int nodeId : extent.replicas())
                 {
                     assertTrue(nodeId != victim, "extent " + extent + " still lists the killed node");
+                    if (extent.sealedLength() == NodeProtocol.FIRST_BLOCK_OFFSET)
+                    {
+                        continue; // sealed empty: a tail never opened may not exist on its first replicas at all
+                    }
                     final CairnClient.ReplicaStatus status = reader.replicaStatus(nodeId, extent.extentId());
                     assertTrue(status.sealed(), "node " + nodeId + " holds extent " + extent.extentId() + " sealed");
                     assertEquals(extent.sealedLength(), status.commitLength(),

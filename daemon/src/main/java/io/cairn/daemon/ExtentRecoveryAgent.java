@@ -551,7 +551,8 @@ public final class ExtentRecoveryAgent implements AutoCloseable
                 sourceEndpoints[usable++] = sourceEndpoints[i];
             }
         }
-        if (0 == usable)
+        // An extent sealed empty (a tail never written, often never created on its replicas) needs no source.
+        if (0 == usable && sealedLength > NodeProtocol.FIRST_BLOCK_OFFSET)
         {
             causeDetail = "no surviving replica of extent " + extentId + " answered with " + sealedLength + " bytes";
             return Cause.SOURCE_UNREACHABLE;

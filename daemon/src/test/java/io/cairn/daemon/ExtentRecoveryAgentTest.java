@@ -213,6 +213,21 @@ class ExtentRecoveryAgentTest
     }
 
     @Test
+    void anEmptyTailNeverCreatedOnItsReplicasIsSealedEmptyAndCopiedWithoutASource()
+    {
+        manager.addTask(TaskKind.SEAL, ManagerStateMachine.UNSEALED, new int[]{ 1, 2, LOST });
+        final ExtentRecoveryAgent agent = agent();
+
+        agent.doWork(nowNs[0]);
+
+        assertEquals(List.of(NodeProtocol.FIRST_BLOCK_OFFSET), manager.recordedSeals, "nothing was acknowledged");
+        assertEquals(1, agent.tasksCompleted());
+        final FakeExtent copy = peers.node(SELF).extents.get(EXTENT);
+        assertTrue(copy.sealed);
+        assertEquals(NodeProtocol.FIRST_BLOCK_OFFSET, copy.commitLength);
+    }
+
+    @Test
     void aTaskForAnExtentThisNodeHoldsIsNotClaimed()
     {
         sealedExtentOnSources(2);
