@@ -299,7 +299,15 @@ public final class ManagerCommands
 
     private int tasks(final ManagerClient client)
     {
-        final List<ManagerListing.Task> tasks = client.listTasks();
+        return printTasks(client.listTasks());
+    }
+
+    /**
+     * @param tasks as listed.
+     * @return exit status 0.
+     */
+    int printTasks(final List<ManagerListing.Task> tasks)
+    {
         if (json)
         {
             final List<String> rows = new ArrayList<>();
