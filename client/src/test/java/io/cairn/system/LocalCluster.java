@@ -24,6 +24,8 @@ public final class LocalCluster implements AutoCloseable
     /** Nodes 1..3 start with the cluster; {@link #startSpareNode(int)} adds up to two more. */
     private final Process[] nodes = new Process[5];
     private final List<Process> all = new ArrayList<>();
+    private List<String> extraManagerArgs = List.of();
+    private List<String> extraNodeArgs = List.of();
 
     /**
      * @param dir             where data and logs go.
@@ -35,6 +37,26 @@ public final class LocalCluster implements AutoCloseable
         this.dir = dir;
         this.portBase = portBase;
         this.extentSizeBytes = extentSizeBytes;
+    }
+
+    /**
+     * @param args flags added to every manager member's command line (e.g. short node timeouts); before start.
+     * @return this.
+     */
+    public LocalCluster managerArgs(final String... args)
+    {
+        extraManagerArgs = List.of(args);
+        return this;
+    }
+
+    /**
+     * @param args flags added to every extent node's command line; before start.
+     * @return this.
+     */
+    public LocalCluster nodeArgs(final String... args)
+    {
+        extraNodeArgs = List.of(args);
+        return this;
     }
 
     public String managersString()
@@ -76,10 +98,12 @@ public final class LocalCluster implements AutoCloseable
 
     public void startManager(final int memberId) throws IOException
     {
-        managers[memberId] = launch("manager-" + memberId, "io.cairn.manager.ManagerMember",
+        final List<String> args = new ArrayList<>(List.of(
             "--member-id", Integer.toString(memberId),
             "--managers", managersString(),
-            "--dir", dir.resolve("manager-" + memberId).toString());
+            "--dir", dir.resolve("manager-" + memberId).toString()));
+        args.addAll(extraManagerArgs);
+        managers[memberId] = launch("manager-" + memberId, "io.cairn.manager.ManagerMember", args.toArray(new String[0]));
     }
 
     public void awaitManagerReady(final int memberId) throws IOException, InterruptedException
@@ -91,13 +115,15 @@ public final class LocalCluster implements AutoCloseable
     {
         final Path disk = dir.resolve("node-" + nodeId).resolve("disk0");
         Files.createDirectories(disk);
-        nodes[nodeId - 1] = launch("node-" + nodeId, "io.cairn.daemon.ExtentNode",
+        final List<String> args = new ArrayList<>(List.of(
             "--node-id", Integer.toString(nodeId),
             "--endpoint", nodeEndpoint(nodeId),
             "--data-dir", disk.toString(),
             "--managers", managersString(),
             "--format-if-empty",
-            "--extent-size-bytes", Long.toString(extentSizeBytes));
+            "--extent-size-bytes", Long.toString(extentSizeBytes)));
+        args.addAll(extraNodeArgs);
+        nodes[nodeId - 1] = launch("node-" + nodeId, "io.cairn.daemon.ExtentNode", args.toArray(new String[0]));
     }
 
     /**

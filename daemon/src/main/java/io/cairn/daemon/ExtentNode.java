@@ -53,6 +53,7 @@ public final class ExtentNode implements AutoCloseable
                           [--batch-max-commands N] [--batch-max-bytes N] [--checkpoint-interval-bytes N]
                           [--threading SHARED|DEDICATED] [--format-if-empty] [--scrub-bytes-per-sec N]
                           [--fixed-buffers] [--sqpoll] [--disk-cpus CPU[,CPU...]]
+                          [--recovery-poll-ms N] [--recovery-lease-ms N]
                cairn-node format --node-id N --data-dir DIR [--data-dir DIR ...] [--upgrade]
                cairn-node stat --node-id N [--aeron-dir DIR]""";
 
@@ -64,6 +65,8 @@ public final class ExtentNode implements AutoCloseable
     private final List<AgentRunner> runners = new ArrayList<>();
     /** Liveness with the manager: null when the node runs without one (--managers absent). */
     private ManagerHeartbeat heartbeat;
+    /** Re-replication worker: null when the node runs without a manager. */
+    private ExtentRecoveryAgent recovery;
     private final List<RecoveredExtent> recovered;
 
     private ExtentNode(final Context ctx) throws IOException
@@ -236,6 +239,16 @@ public final class ExtentNode implements AutoCloseable
                     .nodeId(ctx.nodeId())
                     .endpoint(ctx.endpoint())
                     .dataDirs(ctx.dataDirs()));
+                node.recovery = ExtentRecoveryAgent.start(new ExtentRecoveryAgent.Context()
+                    .nodeId(ctx.nodeId())
+                    .endpoint(ctx.endpoint())
+                    .pollIntervalMs(ctx.recoveryPollMs())
+                    .claimLeaseMs(ctx.recoveryLeaseMs())
+                    .progressIntervalMs(Math.min(ExtentRecoveryAgent.Context.PROGRESS_INTERVAL_MS_DEFAULT,
+                        ctx.recoveryLeaseMs() / 4))
+                    .nodeTimeoutMs(Math.min(ExtentRecoveryAgent.Context.NODE_TIMEOUT_MS_DEFAULT,
+                        ctx.recoveryLeaseMs() / 4))
+                    .log(ctx.log()), ctx.managers(), node.driver.aeronDirectoryName(), null);
             }
         }
         catch (final Exception ex)
@@ -319,7 +332,8 @@ public final class ExtentNode implements AutoCloseable
      */
     public void close()
     {
-        CloseHelper.quietClose(heartbeat); // Its Aeron client uses this node's driver: close it first.
+        CloseHelper.quietClose(recovery); // Its Aeron clients use this node's driver: close them first.
+        CloseHelper.quietClose(heartbeat);
         CloseHelper.closeAll(runners);
         CloseHelper.quietCloseAll(aeron, driver);
     }
@@ -419,6 +433,8 @@ public final class ExtentNode implements AutoCloseable
                 case "--batch-max-bytes" -> ctx.maxBatchBytes(parseLong(flag, value));
                 case "--checkpoint-interval-bytes" -> ctx.checkpointIntervalBytes(parseLong(flag, value));
                 case "--scrub-bytes-per-sec" -> ctx.scrubBytesPerSecond(parseLong(flag, value));
+                case "--recovery-poll-ms" -> ctx.recoveryPollMs(parseLong(flag, value));
+                case "--recovery-lease-ms" -> ctx.recoveryLeaseMs(parseLong(flag, value));
                 case "--disk-cpus" ->
                 {
                     final String[] cpus = value.split(",");
@@ -521,6 +537,8 @@ public final class ExtentNode implements AutoCloseable
         private long checkpointIntervalBytes = CHECKPOINT_INTERVAL_BYTES_DEFAULT;
         private boolean formatIfEmpty;
         private long scrubBytesPerSecond;
+        private long recoveryPollMs = ExtentRecoveryAgent.Context.POLL_INTERVAL_MS_DEFAULT;
+        private long recoveryLeaseMs = ExtentRecoveryAgent.Context.CLAIM_LEASE_MS_DEFAULT;
         private boolean fixedBuffers;
         private boolean sqPoll;
         private int[] diskCpus;
@@ -577,6 +595,11 @@ public final class ExtentNode implements AutoCloseable
             require(checkpointIntervalBytes >= NodeProtocol.BLOCK_ALIGNMENT_BYTES,
                 "--checkpoint-interval-bytes " + checkpointIntervalBytes + ": must be >= 4096");
             require(scrubBytesPerSecond >= 0, "--scrub-bytes-per-sec " + scrubBytesPerSecond + ": must be >= 0 (0 = off)");
+            require(recoveryPollMs >= 10 && recoveryPollMs <= 3_600_000,
+                "--recovery-poll-ms " + recoveryPollMs + ": must be in [10, 3600000]");
+            require(recoveryLeaseMs >= 1_000 && recoveryLeaseMs <= io.cairn.manager.ManagerStateMachine.MAX_TASK_LEASE_MS,
+                "--recovery-lease-ms " + recoveryLeaseMs + ": must be in [1000, " +
+                io.cairn.manager.ManagerStateMachine.MAX_TASK_LEASE_MS + "]");
             if (null != diskCpus)
             {
                 // In SHARED threading every disk agent runs on the node's one thread: there is no disk thread to pin.
@@ -626,6 +649,32 @@ public final class ExtentNode implements AutoCloseable
             return new DiskIoAgent.Config(ioBufferCount, maxBlockLengthBytes, ringEntries, maxBatchCommands,
                 maxBatchBytes, preallocStepBytes, checkpointIntervalBytes, scrubBytesPerSecond, fixedBuffers, sqPoll,
                 null == diskCpus || diskIndex < 0 ? -1 : diskCpus[diskIndex]);
+        }
+
+        /** @param ms how often the re-replication worker polls the manager's task list. @return this. */
+        public Context recoveryPollMs(final long ms)
+        {
+            this.recoveryPollMs = ms;
+            return this;
+        }
+
+        /** @return how often the re-replication worker polls the task list (--recovery-poll-ms). */
+        public long recoveryPollMs()
+        {
+            return recoveryPollMs;
+        }
+
+        /** @param ms claim lease of a recovery task (extended by progress reports). @return this. */
+        public Context recoveryLeaseMs(final long ms)
+        {
+            this.recoveryLeaseMs = ms;
+            return this;
+        }
+
+        /** @return claim lease of a recovery task (--recovery-lease-ms). */
+        public long recoveryLeaseMs()
+        {
+            return recoveryLeaseMs;
         }
 
         /**

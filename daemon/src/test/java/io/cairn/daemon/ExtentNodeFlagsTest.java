@@ -31,6 +31,22 @@ class ExtentNodeFlagsTest
     }
 
     @Test
+    void recoveryFlagsParseAndBadValuesAreNamed()
+    {
+        final String[] base = { "--node-id", "4", "--endpoint", "127.0.0.1:21600", "--data-dir", "/tmp/a" };
+        final ExtentNode.Context defaults = ExtentNode.parse(base).conclude();
+        assertEquals(ExtentRecoveryAgent.Context.POLL_INTERVAL_MS_DEFAULT, defaults.recoveryPollMs());
+        assertEquals(ExtentRecoveryAgent.Context.CLAIM_LEASE_MS_DEFAULT, defaults.recoveryLeaseMs());
+        final ExtentNode.Context ctx = ExtentNode.parse(concat(base, "--recovery-poll-ms", "200",
+            "--recovery-lease-ms", "5000")).conclude();
+        assertEquals(200, ctx.recoveryPollMs());
+        assertEquals(5_000, ctx.recoveryLeaseMs());
+        assertTrue(error(concat(base, "--recovery-poll-ms", "5")).contains("--recovery-poll-ms 5"));
+        assertTrue(error(concat(base, "--recovery-lease-ms", "999")).contains("--recovery-lease-ms 999"));
+        assertTrue(error(concat(base, "--recovery-lease-ms", "soon")).contains("--recovery-lease-ms soon"));
+    }
+
+    @Test
     void diskFlagsParseAndPinningNeedsDedicatedThreads()
     {
         final String[] base = { "--node-id", "4", "--endpoint", "127.0.0.1:21600", "--data-dir", "/tmp/a",

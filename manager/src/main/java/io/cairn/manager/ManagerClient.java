@@ -955,8 +955,11 @@ public final class ManagerClient implements AutoCloseable
             from = decoder.nextFromId();
             for (final TaskListResponseDecoder.TasksDecoder t : decoder.tasks())
             {
+                // Fields sinceVersion 6 decode as their null values from an older manager: shown as unclaimed.
+                final boolean claims = headerDecoder.version() >= 6;
                 tasks.add(new ManagerListing.Task(t.taskId(), t.kind(), t.extentId(), t.streamId(), t.lostNodeId(),
-                    t.createdAtMs(), t.sealedLength()));
+                    t.createdAtMs(), t.sealedLength(), claims ? t.claimNodeId() : 0, claims ? t.claimEpoch() : 0,
+                    claims ? t.claimExpiresAtMs() : 0, claims ? t.progressBytes() : 0));
             }
         }
         return tasks;

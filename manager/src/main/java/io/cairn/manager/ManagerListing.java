@@ -92,11 +92,31 @@ public final class ManagerListing
      * @param streamId     its stream.
      * @param lostNodeId   the dead node.
      * @param createdAtMs  cluster time the node was declared dead.
-     * @param sealedLength the extent's sealed length then, -1 if unsealed.
+     * @param sealedLength     the extent's sealed length then, -1 if unsealed.
+     * @param claimNodeId      the node holding the claim, 0 when never claimed (or a manager older than version 6).
+     * @param claimEpoch       claims so far.
+     * @param claimExpiresAtMs cluster time the claim lapses.
+     * @param progressBytes    bytes the claimer reported copied.
      */
     public record Task(long taskId, TaskKind kind, long extentId, long streamId, int lostNodeId, long createdAtMs,
-        long sealedLength)
+        long sealedLength, int claimNodeId, long claimEpoch, long claimExpiresAtMs, long progressBytes)
     {
+        /**
+         * A task as listed before claims were listed (never claimed).
+         *
+         * @param taskId       its id.
+         * @param kind         SEAL or RECOVER.
+         * @param extentId     the extent.
+         * @param streamId     its stream.
+         * @param lostNodeId   the lost node.
+         * @param createdAtMs  creation time.
+         * @param sealedLength sealed length then.
+         */
+        public Task(final long taskId, final TaskKind kind, final long extentId, final long streamId,
+            final int lostNodeId, final long createdAtMs, final long sealedLength)
+        {
+            this(taskId, kind, extentId, streamId, lostNodeId, createdAtMs, sealedLength, 0, 0, 0, 0);
+        }
     }
 
     /**

@@ -1083,7 +1083,8 @@ public final class ManagerStateMachine
             final Extent extent = extentsById.get(task.extentId);
             Verify.verify(extent != null, "task names an existing extent", task.taskId);
             final Node lost = nodes.get(task.lostNodeId);
-            Verify.verify(lost != null && lost.state == NodeState.DEAD, "task's lost node is dead", task.taskId);
+            Verify.verify(lost != null && (lost.state == NodeState.DEAD || allDisksFailed(lost)),
+                "task's lost node is dead or has every disk failed", task.taskId);
             Verify.verify(task.claimNodeId == 0 ? task.claimExpiresAtMs == 0 : nodes.containsKey(task.claimNodeId),
                 "task claimed by a registered node", task.taskId);
         }
@@ -1330,24 +1331,57 @@ public final class ManagerStateMachine
             return writeHeartbeatResponse(out, outOffset, correlationId,
                 node == null ? ManagerStatus.NO_SUCH_NODE : ManagerStatus.BAD_REQUEST, NodeState.DEAD, invalid);
         }
+        final boolean wasAllFailed = allDisksFailed(node);
         node.disks.clear();
         node.disks.putAll(disks);
         node.lastHeartbeatMs = clusterTimeMs;
-        markAlive(node);
+        final boolean voided = markAlive(node);
+        final boolean allFailed = allDisksFailed(node);
+        if (allFailed && (!wasAllFailed || voided))
+        {
+            // A live node whose every disk failed holds no readable replica: recover its extents as if it were dead.
+            // (The manager does not know which disk holds which replica, so one failed disk of several creates none.)
+            revision++;
+            createTasks(node, clusterTimeMs);
+        }
+        else if (wasAllFailed && !allFailed)
+        {
+            // Its disks serve again (the node restarted and recovered them): like a node that came back.
+            revision++;
+            tasks.values().removeIf(task -> task.lostNodeId == node.nodeId);
+        }
 
         return writeHeartbeatResponse(out, outOffset, correlationId, ManagerStatus.OK, node.state, "");
     }
 
-    private void markAlive(final Node node)
+    /** @return true when the node was not ALIVE (its tasks were voided). */
+    private boolean markAlive(final Node node)
     {
         if (node.state == NodeState.ALIVE)
         {
-            return;
+            return false;
         }
         revision++;
         node.state = NodeState.ALIVE;
         // Its replicas are reachable again: work created for its loss is void.
         tasks.values().removeIf(task -> task.lostNodeId == node.nodeId);
+        return true;
+    }
+
+    private static boolean allDisksFailed(final Node node)
+    {
+        if (node.disks.isEmpty())
+        {
+            return false;
+        }
+        for (final Disk disk : node.disks.values())
+        {
+            if (disk.state != DiskState.FAILED)
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     private int writeHeartbeatResponse(
@@ -1688,11 +1722,25 @@ public final class ManagerStateMachine
     {
         revision++;
         node.state = NodeState.DEAD;
+        createTasks(node, clusterTimeMs);
+    }
+
+    /** One task per replica the node held, unless one is open already (its disks failed before it died). */
+    private void createTasks(final Node node, final long clusterTimeMs)
+    {
+        final org.agrona.collections.LongHashSet open = new org.agrona.collections.LongHashSet();
+        for (final Task task : tasks.values())
+        {
+            if (task.lostNodeId == node.nodeId)
+            {
+                open.add(task.extentId);
+            }
+        }
         for (final Extent extent : extentsById.values())
         {
             for (final int replica : extent.replicas)
             {
-                if (replica == node.nodeId)
+                if (replica == node.nodeId && !open.contains(extent.extentId))
                 {
                     final TaskKind kind = extent.sealedLength == UNSEALED ? TaskKind.SEAL : TaskKind.RECOVER;
                     final Task task = new Task(nextId++, kind, extent.extentId, extent.streamId, node.nodeId,
@@ -1887,7 +1935,9 @@ public final class ManagerStateMachine
         for (final Task task : page)
         {
             group.next().taskId(task.taskId).kind(task.kind).extentId(task.extentId).streamId(task.streamId)
-                .lostNodeId(task.lostNodeId).createdAtMs(task.createdAtMs).sealedLength(task.sealedLength);
+                .lostNodeId(task.lostNodeId).createdAtMs(task.createdAtMs).sealedLength(task.sealedLength)
+                .claimNodeId(task.claimNodeId).claimEpoch(task.claimEpoch).claimExpiresAtMs(task.claimExpiresAtMs)
+                .progressBytes(task.progressBytes);
         }
         return HEADER_LENGTH + encoder.encodedLength();
     }

@@ -181,6 +181,62 @@ class RecoveryTaskTest
         assertEquals(ManagerStatus.NO_SUCH_TASK, progress(3, progressed, 1).status());
     }
 
+    @Test
+    void aNodeWhoseEveryDiskFailedLeavesTasksOnceAndDyingAddsNoMore()
+    {
+        for (int nodeId = 1; nodeId <= NODES; nodeId++)
+        {
+            apply(HEADER + new RegisterNodeRequestEncoder().wrapAndApplyHeader(command, 0, headerEncoder)
+                .correlationId(++correlationId).nodeId(nodeId).diskCount(1).capacityBytes(1L << 40)
+                .endpoint("127.0.0.1:" + (9000 + nodeId)).encodedLength());
+        }
+        heartbeatAllBut(0);
+        for (int s = 0; s < 4; s++)
+        {
+            apply(HEADER + new CreateStreamRequestEncoder().wrapAndApplyHeader(command, 0, headerEncoder)
+                .correlationId(++correlationId).name("d" + s).encodedLength());
+        }
+        final int broken = 2;
+        assertEquals(0, sm.taskCount());
+        for (int i = 0; i < 3; i++)
+        {
+            timeMs += 1_000;
+            heartbeatAllBut(broken);
+            heartbeat(broken, DiskState.FAILED);
+            sm.onTimer(timeMs);
+        }
+        assertEquals(NodeState.ALIVE, sm.nodeState(broken), "a node with failed disks still heartbeats");
+        final int tasks = sm.taskCount();
+        assertTrue(tasks >= 1, "a task per replica on the failed disk: " + tasks);
+        assertEquals(ManagerStatus.OK, claim(1, ManagerStateMachine.NULL_ID, 5_000).status(), "a healthy node claims one");
+
+        // Its disks serve again (restarted): the tasks are void. Failed again: they are back.
+        timeMs += 1_000;
+        heartbeat(broken, DiskState.OK);
+        assertEquals(0, sm.taskCount(), "disks back: tasks voided");
+        heartbeat(broken, DiskState.FAILED);
+        assertEquals(tasks, sm.taskCount(), "failed again: the same tasks again");
+
+        // Then it dies: no second task for the same replicas.
+        for (int i = 0; i < 12; i++)
+        {
+            timeMs += 1_000;
+            heartbeatAllBut(broken);
+            sm.onTimer(timeMs);
+        }
+        assertEquals(NodeState.DEAD, sm.nodeState(broken));
+        assertEquals(tasks, sm.taskCount(), "no duplicate tasks when a node with failed disks dies");
+        sm.verifyInvariants();
+    }
+
+    private void heartbeat(final int nodeId, final DiskState state)
+    {
+        final NodeHeartbeatRequestEncoder encoder = new NodeHeartbeatRequestEncoder()
+            .wrapAndApplyHeader(command, 0, headerEncoder).correlationId(++correlationId).nodeId(nodeId);
+        encoder.disksCount(1).next().diskId(0).capacityBytes(1L << 40).freeBytes(1L << 39).state(state);
+        apply(HEADER + encoder.encodedLength());
+    }
+
     private void heartbeatAllBut(final int skipNodeId)
     {
         for (int nodeId = 1; nodeId <= NODES; nodeId++)

@@ -299,7 +299,15 @@ public final class ManagerCommands
 
     private int tasks(final ManagerClient client)
     {
-        final List<ManagerListing.Task> tasks = client.listTasks();
+        return printTasks(client.listTasks());
+    }
+
+    /**
+     * @param tasks as listed.
+     * @return exit status 0.
+     */
+    int printTasks(final List<ManagerListing.Task> tasks)
+    {
         if (json)
         {
             final List<String> rows = new ArrayList<>();
@@ -307,19 +315,37 @@ public final class ManagerCommands
             {
                 rows.add("{\"taskId\":" + t.taskId() + ",\"kind\":" + quote(t.kind().name()) + ",\"extentId\":" +
                     t.extentId() + ",\"streamId\":" + t.streamId() + ",\"lostNodeId\":" + t.lostNodeId() +
-                    ",\"createdAtMs\":" + t.createdAtMs() + ",\"sealedLength\":" + t.sealedLength() + "}");
+                    ",\"createdAtMs\":" + t.createdAtMs() + ",\"sealedLength\":" + t.sealedLength() +
+                    ",\"state\":" + quote(taskState(t)) + ",\"claimNodeId\":" + t.claimNodeId() +
+                    ",\"claimEpoch\":" + t.claimEpoch() + ",\"claimExpiresAtMs\":" + t.claimExpiresAtMs() +
+                    ",\"progressBytes\":" + t.progressBytes() + ",\"totalBytes\":" + totalBytes(t) + "}");
             }
             out.println("[" + String.join(",", rows) + "]");
             return 0;
         }
-        out.printf("%-8s %-8s %-10s %-10s %-10s %-14s %s%n", "TASK", "KIND", "EXTENT", "STREAM", "LOST_NODE",
-            "SEALED_LENGTH", "CREATED_AT_MS");
+        out.printf("%-8s %-8s %-10s %-10s %-10s %-14s %-14s %-9s %-24s %s%n", "TASK", "KIND", "EXTENT", "STREAM",
+            "LOST_NODE", "SEALED_LENGTH", "CREATED_AT_MS", "STATE", "PROGRESS_BYTES", "CLAIM_EXPIRES_AT_MS");
         for (final ManagerListing.Task t : tasks)
         {
-            out.printf("%-8d %-8s %-10d %-10d %-10d %-14s %d%n", t.taskId(), t.kind(), t.extentId(), t.streamId(),
-                t.lostNodeId(), t.sealedLength() < 0 ? "open" : Long.toString(t.sealedLength()), t.createdAtMs());
+            final long total = totalBytes(t);
+            out.printf("%-8d %-8s %-10d %-10d %-10d %-14s %-14d %-9s %-24s %s%n", t.taskId(), t.kind(), t.extentId(),
+                t.streamId(), t.lostNodeId(), t.sealedLength() < 0 ? "open" : Long.toString(t.sealedLength()),
+                t.createdAtMs(), taskState(t), t.progressBytes() + "/" + (total < 0 ? "?" : Long.toString(total)),
+                0 == t.claimNodeId() ? "-" : Long.toString(t.claimExpiresAtMs()));
         }
         return 0;
+    }
+
+    /** @return "waiting" (never claimed) or "node N" (the claim holder; see the expiry for a lapsed claim). */
+    private static String taskState(final ManagerListing.Task t)
+    {
+        return 0 == t.claimNodeId() ? "waiting" : "node " + t.claimNodeId();
+    }
+
+    /** @return bytes of blocks to copy (sealed length less the extent header), -1 while the extent is unsealed. */
+    private static long totalBytes(final ManagerListing.Task t)
+    {
+        return t.sealedLength() < 0 ? -1 : Math.max(0, t.sealedLength() - 4096);
     }
 
     /**
