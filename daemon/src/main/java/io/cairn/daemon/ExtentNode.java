@@ -121,11 +121,9 @@ public final class ExtentNode implements AutoCloseable
             }
             connected = Aeron.connect(aeronCtx);
             final Aeron aeronForCounters = connected;
-            if (null == ctx.replication().counters())
-            {
-                // In the CnC file beside the disk counters: `cairn stat` and the Prometheus endpoint read them there.
-                ctx.replication().counters(new ReplicationCounters(aeronForCounters::addCounter, "node=" + ctx.nodeId()));
-            }
+            // In the CnC file beside the disk counters: `cairn stat` and the Prometheus endpoint read them there.
+            // Always this launch's own: counters of an earlier launch died with its driver.
+            ctx.replication().counters(new ReplicationCounters(aeronForCounters::addCounter, "node=" + ctx.nodeId()));
             for (int d = 0; d < dirs.length; d++)
             {
                 // Counters live in the driver's CnC file: `cairn-node stat` reads them while the node runs.
