@@ -630,7 +630,8 @@ public final class ManagerMember implements AutoCloseable
         // Structured, rate-limited lines (key=value), never per command.
         final EventLog events = EventLog.forDaemon("cairn-manager-" + ctx.memberId(), System.err);
         this.service = new ManagerService((event) -> events.info("service_event", "detail", event),
-            new ManagerStateMachine(ctx.suspectTimeoutMs(), ctx.deadTimeoutMs()), ctx.snapshotIntervalBytes());
+            new ManagerStateMachine(ctx.suspectTimeoutMs(), ctx.deadTimeoutMs()), ctx.snapshotIntervalBytes())
+            .metricsMemberId(ctx.memberId());
     }
 
     /**
@@ -778,6 +779,12 @@ public final class ManagerMember implements AutoCloseable
         {
             throw new UncheckedIOException("--prometheus-address " + ctx.prometheusAddress() + ": cannot listen", ex);
         }
+    }
+
+    /** @return the configuration. */
+    public Context context()
+    {
+        return ctx;
     }
 
     /** @return the metrics endpoint's bound address, or null when it is off. */

@@ -71,6 +71,17 @@ public final class ManagerService implements ClusteredService
     private AtomicCounter commandsApplied;
     private AtomicCounter dutyCycles;
     private LatencyHistogram commandLatency;
+    private int metricsMemberId = -1;
+
+    /**
+     * @param memberId the member id the counters are labelled with.
+     * @return this.
+     */
+    public ManagerService metricsMemberId(final int memberId)
+    {
+        this.metricsMemberId = memberId;
+        return this;
+    }
 
     /**
      * A service that reports nothing.
@@ -179,7 +190,8 @@ public final class ManagerService implements ClusteredService
         {
             return;
         }
-        final String labels = "member=" + cluster.memberId();
+        // The container does not know its member id at start (Cluster.memberId() is -1 there): the member tells it.
+        final String labels = "member=" + (metricsMemberId >= 0 ? metricsMemberId : cluster.memberId());
         final CounterAllocator allocator = cluster.aeron()::addCounter;
         commandsApplied = allocator.allocate(Metric.MANAGER_COMMANDS.typeId(), MetricLabels.label(labels, "commands"));
         commandLatency = new LatencyHistogram(allocator, Metric.MANAGER_COMMAND_LATENCY, labels);
