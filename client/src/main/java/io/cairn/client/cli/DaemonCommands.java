@@ -43,8 +43,9 @@ public final class DaemonCommands
                                            exit 0 if healthy, else 1 with the reasons: process alive, agent
                                            cycling, no disk FAILED, a leader known (members)
           health --cluster                 exit 0 if the manager cluster answers and a leader is known
-          errors (--node-id N | --member-id M | --aeron-dir DIR | --error-log-dir DIR) [--previous]
-                                           the daemon's distinct errors: count, first and last seen, stack
+          errors (--node-id N | --member-id M | --aeron-dir DIR) [--error-log-dir DIR] [--previous]
+          errors --error-log-dir DIR       the daemon's distinct errors: count, first and last seen, stack
+                                           (a member's log is in its --dir)
         """;
 
     static final int EXIT_OK = 0;
@@ -189,9 +190,9 @@ public final class DaemonCommands
                 }
                 case "--error-log-dir" ->
                 {
+                    // With --node-id and the like it only says where that daemon's error log is.
                     requireVerb(verb, flag, "errors");
                     errorLogDir = Path.of(value);
-                    targets++;
                 }
                 case "--window-ms" ->
                 {
@@ -200,6 +201,10 @@ public final class DaemonCommands
                 }
                 default -> throw new UsageException(verb + ": unknown flag " + flag);
             }
+        }
+        if (0 == targets && null != errorLogDir)
+        {
+            targets = 1; // errors --error-log-dir DIR alone: a daemon not on this machine's /dev/shm, or a member
         }
         if (targets != 1)
         {

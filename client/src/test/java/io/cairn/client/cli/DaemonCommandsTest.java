@@ -179,6 +179,10 @@ class DaemonCommandsTest
         assertTrue(run.out().contains("1000 observation(s), first "), run.out());
         assertEquals(1, run.out().split("replica 2 timed out", -1).length - 1, run.out());
 
+        final Run both = cli("errors", "--aeron-dir", aeronDir, "--error-log-dir", aeronDir);
+        assertEquals(0, both.code(), both.err());
+        assertTrue(both.out().contains("1000 errors observed, 1 distinct"), both.out());
+
         final Run json = cli("--json", "errors", "--error-log-dir", aeronDir);
         assertEquals(0, json.code(), json.err());
         assertTrue(json.out().contains("\"observations\":1000,\"notRecorded\":0,\"errors\":[{\"count\":1000,"),
