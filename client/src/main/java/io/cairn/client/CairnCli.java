@@ -1,5 +1,6 @@
 package io.cairn.client;
 
+import io.cairn.client.cli.DaemonCommands;
 import io.cairn.client.cli.ManagerCommands;
 import io.cairn.manager.ExtentInfo;
 import io.cairn.manager.ManagerAuthenticator;
@@ -37,6 +38,7 @@ public final class CairnCli
         commands:
           status                           manager members, leader, term, log and snapshot positions
         %s
+        %s
           stream create NAME               create a stream (its first extent goes on 3 distinct nodes)
           stream info STREAM_ID            extents of a stream, their replicas and sealed lengths
           stream append STREAM_ID (--data TEXT | --file PATH | --random-bytes N) [--count K]
@@ -54,7 +56,8 @@ public final class CairnCli
         --json prints JSON instead of tables (manager commands).
         --credentials defaults to $CAIRN_MANAGER_CREDENTIALS, else the local cluster's client credentials; for
           'snapshot' to $CAIRN_ADMIN_CREDENTIALS, else the local cluster's admin credentials.
-        """.formatted(ManagerCommands.USAGE.stripTrailing(), NodeProtocol.MAX_PAYLOAD_BYTES,
+        """.formatted(ManagerCommands.USAGE.stripTrailing(), DaemonCommands.USAGE.stripTrailing(),
+        NodeProtocol.MAX_PAYLOAD_BYTES,
         CairnClient.Context.MANAGERS_DEFAULT);
 
     private final PrintStream out;
@@ -113,6 +116,10 @@ public final class CairnCli
             err.print(USAGE);
             return EXIT_USAGE;
         }
+        if (null != command.local())
+        {
+            return command.local().getAsInt(); // reads files on this machine: no client, no connection
+        }
 
         // CairnClient builds its ManagerClient itself: hand the credentials over by the property its Context reads.
         final String previousCredentials = System.getProperty(ManagerClient.Context.CREDENTIALS_PROP_NAME);
@@ -161,11 +168,17 @@ public final class CairnCli
         int run(CairnClient client) throws IOException;
     }
 
-    record Command(String managers, long timeoutMs, String credentials, Action action)
+    record Command(String managers, long timeoutMs, String credentials, Action action,
+        java.util.function.IntSupplier local)
     {
+        Command(final String managers, final long timeoutMs, final String credentials, final Action action)
+        {
+            this(managers, timeoutMs, credentials, action, null);
+        }
+
         Command(final String managers, final long timeoutMs, final Action action)
         {
-            this(managers, timeoutMs, null, action);
+            this(managers, timeoutMs, null, action, null);
         }
     }
 
@@ -227,6 +240,18 @@ public final class CairnCli
                     throw new UsageException(ex.getMessage());
                 }
                 yield new Command(managers, timeoutMs, credentials, client -> action.run(client.manager()));
+            }
+            case "stat", "health", "errors" ->
+            {
+                try
+                {
+                    yield new Command(managers, timeoutMs, credentials, null,
+                        new DaemonCommands(out, err).prepare(verb, args, managers, json, timeoutMs));
+                }
+                catch (final IllegalArgumentException ex)
+                {
+                    throw new UsageException(ex.getMessage());
+                }
             }
             default -> throw new UsageException("unknown command '" + verb + "'");
         };

@@ -1,5 +1,8 @@
 package io.cairn.daemon;
 
+import io.cairn.replication.Verify;
+import io.cairn.replication.metrics.LatencyHistogram;
+import io.cairn.replication.metrics.Metric;
 import org.agrona.concurrent.status.AtomicCounter;
 
 /**
@@ -55,6 +58,17 @@ public final class DiskCounters implements AutoCloseable
         SCRUB_PASSES
     }
 
+    static
+    {
+        // Each kind is exported as the metric with its type id (docs/operating/metrics.md lists them).
+        for (final Kind kind : Kind.values())
+        {
+            final Metric metric = Metric.byTypeId(TYPE_ID_BASE + kind.ordinal());
+            Verify.verify(null != metric && metric.name().startsWith("DISK_"), "disk counter without its metric",
+                kind.ordinal());
+        }
+    }
+
     /** {@link Kind#DISK_STATE} value. */
     public static final int STATE_OK = 0;
     /** {@link Kind#DISK_STATE} value. */
@@ -92,6 +106,10 @@ public final class DiskCounters implements AutoCloseable
     final AtomicCounter scrubbedBlocks;
     final AtomicCounter scrubBadBlocks;
     final AtomicCounter scrubPasses;
+    /** A block write's submission to the covering fdatasync's completion (recorded by the disk agent only). */
+    final LatencyHistogram writeDurableLatency;
+    /** One fdatasync's submission to its completion (recorded by the disk agent only). */
+    final LatencyHistogram syncLatency;
     private final AtomicCounter[] all;
 
     /**
@@ -126,6 +144,9 @@ public final class DiskCounters implements AutoCloseable
         scrubbedBlocks = all[Kind.SCRUBBED_BLOCKS.ordinal()];
         scrubBadBlocks = all[Kind.SCRUB_BAD_BLOCKS.ordinal()];
         scrubPasses = all[Kind.SCRUB_PASSES.ordinal()];
+        final String labels = "node=" + nodeId + " disk=" + diskIndex + " dir=" + dir;
+        writeDurableLatency = new LatencyHistogram(allocator::allocate, Metric.DISK_WRITE_DURABLE_LATENCY, labels);
+        syncLatency = new LatencyHistogram(allocator::allocate, Metric.DISK_SYNC_LATENCY, labels);
     }
 
     /**
@@ -151,6 +172,18 @@ public final class DiskCounters implements AutoCloseable
         return all[kind.ordinal()].get();
     }
 
+    /** @return write-to-durable latency. */
+    public LatencyHistogram writeDurableLatency()
+    {
+        return writeDurableLatency;
+    }
+
+    /** @return fdatasync latency. */
+    public LatencyHistogram syncLatency()
+    {
+        return syncLatency;
+    }
+
     /**
      * Free the counters.
      */
@@ -160,5 +193,7 @@ public final class DiskCounters implements AutoCloseable
         {
             counter.close();
         }
+        writeDurableLatency.close();
+        syncLatency.close();
     }
 }

@@ -2,19 +2,18 @@ package io.cairn.daemon;
 
 import io.aeron.CncFileDescriptor;
 import io.cairn.replication.AeronDefaults;
-import org.agrona.DirectBuffer;
-import org.agrona.IoUtil;
+import io.cairn.replication.metrics.CncFile;
 import org.agrona.concurrent.status.CountersReader;
 
 import java.io.File;
 import java.io.PrintStream;
-import java.nio.MappedByteBuffer;
 import java.util.Map;
 import java.util.TreeMap;
 
 /**
  * {@code cairn-node stat --node-id N [--aeron-dir DIR]}: print the per-disk counters of a running node,
- * read from its media driver's CnC file (mapped read-only; the node is not disturbed).
+ * read from its media driver's CnC file (mapped read-only; the node is not disturbed). {@code cairn stat} shows every
+ * metric (replication counters and latency histograms too); this stays for its one line per disk.
  * <p>
  * One line per disk: {@code node=N disk=D dir=PATH state=OK bytes_written=... fsyncs=... ...}.
  */
@@ -68,28 +67,25 @@ public final class DiskStat
             System.err.println("cairn-node stat: " + cnc + " not found: is the node running?");
             return 1;
         }
-        final MappedByteBuffer mapped = IoUtil.mapExistingFile(cnc, "cnc");
-        try
+        // Mapped read-only: the node is never disturbed (the same reader as `cairn stat`).
+        try (CncFile mapped = CncFile.map(cnc.getParent()))
         {
-            print(read(mapped), out);
+            print(read(mapped.counters()), out);
         }
-        finally
+        catch (final IllegalStateException ex)
         {
-            IoUtil.unmap(mapped);
+            System.err.println("cairn-node stat: " + ex.getMessage());
+            return 1;
         }
         return 0;
     }
 
     /**
-     * @param cnc a mapped CnC file.
+     * @param reader the node's counters.
      * @return per disk (key "node=N disk=D dir=PATH"), counter name to value.
      */
-    static Map<String, Map<String, Long>> read(final MappedByteBuffer cnc)
+    static Map<String, Map<String, Long>> read(final CountersReader reader)
     {
-        final DirectBuffer meta = CncFileDescriptor.createMetaDataBuffer(cnc);
-        final CountersReader reader = new CountersReader(
-            CncFileDescriptor.createCountersMetaDataBuffer(cnc, meta),
-            CncFileDescriptor.createCountersValuesBuffer(cnc, meta));
         final Map<String, Map<String, Long>> disks = new TreeMap<>();
         reader.forEach((counterId, typeId, keyBuffer, label) ->
         {

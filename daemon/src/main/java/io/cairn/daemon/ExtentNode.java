@@ -11,6 +11,12 @@ import io.cairn.replication.NodeProtocol;
 import io.cairn.replication.ReplicationAgent;
 import io.cairn.replication.ReplicationConductor;
 import io.cairn.replication.ReplicationCounters;
+import io.cairn.replication.metrics.DutyCycleAgent;
+import io.cairn.replication.metrics.ErrorLogFile;
+import io.cairn.replication.metrics.EventLog;
+import io.cairn.replication.metrics.HealthCheck;
+import io.cairn.replication.metrics.Metric;
+import io.cairn.replication.metrics.MetricsEndpoint;
 import org.agrona.CloseHelper;
 import org.agrona.ErrorHandler;
 import org.agrona.concurrent.Agent;
@@ -54,6 +60,8 @@ public final class ExtentNode implements AutoCloseable
                           [--threading SHARED|DEDICATED] [--format-if-empty] [--scrub-bytes-per-sec N]
                           [--fixed-buffers] [--sqpoll] [--disk-cpus CPU[,CPU...]]
                           [--recovery-poll-ms N] [--recovery-lease-ms N]
+                          [--prometheus-address HOST:PORT] [--error-log-dir DIR] [--error-log-bytes N]
+                          [--health-window-ms N]
                cairn-node format --node-id N --data-dir DIR [--data-dir DIR ...] [--upgrade]
                cairn-node stat --node-id N [--aeron-dir DIR]""";
 
@@ -68,6 +76,9 @@ public final class ExtentNode implements AutoCloseable
     /** Re-replication worker: null when the node runs without a manager. */
     private ExtentRecoveryAgent recovery;
     private final List<RecoveredExtent> recovered;
+    // --- metrics, health and error log (issue 7): wiring only, the classes live in io.cairn.replication.metrics ---
+    private ErrorLogFile errorLog;
+    private MetricsEndpoint metricsEndpoint;
 
     private ExtentNode(final Context ctx) throws IOException
     {
@@ -113,6 +124,9 @@ public final class ExtentNode implements AutoCloseable
             }
             connected = Aeron.connect(aeronCtx);
             final Aeron aeronForCounters = connected;
+            // In the CnC file beside the disk counters: `cairn stat` and the Prometheus endpoint read them there.
+            // Always this launch's own: counters of an earlier launch died with its driver.
+            ctx.replication().counters(new ReplicationCounters(aeronForCounters::addCounter, "node=" + ctx.nodeId()));
             for (int d = 0; d < dirs.length; d++)
             {
                 // Counters live in the driver's CnC file: `cairn-node stat` reads them while the node runs.
@@ -151,7 +165,56 @@ public final class ExtentNode implements AutoCloseable
         }
         driver = launchedDriver;
         aeron = connected;
+        try
+        {
+            startObservability();
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            closeObservability();
+            for (final DiskIoAgent disk : disks)
+            {
+                disk.onClose();
+            }
+            CloseHelper.quietCloseAll(aeron, driver);
+            throw ex;
+        }
         startAgents(new ReplicationAgent(aeron, conductor, SystemNanoClock.INSTANCE), disks);
+    }
+
+    /** The error log file, then (when configured) the metrics endpoint; both read or write beside the agents. */
+    private void startObservability() throws IOException
+    {
+        errorLog = ErrorLogFile.create(ctx.errorLogDir(), ctx.errorLogLengthBytes(), System::currentTimeMillis);
+        if (null != ctx.prometheusAddress())
+        {
+            final String labels = "node=" + ctx.nodeId();
+            metricsEndpoint = MetricsEndpoint.start(ctx.prometheusAddress(), driver.aeronDirectoryName(), () -> List.of(
+                MetricsEndpoint.series(Metric.ERRORS, java.util.Map.of("node", "" + ctx.nodeId()), errorLog.observations()),
+                MetricsEndpoint.series(Metric.ERROR_LOG_DROPPED, java.util.Map.of("node", "" + ctx.nodeId()),
+                    errorLog.dropped()),
+                MetricsEndpoint.series(Metric.LOG_SUPPRESSED, java.util.Map.of("node", "" + ctx.nodeId()),
+                    ctx.eventLog().suppressedTotal())), ctx.healthWindowMs());
+            ctx.eventLog().info("metrics_endpoint_started", "address", metricsEndpoint.address(), "labels", labels);
+        }
+    }
+
+    private void closeObservability()
+    {
+        CloseHelper.quietCloseAll(metricsEndpoint, errorLog);
+        ctx.eventLog().flush();
+    }
+
+    /** @return the metrics endpoint's bound address, or null when it is off. */
+    public java.net.InetSocketAddress metricsAddress()
+    {
+        return null == metricsEndpoint ? null : metricsEndpoint.address();
+    }
+
+    /** @return the error log file. */
+    public java.io.File errorLogFile()
+    {
+        return errorLog.file();
     }
 
     /**
@@ -261,20 +324,30 @@ public final class ExtentNode implements AutoCloseable
 
     private void startAgents(final ReplicationAgent replication, final DiskIoAgent[] disks)
     {
-        final ErrorHandler errorHandler = ctx.errorHandler();
+        final ErrorHandler configured = ctx.errorHandler();
+        final ErrorLogFile errors = errorLog;
+        // Recorded first, so even a critical error that halts the process is in the error log for `cairn errors`.
+        final ErrorHandler errorHandler = error ->
+        {
+            errors.onError(error);
+            configured.onError(error);
+        };
+        final DutyCycleAgent dutyCycles = DutyCycleAgent.allocate(aeron::addCounter, "node=" + ctx.nodeId());
         if (ctx.threading() == Threading.SHARED)
         {
-            final Agent[] all = new Agent[disks.length + 3];
+            final Agent[] all = new Agent[disks.length + 4];
             all[0] = new InvokerAgent(driver.sharedAgentInvoker(), "media-driver");
             all[1] = new InvokerAgent(aeron.conductorAgentInvoker(), "aeron-client-conductor");
             all[2] = replication;
-            System.arraycopy(disks, 0, all, 3, disks.length);
+            all[3] = dutyCycles;
+            System.arraycopy(disks, 0, all, 4, disks.length);
             // Sleeping while a disk has I/O in flight is a wait for its completion (woken by the disk).
             runners.add(new AgentRunner(DiskIdleStrategy.forDisks(disks), errorHandler, null, new CompositeAgent(all)));
         }
         else
         {
-            runners.add(new AgentRunner(AeronDefaults.idleStrategy(), errorHandler, null, replication));
+            runners.add(new AgentRunner(AeronDefaults.idleStrategy(), errorHandler, null,
+                new CompositeAgent(replication, dutyCycles)));
             for (final DiskIoAgent disk : disks)
             {
                 runners.add(new AgentRunner(DiskIdleStrategy.forDisks(disk), errorHandler, null, disk));
@@ -335,6 +408,7 @@ public final class ExtentNode implements AutoCloseable
         CloseHelper.quietClose(recovery); // Its Aeron clients use this node's driver: close them first.
         CloseHelper.quietClose(heartbeat);
         CloseHelper.closeAll(runners);
+        closeObservability();
         CloseHelper.quietCloseAll(aeron, driver);
     }
 
@@ -445,6 +519,12 @@ public final class ExtentNode implements AutoCloseable
                     }
                     ctx.diskCpus(parsed);
                 }
+                // --- metrics, health and error log (issue 7) ---
+                case "--prometheus-address" -> ctx.prometheusAddress(MetricsEndpoint.parseAddress(flag, value));
+                case "--error-log-dir" -> ctx.errorLogDir(Path.of(value));
+                case "--error-log-bytes" -> ctx.errorLogLengthBytes(parseInt(flag, value));
+                case "--health-window-ms" -> ctx.healthWindowMs(parseLong(flag, value));
+                // --- end of issue 7 flags ---
                 case "--threading" ->
                 {
                     try
@@ -550,6 +630,86 @@ public final class ExtentNode implements AutoCloseable
         private PrintStream log = System.err;
         private final AtomicLong errorCount = new AtomicLong();
         private ErrorHandler errorHandler;
+        // --- metrics, health and error log (issue 7) ---
+        private java.net.InetSocketAddress prometheusAddress;
+        private Path errorLogDir;
+        private int errorLogLengthBytes = ErrorLogFile.LENGTH_BYTES_DEFAULT;
+        private long healthWindowMs = HealthCheck.WINDOW_MS_DEFAULT;
+        private EventLog eventLog;
+
+        /**
+         * @param address where the Prometheus {@code /metrics} and {@code /health} endpoint listens
+         *                (--prometheus-address); null (the default) turns it off.
+         * @return this.
+         */
+        public Context prometheusAddress(final java.net.InetSocketAddress address)
+        {
+            this.prometheusAddress = address;
+            return this;
+        }
+
+        /** @return the endpoint's address, or null when off. */
+        public java.net.InetSocketAddress prometheusAddress()
+        {
+            return prometheusAddress;
+        }
+
+        /**
+         * @param dir where the distinct error log {@value ErrorLogFile#FILE_NAME} goes (--error-log-dir); default the
+         *            node's Aeron directory (removed at a clean shutdown: give a persistent one in production).
+         * @return this.
+         */
+        public Context errorLogDir(final Path dir)
+        {
+            this.errorLogDir = dir;
+            return this;
+        }
+
+        /** @return the error log's directory. */
+        public Path errorLogDir()
+        {
+            return errorLogDir;
+        }
+
+        /** @param bytes the error log's length (--error-log-bytes). @return this. */
+        public Context errorLogLengthBytes(final int bytes)
+        {
+            this.errorLogLengthBytes = bytes;
+            return this;
+        }
+
+        /** @return the error log's length. */
+        public int errorLogLengthBytes()
+        {
+            return errorLogLengthBytes;
+        }
+
+        /** @param ms sampling window of the endpoint's {@code /health} (--health-window-ms). @return this. */
+        public Context healthWindowMs(final long ms)
+        {
+            this.healthWindowMs = ms;
+            return this;
+        }
+
+        /** @return sampling window of {@code /health}. */
+        public long healthWindowMs()
+        {
+            return healthWindowMs;
+        }
+
+        /** @param eventLog structured, rate-limited event lines; default to {@link #log()}. @return this. */
+        public Context eventLog(final EventLog eventLog)
+        {
+            this.eventLog = eventLog;
+            return this;
+        }
+
+        /** @return structured, rate-limited event lines. */
+        public EventLog eventLog()
+        {
+            return eventLog;
+        }
+        // --- end of issue 7 fields ---
 
         /**
          * Validate every value; idempotent.
@@ -616,13 +776,31 @@ public final class ExtentNode implements AutoCloseable
             {
                 aeronDirectoryName = AeronDefaults.aeronDirectory("node-" + nodeId);
             }
+            // --- metrics, health and error log (issue 7) ---
+            ErrorLogFile.validateLength("--error-log-bytes", errorLogLengthBytes);
+            require(healthWindowMs >= 1 && healthWindowMs <= HealthCheck.WINDOW_MS_MAX,
+                "--health-window-ms " + healthWindowMs + ": must be in [1, " + HealthCheck.WINDOW_MS_MAX + "]");
+            if (null == errorLogDir)
+            {
+                errorLogDir = Path.of(aeronDirectoryName);
+            }
+            if (null == eventLog)
+            {
+                eventLog = EventLog.forDaemon("cairn-node-" + nodeId, log);
+            }
+            // --- end of issue 7 ---
             if (null == errorHandler)
             {
+                final EventLog events = eventLog;
                 errorHandler = error ->
                 {
                     errorCount.incrementAndGet();
-                    log.println("cairn-node " + nodeId + ": agent error: " + error);
-                    error.printStackTrace(log);
+                    // Rate-limited: a repeating error shows a few lines and a suppressed count; every one of them
+                    // is in the distinct error log with its count (cairn errors).
+                    if (events.error("agent_error", "error", error.toString()))
+                    {
+                        error.printStackTrace(log);
+                    }
                 };
             }
             concluded = true;

@@ -36,6 +36,8 @@ final class IoCommand extends FileIo
     int fd = -1;
     /** Block offset (WRITE, READ) or sealed length (SEAL). */
     long blockOffset;
+    /** When a write was prepared for io_uring (the disk agent's clock), for the write-to-durable latency. */
+    long submittedNs;
     int blockLengthBytes;
     int payloadLengthBytes;
     Path path;

@@ -9,6 +9,7 @@ import io.cairn.replication.BlockFormat;
 import io.cairn.replication.NodeProtocol;
 import io.cairn.replication.ReplicationCounters.Counter;
 import io.cairn.replication.TestClient;
+import io.cairn.replication.metrics.Metric;
 import io.cairn.sbe.node.ErrorResponseDecoder;
 import org.agrona.CloseHelper;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -94,6 +95,7 @@ class ExtentNodeTest
                 .extentSizeBytes(32L * 1024 * 1024)
                 .ioBufferCount(8)
                 .aeronDirectoryName(AeronDefaults.aeronDirectory("test-daemon-node-" + (i + 1)))
+                .prometheusAddress(0 == i ? new java.net.InetSocketAddress("127.0.0.1", 0) : null)
                 .log(new PrintStream(new ByteArrayOutputStream())));
         }
         // The test client shares node 1's media driver.
@@ -173,6 +175,51 @@ class ExtentNodeTest
         final String line = stat.toString();
         assertTrue(line.contains("node=" + nodeIds[1] + " disk=0") && line.contains("disk_state=OK") &&
             !line.contains("blocks_written=0 ") && line.contains("fsyncs="), line);
+        metricsMatchTheNodesCounters();
+    }
+
+    /** What `cairn stat` and the Prometheus endpoint read from outside equals what the agents counted inside. */
+    void metricsMatchTheNodesCounters() throws IOException
+    {
+        try (io.cairn.replication.metrics.CncFile cnc =
+            io.cairn.replication.metrics.CncFile.map(nodes[1].context().aeronDirectoryName()))
+        {
+            final List<io.cairn.replication.metrics.Series> series =
+                io.cairn.replication.metrics.MetricsReader.read(cnc.counters());
+            assertEquals(nodes[1].counters().get(Counter.REPLICATES_WRITTEN),
+                io.cairn.replication.metrics.MetricsReader.sum(series, Metric.REPLICATION_REPLICATES_WRITTEN));
+            final long blocks = io.cairn.replication.metrics.MetricsReader.sum(series, Metric.DISK_BLOCKS_WRITTEN);
+            assertTrue(blocks >= 301, "blocks " + blocks);
+            assertEquals(blocks, io.cairn.replication.metrics.MetricsReader.sum(series,
+                Metric.DISK_WRITE_DURABLE_LATENCY), "one write latency per block written");
+            assertEquals(io.cairn.replication.metrics.MetricsReader.sum(series, Metric.DISK_FDATASYNCS),
+                io.cairn.replication.metrics.MetricsReader.sum(series, Metric.DISK_SYNC_LATENCY));
+        }
+        final String base = "http://" + nodes[0].metricsAddress().getHostString() + ":" +
+            nodes[0].metricsAddress().getPort();
+        final java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        try
+        {
+            final java.net.http.HttpResponse<String> metrics = http.send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create(base + "/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, metrics.statusCode());
+            final long acked = nodes[0].counters().get(Counter.APPENDS_ACKED);
+            assertEquals(301, acked);
+            assertTrue(metrics.body().contains("\ncairn_replication_appends_acked_total{node=\"1\"} " + acked + "\n"),
+                metrics.body());
+            assertTrue(metrics.body().contains("\ncairn_replication_append_latency_seconds_count{node=\"1\"} " + acked +
+                "\n"), metrics.body());
+            assertTrue(metrics.body().contains("\ncairn_errors_total{node=\"1\"} 0\n"), metrics.body());
+            final java.net.http.HttpResponse<String> health = http.send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create(base + "/health")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, health.statusCode(), health.body());
+            assertTrue(health.body().startsWith("ok\n"), health.body());
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            throw new IOException(ex);
+        }
     }
 
     List<byte[]> appendMixed(final int count, final Random random)

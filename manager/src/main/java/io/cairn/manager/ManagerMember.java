@@ -10,6 +10,11 @@ import io.aeron.cluster.service.ClusterMarkFile;
 import io.aeron.cluster.service.ClusteredServiceContainer;
 import io.aeron.driver.MediaDriver;
 import io.cairn.replication.AeronDefaults;
+import io.cairn.replication.metrics.ErrorLogFile;
+import io.cairn.replication.metrics.EventLog;
+import io.cairn.replication.metrics.HealthCheck;
+import io.cairn.replication.metrics.Metric;
+import io.cairn.replication.metrics.MetricsEndpoint;
 import org.agrona.CloseHelper;
 import org.agrona.ErrorHandler;
 import org.agrona.concurrent.NoOpLock;
@@ -74,7 +79,11 @@ public final class ManagerMember implements AutoCloseable
           --dead-timeout-ms N      node without heartbeat for N ms is DEAD (default 10000; same on all members)
           --snapshot-interval-bytes N  leader snapshots after the log grew N bytes (default 64 MiB; 0: never)
           --file-sync-level 0|1|2  force the log to disk before it counts as recorded: 0 never (a power loss
-                       of a majority loses acknowledged commands), 1 data (default), 2 data and metadata""";
+                       of a majority loses acknowledged commands), 1 data (default), 2 data and metadata
+          --prometheus-address HOST:PORT  serve /metrics (Prometheus) and /health there (default: off)
+          --error-log-dir DIR      where the distinct error log cairn-errors.dat goes (default --dir)
+          --error-log-bytes N      its length (default 1 MiB)
+          --health-window-ms N     sampling window of /health (default 500)""";
 
     /**
      * Configuration of a member. Defaults follow TOOLCHAIN.md's measured fast-failover settings.
@@ -211,6 +220,67 @@ public final class ManagerMember implements AutoCloseable
         private ErrorHandler errorHandler = Throwable::printStackTrace;
         private ManagerEndpoints endpoints;
         private boolean concluded;
+        // --- metrics, health and error log (issue 7) ---
+        private java.net.InetSocketAddress prometheusAddress;
+        private File errorLogDir;
+        private int errorLogLengthBytes = ErrorLogFile.LENGTH_BYTES_DEFAULT;
+        private long healthWindowMs = HealthCheck.WINDOW_MS_DEFAULT;
+
+        /**
+         * @param address where {@code /metrics} and {@code /health} are served (--prometheus-address); null: off.
+         * @return this.
+         */
+        public Context prometheusAddress(final java.net.InetSocketAddress address)
+        {
+            this.prometheusAddress = address;
+            return this;
+        }
+
+        /** @return the endpoint's address, or null when off. */
+        public java.net.InetSocketAddress prometheusAddress()
+        {
+            return prometheusAddress;
+        }
+
+        /** @param dir where the distinct error log goes (--error-log-dir); default {@link #dir()}. @return this. */
+        public Context errorLogDir(final File dir)
+        {
+            this.errorLogDir = dir;
+            return this;
+        }
+
+        /** @return where the distinct error log goes. */
+        public File errorLogDir()
+        {
+            return errorLogDir;
+        }
+
+        /** @param bytes the error log's length (--error-log-bytes). @return this. */
+        public Context errorLogLengthBytes(final int bytes)
+        {
+            this.errorLogLengthBytes = bytes;
+            return this;
+        }
+
+        /** @return the error log's length. */
+        public int errorLogLengthBytes()
+        {
+            return errorLogLengthBytes;
+        }
+
+        /** @param ms sampling window of {@code /health} (--health-window-ms). @return this. */
+        public Context healthWindowMs(final long ms)
+        {
+            this.healthWindowMs = ms;
+            return this;
+        }
+
+        /** @return sampling window of {@code /health}. */
+        public long healthWindowMs()
+        {
+            return healthWindowMs;
+        }
+        // --- end of issue 7 fields ---
 
         /**
          * @param memberId this member's id; must appear in {@link #managers(String)}.
@@ -506,6 +576,18 @@ public final class ManagerMember implements AutoCloseable
                 throw new IllegalArgumentException("archiveSegmentFileLengthBytes must be >= logTermLengthBytes");
             }
             requirePositive(maxConcurrentSessions, "maxConcurrentSessions");
+            // --- metrics, health and error log (issue 7) ---
+            ErrorLogFile.validateLength("--error-log-bytes", errorLogLengthBytes);
+            if (healthWindowMs < 1 || healthWindowMs > HealthCheck.WINDOW_MS_MAX)
+            {
+                throw new IllegalArgumentException("--health-window-ms " + healthWindowMs + ": must be in [1, " +
+                    HealthCheck.WINDOW_MS_MAX + "]");
+            }
+            if (errorLogDir == null)
+            {
+                errorLogDir = dir;
+            }
+            // --- end of issue 7 ---
             if (aeronDirectoryName == null)
             {
                 aeronDirectoryName = AeronDefaults.aeronDirectory("manager-" + memberId + "-" + self.basePort());
@@ -536,14 +618,20 @@ public final class ManagerMember implements AutoCloseable
     private final ManagerService service;
     private ClusteredMediaDriver clusteredMediaDriver;
     private ClusteredServiceContainer container;
+    // --- metrics, health and error log (issue 7) ---
+    private ErrorLogFile errorLog;
+    private ErrorHandler errorHandler;
+    private MetricsEndpoint metricsEndpoint;
 
     private ManagerMember(final Context ctx)
     {
         this.ctx = ctx;
         this.lockChannel = lockMemberDir(ctx.dir());
-        final String prefix = "cairn-manager " + ctx.memberId() + ": ";
-        this.service = new ManagerService((event) -> System.err.println(prefix + event),
-            new ManagerStateMachine(ctx.suspectTimeoutMs(), ctx.deadTimeoutMs()), ctx.snapshotIntervalBytes());
+        // Structured, rate-limited lines (key=value), never per command.
+        final EventLog events = EventLog.forDaemon("cairn-manager-" + ctx.memberId(), System.err);
+        this.service = new ManagerService((event) -> events.info("service_event", "detail", event),
+            new ManagerStateMachine(ctx.suspectTimeoutMs(), ctx.deadTimeoutMs()), ctx.snapshotIntervalBytes())
+            .metricsMemberId(ctx.memberId());
     }
 
     /**
@@ -576,6 +664,7 @@ public final class ManagerMember implements AutoCloseable
         final File clusterDir = new File(ctx.dir(), "cluster");
         final File archiveDir = new File(ctx.dir(), "archive");
         removeStaleMarkFiles(clusterDir, archiveDir);
+        startErrorLog();
 
         final ManagerEndpoints.Member self = ctx.endpoints().member(ctx.memberId());
         final String host = self.host();
@@ -588,7 +677,7 @@ public final class ManagerMember implements AutoCloseable
             .publicationTermBufferLength(termLength)
             .ipcTermBufferLength(termLength)
             .initialWindowLength(Math.min(termLength / 2, 2 * 1024 * 1024))
-            .errorHandler(ctx.errorHandler())
+            .errorHandler(errorHandler)
             .terminationHook(ctx.terminationHook());
 
         final Archive.Context archiveCtx = new Archive.Context()
@@ -606,7 +695,7 @@ public final class ManagerMember implements AutoCloseable
             .fileSyncLevel(ctx.fileSyncLevel())
             .catalogFileSyncLevel(ctx.fileSyncLevel())
             .deleteArchiveOnStart(false)
-            .errorHandler(ctx.errorHandler());
+            .errorHandler(errorHandler);
 
         final AeronArchive.Context localArchiveCtx = new AeronArchive.Context()
             .lock(NoOpLock.INSTANCE)
@@ -633,7 +722,7 @@ public final class ManagerMember implements AutoCloseable
             .authenticatorSupplier(() -> new ManagerAuthenticator(ManagerAuthenticator.parseSecrets(ctx.secrets())))
             .authorisationServiceSupplier(() -> ManagerAuthenticator.AUTHORISATION)
             .idleStrategySupplier(AeronDefaults::controlIdleStrategy)
-            .errorHandler(ctx.errorHandler())
+            .errorHandler(errorHandler)
             .terminationHook(ctx.terminationHook());
 
         final ClusteredServiceContainer.Context serviceCtx = new ClusteredServiceContainer.Context()
@@ -643,11 +732,65 @@ public final class ManagerMember implements AutoCloseable
             .clusteredService(service)
             .serviceId(0)
             .idleStrategySupplier(AeronDefaults::controlIdleStrategy)
-            .errorHandler(ctx.errorHandler())
+            .errorHandler(errorHandler)
             .terminationHook(ctx.terminationHook());
 
         clusteredMediaDriver = ClusteredMediaDriver.launch(driverCtx, archiveCtx, consensusCtx);
         container = ClusteredServiceContainer.launch(serviceCtx);
+        startMetricsEndpoint();
+    }
+
+    private void startErrorLog()
+    {
+        try
+        {
+            errorLog = ErrorLogFile.create(ctx.errorLogDir().toPath(), ctx.errorLogLengthBytes(),
+                System::currentTimeMillis);
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("cannot create the error log in " + ctx.errorLogDir(), ex);
+        }
+        final ErrorLogFile errors = errorLog;
+        final ErrorHandler configured = ctx.errorHandler();
+        // Recorded first: `cairn errors` shows every distinct error with its count, whatever the handler does next.
+        errorHandler = (throwable) ->
+        {
+            errors.onError(throwable);
+            configured.onError(throwable);
+        };
+    }
+
+    private void startMetricsEndpoint()
+    {
+        if (ctx.prometheusAddress() == null)
+        {
+            return;
+        }
+        final java.util.Map<String, String> labels = java.util.Map.of("member", Integer.toString(ctx.memberId()));
+        final ErrorLogFile errors = errorLog;
+        try
+        {
+            metricsEndpoint = MetricsEndpoint.start(ctx.prometheusAddress(), ctx.aeronDirectoryName(), () -> java.util.List.of(
+                MetricsEndpoint.series(Metric.ERRORS, labels, errors.observations()),
+                MetricsEndpoint.series(Metric.ERROR_LOG_DROPPED, labels, errors.dropped())), ctx.healthWindowMs());
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("--prometheus-address " + ctx.prometheusAddress() + ": cannot listen", ex);
+        }
+    }
+
+    /** @return the configuration. */
+    public Context context()
+    {
+        return ctx;
+    }
+
+    /** @return the metrics endpoint's bound address, or null when it is off. */
+    public java.net.InetSocketAddress metricsAddress()
+    {
+        return null == metricsEndpoint ? null : metricsEndpoint.address();
     }
 
     /**
@@ -663,7 +806,9 @@ public final class ManagerMember implements AutoCloseable
      */
     public void close()
     {
+        CloseHelper.quietClose(metricsEndpoint);
         CloseHelper.closeAll(container, clusteredMediaDriver);
+        CloseHelper.quietClose(errorLog);
         CloseHelper.quietClose(lockChannel);
     }
 
@@ -747,10 +892,14 @@ public final class ManagerMember implements AutoCloseable
     private static int run(final Context ctx)
     {
         final String prefix = "cairn-manager " + ctx.memberId() + ": ";
+        final EventLog events = EventLog.forDaemon("cairn-manager-" + ctx.memberId(), System.err);
         ctx.errorHandler((throwable) ->
         {
-            System.err.println(prefix + "error: " + throwable);
-            throwable.printStackTrace(System.err);
+            // Rate-limited: every occurrence is in the distinct error log with its count (cairn errors).
+            if (events.error("agent_error", "error", throwable.toString()))
+            {
+                throwable.printStackTrace(System.err);
+            }
         });
         try (ShutdownSignalBarrier barrier = new ShutdownSignalBarrier())
         {
@@ -827,6 +976,13 @@ public final class ManagerMember implements AutoCloseable
                 case "--dead-timeout-ms" -> ctx.deadTimeoutMs(parseNonNegative(flag, value));
                 case "--snapshot-interval-bytes" -> ctx.snapshotIntervalBytes(parseNonNegative(flag, value));
                 case "--file-sync-level" -> ctx.fileSyncLevel((int)parseNonNegative(flag, value));
+                // --- metrics, health and error log (issue 7) ---
+                case "--prometheus-address" -> ctx.prometheusAddress(MetricsEndpoint.parseAddress(flag, value));
+                case "--error-log-dir" -> ctx.errorLogDir(new File(value));
+                case "--error-log-bytes" -> ctx.errorLogLengthBytes((int)Math.min(Integer.MAX_VALUE,
+                    parseNonNegative(flag, value)));
+                case "--health-window-ms" -> ctx.healthWindowMs(parseNonNegative(flag, value));
+                // --- end of issue 7 flags ---
                 default -> throw new IllegalArgumentException("unknown flag " + flag);
             }
         }

@@ -15,6 +15,10 @@ import io.cairn.sbe.manager.MessageHeaderDecoder;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
+import io.cairn.replication.metrics.CounterAllocator;
+import io.cairn.replication.metrics.LatencyHistogram;
+import io.cairn.replication.metrics.Metric;
+import io.cairn.replication.metrics.MetricLabels;
 import org.agrona.concurrent.status.AtomicCounter;
 
 import java.nio.ByteOrder;
@@ -63,6 +67,21 @@ public final class ManagerService implements ClusteredService
     private Cluster cluster;
     private volatile Cluster.Role role = Cluster.Role.FOLLOWER;
     private long droppedResponses;
+    // --- metrics (issue 7): in the member's CnC file, read by `cairn stat` and the Prometheus endpoint ---
+    private AtomicCounter commandsApplied;
+    private AtomicCounter dutyCycles;
+    private LatencyHistogram commandLatency;
+    private int metricsMemberId = -1;
+
+    /**
+     * @param memberId the member id the counters are labelled with.
+     * @return this.
+     */
+    public ManagerService metricsMemberId(final int memberId)
+    {
+        this.metricsMemberId = memberId;
+        return this;
+    }
 
     /**
      * A service that reports nothing.
@@ -108,6 +127,7 @@ public final class ManagerService implements ClusteredService
     public void onStart(final Cluster cluster, final Image snapshotImage)
     {
         this.cluster = cluster;
+        allocateCounters(cluster);
         snapshotBaseLogPosition = cluster.logPosition();
         if (snapshotImage != null)
         {
@@ -150,12 +170,47 @@ public final class ManagerService implements ClusteredService
             return; // a message from another service: none exist
         }
         final long clusterTimeMs = cluster.timeUnit().toMillis(timestamp);
+        final long startNs = System.nanoTime(); // measured around the state machine, which itself never reads a clock
         final int responseLength = stateMachine.onCommand(
             session.id(), buffer, offset, length, clusterTimeMs, responseBuffer, 0);
+        if (null != commandLatency)
+        {
+            commandLatency.record(System.nanoTime() - startNs);
+            commandsApplied.incrementRelease();
+        }
         patchClusterStatus(responseLength);
         offerResponse(session, responseLength);
         armDeadlineTimer();
         maybeRequestSnapshot();
+    }
+
+    private void allocateCounters(final Cluster cluster)
+    {
+        if (null != commandsApplied)
+        {
+            return;
+        }
+        // The container does not know its member id at start (Cluster.memberId() is -1 there): the member tells it.
+        final String labels = "member=" + (metricsMemberId >= 0 ? metricsMemberId : cluster.memberId());
+        final CounterAllocator allocator = cluster.aeron()::addCounter;
+        commandsApplied = allocator.allocate(Metric.MANAGER_COMMANDS.typeId(), MetricLabels.label(labels, "commands"));
+        commandLatency = new LatencyHistogram(allocator, Metric.MANAGER_COMMAND_LATENCY, labels);
+        dutyCycles = allocator.allocate(Metric.DUTY_CYCLES.typeId(), MetricLabels.label(labels, "duty_cycles"));
+    }
+
+    /**
+     * Counts the service's duty cycles, so a health check can tell a live member from a stuck one.
+     *
+     * @param nowNs the container's clock.
+     * @return 0: counting is not work.
+     */
+    public int doBackgroundWork(final long nowNs)
+    {
+        if (null != dutyCycles)
+        {
+            dutyCycles.incrementRelease();
+        }
+        return 0;
     }
 
     private void armDeadlineTimer()

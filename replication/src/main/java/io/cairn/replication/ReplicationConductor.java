@@ -1251,6 +1251,7 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
             final int head = primary.head;
             final ClientSession session = sessionByClientId.get(primary.clientId[head]);
             counters.increment(Counter.APPENDS_ACKED);
+            counters.appendLatency().record(nowNs - primary.startNs[head]);
             primary.rememberAcked(head);
             if (null != session)
             {

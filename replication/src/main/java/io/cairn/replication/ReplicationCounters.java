@@ -1,12 +1,23 @@
 package io.cairn.replication;
 
-import java.util.concurrent.atomic.AtomicLongArray;
+import io.cairn.replication.metrics.CounterAllocator;
+import io.cairn.replication.metrics.LatencyHistogram;
+import io.cairn.replication.metrics.Metric;
+import io.cairn.replication.metrics.MetricLabels;
+import org.agrona.concurrent.status.AtomicCounter;
 
 /**
- * Counters of the replication agent: written by that agent only, readable from any thread.
+ * Counters of the replication agent: written by that agent only, readable from any thread. In the node they live in
+ * the media driver's CnC file (type id {@link #TYPE_ID_BASE} + ordinal, see {@link Metric}), so {@code cairn stat} and
+ * the Prometheus endpoint read them from outside; tests use heap counters.
  */
 public final class ReplicationCounters
 {
+    /** Type id of the first counter: {@link Metric#REPLICATION_MALFORMED_DROPPED}. */
+    public static final int TYPE_ID_BASE = 4300;
+    /** Heap counters: every counter plus the histogram's buckets, with room to spare. */
+    private static final int HEAP_COUNTERS_MAX = 64;
+
     /** What is counted. */
     public enum Counter
     {
@@ -45,15 +56,48 @@ public final class ReplicationCounters
     }
 
     private static final Counter[] COUNTERS = Counter.values();
-    private final AtomicLongArray values = new AtomicLongArray(COUNTERS.length);
+
+    static
+    {
+        for (final Counter c : COUNTERS)
+        {
+            final Metric metric = Metric.byTypeId(TYPE_ID_BASE + c.ordinal());
+            Verify.verify(null != metric && metric.name().equals("REPLICATION_" + c.name()),
+                "replication counter without its metric", c.ordinal());
+        }
+    }
+
+    private final AtomicCounter[] values = new AtomicCounter[COUNTERS.length];
+    private final LatencyHistogram appendLatency;
 
     /**
-     * @param counter to increment (single writer: a plain read plus an ordered write).
+     * Counters in heap memory (tests, simulations).
+     */
+    public ReplicationCounters()
+    {
+        this(CounterAllocator.onHeap(HEAP_COUNTERS_MAX), "node=0");
+    }
+
+    /**
+     * @param allocator where the counters live (the node: its Aeron client's {@code addCounter}).
+     * @param labels    labels of every counter, e.g. {@code node=1}.
+     */
+    public ReplicationCounters(final CounterAllocator allocator, final String labels)
+    {
+        for (final Counter c : COUNTERS)
+        {
+            values[c.ordinal()] = allocator.allocate(TYPE_ID_BASE + c.ordinal(),
+                MetricLabels.label(labels, c.name().toLowerCase()));
+        }
+        appendLatency = new LatencyHistogram(allocator, Metric.REPLICATION_APPEND_LATENCY, labels);
+    }
+
+    /**
+     * @param counter to increment (single writer: a plain read plus a release store).
      */
     public void increment(final Counter counter)
     {
-        final int i = counter.ordinal();
-        values.lazySet(i, values.get(i) + 1);
+        values[counter.ordinal()].incrementRelease();
     }
 
     /**
@@ -62,7 +106,23 @@ public final class ReplicationCounters
      */
     public long get(final Counter counter)
     {
-        return values.get(counter.ordinal());
+        return values[counter.ordinal()].get();
+    }
+
+    /** @return replicated append service time at the primary (recorded by the replication agent only). */
+    public LatencyHistogram appendLatency()
+    {
+        return appendLatency;
+    }
+
+    /** Free the counters. */
+    public void close()
+    {
+        for (final AtomicCounter counter : values)
+        {
+            counter.close();
+        }
+        appendLatency.close();
     }
 
     /** {@inheritDoc} */
