@@ -438,7 +438,12 @@ public final class ConfigTable<C>
         }
         if (raw instanceof TomlArray array)
         {
-            return array.toJson().replaceAll("\\s+", " ").trim();
+            final List<String> items = new ArrayList<>();
+            for (int i = 0; i < array.size(); i++)
+            {
+                items.add(tomlText(array.get(i)));
+            }
+            return "[" + String.join(", ", items) + "]";
         }
         if (raw instanceof TomlTable)
         {
@@ -489,7 +494,7 @@ public final class ConfigTable<C>
         return switch (option.type())
         {
             case STRING, ENUM, INT, LONG, BOOLEAN -> value.toString();
-            case PATH_LIST -> joinPaths(ConfigOption.asPaths(value));
+            case PATH_LIST -> ConfigOption.asPaths(value).isEmpty() ? "(none)" : joinPaths(ConfigOption.asPaths(value));
             case INT_LIST -> option.toToml(value).replaceAll("[\\[\\] ]", "");
         };
     }
