@@ -428,18 +428,23 @@ public final class ExtentNode implements AutoCloseable
             error.printStackTrace(System.err);
             Runtime.getRuntime().halt(EXIT_CRITICAL);
         });
-        // Closed last: the SIGTERM hook waits for it, so the node is shut down before the JVM exits.
-        try (ShutdownSignalBarrier barrier = new ShutdownSignalBarrier(); ExtentNode node = launch(ctx))
+        // Closed last: the SIGTERM hook waits for it, so the node is shut down (and says so) before the JVM exits.
+        try (ShutdownSignalBarrier barrier = new ShutdownSignalBarrier())
         {
-            System.out.println("cairn-node " + ctx.nodeId() + " ready endpoint=" + ctx.endpoint());
-            System.out.flush();
-            SystemdNotify.notify("READY=1\nSTATUS=serving on " + ctx.endpoint());
-            barrier.await();
-            SystemdNotify.notify("STOPPING=1\nSTATUS=draining");
-            System.err.println(prefix + "SIGTERM: draining (at most " + ctx.shutdownDrainMs() + " ms)");
-            final long drained = node.drain(ctx.shutdownDrainMs());
-            System.err.println(prefix + "drained (" + drained + " appends and replicates completed meanwhile); " +
-                "stopping agents");
+            try (ExtentNode node = launch(ctx))
+            {
+                System.out.println("cairn-node " + ctx.nodeId() + " ready endpoint=" + ctx.endpoint());
+                System.out.flush();
+                SystemdNotify.notify("READY=1\nSTATUS=serving on " + ctx.endpoint());
+                barrier.await();
+                SystemdNotify.notify("STOPPING=1\nSTATUS=draining");
+                System.err.println(prefix + "SIGTERM: draining (at most " + ctx.shutdownDrainMs() + " ms)");
+                final long drained = node.drain(ctx.shutdownDrainMs());
+                System.err.println(prefix + "drained (" + drained + " appends and replicates completed meanwhile); " +
+                    "stopping agents");
+            }
+            System.err.println(prefix + "stopped cleanly");
+            return 0;
         }
         catch (final IOException | RuntimeException ex)
         {
@@ -449,9 +454,9 @@ public final class ExtentNode implements AutoCloseable
         catch (final InterruptedException ex)
         {
             Thread.currentThread().interrupt();
+            System.err.println(prefix + "interrupted while draining");
+            return EXIT_START_FAILED;
         }
-        System.err.println(prefix + "stopped cleanly");
-        return 0;
     }
 
     /**
