@@ -79,11 +79,17 @@ class ReleaseTarballTest
         }
         for (final String file : List.of("jvm.properties", "native/libcairn_shim.so", "etc/cairn-node.toml",
             "etc/cairn-manager.toml", "systemd/cairn-node.service", "systemd/cairn-manager.service",
-            "systemd/cairn.sysusers.conf", "docs/operating/installing.md", "lib/cairn-daemon-0.1.0-SNAPSHOT.jar",
-            "lib/cairn-client-0.1.0-SNAPSHOT.jar", "lib/tomlj-1.1.1.jar"))
+            "systemd/cairn.sysusers.conf", "docs/operating/installing.md", "lib/cairn-daemon-" + version() + ".jar",
+            "lib/cairn-manager-" + version() + ".jar", "lib/cairn-client-" + version() + ".jar"))
         {
             assertTrue(Files.isRegularFile(home.resolve(file)), file + " missing from the tarball");
         }
+    }
+
+    /** @return the version, from the tarball's name (cairn-VERSION). */
+    static String version()
+    {
+        return home.getFileName().toString().substring("cairn-".length());
     }
 
     @Test
