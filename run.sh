@@ -113,7 +113,7 @@ if [ -f "$STATE_DIR/pids" ]; then
     log "a local cluster is already recorded: stopping it first"
     stop_cluster
 fi
-mkdir -p "$DATA_DIR/logs"
+mkdir -p "$DATA_DIR/logs" "$DATA_DIR/conf"
 DATA_DIR=$(cd "$DATA_DIR" && pwd)
 echo "$DATA_DIR" > "$STATE_DIR/data-dir"
 : > "$STATE_DIR/pids"
@@ -121,8 +121,14 @@ echo "$DATA_DIR" > "$STATE_DIR/data-dir"
 log "starting 3 manager members (Aeron Cluster) on $MANAGERS; data in $DATA_DIR"
 MANAGER_PIDS=()
 for i in 0 1 2; do
+    # One config file per daemon, as on a server (docs/operating/configuration.md).
+    cat > "$DATA_DIR/conf/manager-$i.toml" <<TOML
+member-id = $i
+managers = "$MANAGERS"
+dir = "$DATA_DIR/manager-$i"
+TOML
     start_process "manager-$i" "$DATA_DIR/logs/manager-$i.log" \
-        ./bin/cairn-manager --member-id "$i" --managers "$MANAGERS" --dir "$DATA_DIR/manager-$i"
+        ./bin/cairn-manager --config "$DATA_DIR/conf/manager-$i.toml"
     MANAGER_PIDS+=("$STARTED_PID")
 done
 for i in 0 1 2; do
@@ -134,9 +140,15 @@ log "starting 3 extent nodes (io_uring, O_DIRECT) on 127.0.0.1:$((NODE_PORT_BASE
 NODE_PIDS=()
 for i in 1 2 3; do
     mkdir -p "$DATA_DIR/node-$i/disk0"
+    cat > "$DATA_DIR/conf/node-$i.toml" <<TOML
+node-id = $i
+endpoint = "127.0.0.1:$((NODE_PORT_BASE + i))"
+data-dir = ["$DATA_DIR/node-$i/disk0"]
+managers = "$MANAGERS"
+format-if-empty = true
+TOML
     start_process "node-$i" "$DATA_DIR/logs/node-$i.log" \
-        ./bin/cairn-node --node-id "$i" --endpoint "127.0.0.1:$((NODE_PORT_BASE + i))" \
-        --data-dir "$DATA_DIR/node-$i/disk0" --managers "$MANAGERS" --format-if-empty
+        ./bin/cairn-node --config "$DATA_DIR/conf/node-$i.toml"
     NODE_PIDS+=("$STARTED_PID")
 done
 for i in 1 2 3; do

@@ -1,5 +1,6 @@
 # Sourced by every Cairn launcher and by ./run.sh and ./test.sh: finds JDK 25, reads the JVM flags from
-# jvm.properties (the one place they are kept) and builds module classpaths.
+# jvm.properties (the one place they are kept) and builds classpaths. Works in two layouts: a source checkout
+# (each module's target/ jar and target/lib) and an unpacked release tarball (every jar in lib/).
 # shellcheck shell=bash
 
 CAIRN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,9 +30,14 @@ CAIRN_JAVA="$JAVA_HOME/bin/java"
 CAIRN_JVM_FLAGS=$(sed -n 's/^cairn\.jvm\.flags=//p' "$CAIRN_ROOT/jvm.properties")
 [ -n "$CAIRN_JVM_FLAGS" ] || cairn_die "$CAIRN_ROOT/jvm.properties has no cairn.jvm.flags line"
 
-# Classpath of a built module: its jar and the runtime dependencies copied to target/lib at package time.
+# Classpath of a built module: its jar and the runtime dependencies copied to target/lib at package time;
+# in a release tarball, lib/ holds every jar.
 cairn_classpath() {
     local module=$1
+    if [ -f "$CAIRN_ROOT/lib/cairn-$module-$CAIRN_VERSION.jar" ]; then
+        echo "$CAIRN_ROOT/lib/*"
+        return 0
+    fi
     local jar="$CAIRN_ROOT/$module/target/cairn-$module-$CAIRN_VERSION.jar"
     [ -f "$jar" ] || cairn_die "$module is not built ($jar missing): run ./run.sh, or mvn -DskipTests install"
     echo "$jar:$CAIRN_ROOT/$module/target/lib/*"

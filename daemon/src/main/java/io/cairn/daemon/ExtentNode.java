@@ -4,6 +4,8 @@ import io.aeron.Aeron;
 import io.aeron.driver.MediaDriver;
 import io.aeron.driver.ThreadingMode;
 import io.cairn.bindings.NativeIoException;
+import io.cairn.config.ConfigTable;
+import io.cairn.config.SystemdNotify;
 import io.cairn.replication.AeronDefaults;
 import io.cairn.replication.AeronMessageTransport;
 import io.cairn.replication.BlockFormat;
@@ -42,8 +44,11 @@ import java.util.concurrent.atomic.AtomicLong;
  *            [--managers "0=host:port,1=host:port,2=host:port"] [--extent-size-bytes N]
  *            [--io-buffers N] [--threading SHARED|DEDICATED]
  * </pre>
- * Prints exactly one line on stdout once serving: {@code cairn-node <id> ready endpoint=<endpoint>}.
- * Bad flags print usage on stderr and exit with status 2.
+ * Every flag is also a key of the TOML file given with {@code --config FILE} (flags override it); the settings
+ * are declared once in {@link ExtentNodeConfig}. {@code --print-config} prints the effective configuration.
+ * Prints exactly one line on stdout once serving: {@code cairn-node <id> ready endpoint=<endpoint>}, and tells
+ * systemd {@code READY=1} under a Type=notify unit. On SIGTERM it drains (see {@link #drain(long)}), then stops.
+ * Bad flags or config values print the problem (key, value, what is allowed) on stderr and exit with status 2.
  */
 public final class ExtentNode implements AutoCloseable
 {
@@ -52,18 +57,17 @@ public final class ExtentNode implements AutoCloseable
     /** Exit status when a critical agent failed. */
     public static final int EXIT_CRITICAL = 70;
 
-    static final String USAGE = """
-        usage: cairn-node --node-id N --endpoint HOST:PORT --data-dir DIR [--data-dir DIR ...]
-                          [--managers "0=host:port,1=host:port,2=host:port"] [--extent-size-bytes N]
-                          [--io-buffers N] [--max-block-bytes N] [--prealloc-step-bytes N]
-                          [--batch-max-commands N] [--batch-max-bytes N] [--checkpoint-interval-bytes N]
-                          [--threading SHARED|DEDICATED] [--format-if-empty] [--scrub-bytes-per-sec N]
-                          [--fixed-buffers] [--sqpoll] [--disk-cpus CPU[,CPU...]]
-                          [--recovery-poll-ms N] [--recovery-lease-ms N]
-                          [--prometheus-address HOST:PORT] [--error-log-dir DIR] [--error-log-bytes N]
-                          [--health-window-ms N]
+    /** Exit status when start-up failed (recovery, registration, a disk refused). */
+    public static final int EXIT_START_FAILED = 1;
+    /** While draining, the node stops once no append was acknowledged or replicated for this long. */
+    public static final long DRAIN_QUIET_MS = 250;
+
+    static final String USAGE_HEAD = """
+        usage: cairn-node [--config FILE] --node-id N --endpoint HOST:PORT --data-dir DIR [--data-dir DIR ...] [flags]
                cairn-node format --node-id N --data-dir DIR [--data-dir DIR ...] [--upgrade]
-               cairn-node stat --node-id N [--aeron-dir DIR]""";
+               cairn-node stat --node-id N [--aeron-dir DIR]
+        flags (each is also a key of the --config file):""";
+    static final String USAGE = ExtentNodeConfig.TABLE.usage(USAGE_HEAD);
 
     private final Context ctx;
     private final MediaDriver driver;
@@ -401,6 +405,49 @@ public final class ExtentNode implements AutoCloseable
     }
 
     /**
+     * Graceful shutdown's first half: stop heart-beating (so the manager stops counting on this node) but keep
+     * serving until appends and replications in flight are done: no append was acknowledged or replicated for
+     * {@link #DRAIN_QUIET_MS}, or {@code timeoutMs} passed. Safe either way: an append is acknowledged only once
+     * durable on all three replicas, and what is still in flight when the agents stop is never acknowledged (its
+     * writer times out and seals the extent at the acknowledged length).
+     *
+     * @param timeoutMs the longest wait ({@code shutdown-drain-ms}).
+     * @return appends acknowledged plus blocks replicated during the drain.
+     * @throws InterruptedException if interrupted while waiting.
+     */
+    public long drain(final long timeoutMs) throws InterruptedException
+    {
+        CloseHelper.quietClose(heartbeat);
+        heartbeat = null;
+        final long start = progress();
+        final long deadlineMs = System.currentTimeMillis() + timeoutMs;
+        long last = start;
+        long lastChangeMs = System.currentTimeMillis();
+        while (true)
+        {
+            final long nowMs = System.currentTimeMillis();
+            final long current = progress();
+            if (current != last)
+            {
+                last = current;
+                lastChangeMs = nowMs;
+            }
+            if (nowMs - lastChangeMs >= DRAIN_QUIET_MS || nowMs >= deadlineMs)
+            {
+                return current - start;
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    private long progress()
+    {
+        final ReplicationCounters counters = conductor.counters();
+        return counters.get(ReplicationCounters.Counter.APPENDS_ACKED) +
+            counters.get(ReplicationCounters.Counter.REPLICATES_WRITTEN);
+    }
+
+    /**
      * Stop the agents (disk agents reap what is in flight and close their files), then Aeron and the driver.
      */
     public void close()
@@ -427,41 +474,78 @@ public final class ExtentNode implements AutoCloseable
             System.exit(DiskStat.run(java.util.Arrays.copyOfRange(args, 1, args.length), System.out));
             return;
         }
+        final ConfigTable.CommandLine<Context> commandLine;
         final Context ctx;
         try
         {
-            ctx = parse(args).conclude();
+            commandLine = ExtentNodeConfig.TABLE.parse(args);
+            if (commandLine.help())
+            {
+                System.out.print(USAGE);
+                return;
+            }
+            ctx = commandLine.context().conclude();
         }
         catch (final IllegalArgumentException ex)
         {
             System.err.println("cairn-node: " + ex.getMessage());
-            System.err.println(USAGE);
+            System.err.println("(cairn-node --help lists every flag and config key)");
             System.exit(EXIT_USAGE);
             return;
         }
+        if (commandLine.printConfig())
+        {
+            System.out.print(ExtentNodeConfig.TABLE.render(ctx, "effective configuration of cairn-node " +
+                ctx.nodeId() + (null == commandLine.configFile() ? "" : " (file " + commandLine.configFile() + ")")));
+            return;
+        }
+        System.exit(run(ctx));
+    }
+
+    @SuppressWarnings("try")
+    private static int run(final Context ctx)
+    {
+        final String prefix = "cairn-node " + ctx.nodeId() + ": ";
         ctx.errorHandler(error ->
         {
             // A critical agent failed (an invariant, an fsync error): stop rather than serve on.
-            System.err.println("cairn-node " + ctx.nodeId() + ": critical error, exiting");
+            System.err.println(prefix + "critical error, exiting");
             error.printStackTrace(System.err);
             Runtime.getRuntime().halt(EXIT_CRITICAL);
         });
-        // Closed last: the SIGTERM hook waits for it, so the node is shut down before the JVM exits.
-        try (ShutdownSignalBarrier barrier = new ShutdownSignalBarrier(); ExtentNode ignored = launch(ctx))
+        // Closed last: the SIGTERM hook waits for it, so the node is shut down (and says so) before the JVM exits.
+        try (ShutdownSignalBarrier barrier = new ShutdownSignalBarrier())
         {
-            System.out.println("cairn-node " + ctx.nodeId() + " ready endpoint=" + ctx.endpoint());
-            System.out.flush();
-            barrier.await();
+            try (ExtentNode node = launch(ctx))
+            {
+                System.out.println("cairn-node " + ctx.nodeId() + " ready endpoint=" + ctx.endpoint());
+                System.out.flush();
+                SystemdNotify.notify("READY=1\nSTATUS=serving on " + ctx.endpoint());
+                barrier.await();
+                SystemdNotify.notify("STOPPING=1\nSTATUS=draining");
+                System.err.println(prefix + "SIGTERM: draining (at most " + ctx.shutdownDrainMs() + " ms)");
+                final long drained = node.drain(ctx.shutdownDrainMs());
+                System.err.println(prefix + "drained (" + drained + " appends and replicates completed meanwhile); " +
+                    "stopping agents");
+            }
+            System.err.println(prefix + "stopped cleanly");
+            return 0;
         }
-        catch (final IOException ex)
+        catch (final IOException | RuntimeException ex)
         {
-            System.err.println("cairn-node " + ctx.nodeId() + ": " + ex.getMessage());
-            System.exit(1);
+            System.err.println(prefix + ex.getMessage());
+            return EXIT_START_FAILED;
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            System.err.println(prefix + "interrupted while draining");
+            return EXIT_START_FAILED;
         }
     }
 
     /**
-     * Parse command-line flags into a context (not yet concluded).
+     * Parse command-line flags (and the --config file they name) into a context (not yet concluded).
      *
      * @param args flags.
      * @return the context.
@@ -469,101 +553,7 @@ public final class ExtentNode implements AutoCloseable
      */
     public static Context parse(final String[] args)
     {
-        final Context ctx = new Context();
-        for (int i = 0; i < args.length; i++)
-        {
-            final String flag = args[i];
-            if ("--format-if-empty".equals(flag))
-            {
-                ctx.formatIfEmpty(true);
-                continue;
-            }
-            if ("--fixed-buffers".equals(flag))
-            {
-                ctx.fixedBuffers(true);
-                continue;
-            }
-            if ("--sqpoll".equals(flag))
-            {
-                ctx.sqPoll(true);
-                continue;
-            }
-            if (i + 1 >= args.length)
-            {
-                throw new IllegalArgumentException(flag + " needs a value");
-            }
-            final String value = args[++i];
-            switch (flag)
-            {
-                case "--node-id" -> ctx.nodeId(parseInt(flag, value));
-                case "--endpoint" -> ctx.endpoint(value);
-                case "--data-dir" -> ctx.dataDirs().add(Path.of(value));
-                case "--managers" -> ctx.managers(value);
-                case "--extent-size-bytes" -> ctx.extentSizeBytes(parseLong(flag, value));
-                case "--io-buffers" -> ctx.ioBufferCount(parseInt(flag, value));
-                case "--max-block-bytes" -> ctx.maxBlockLengthBytes(parseInt(flag, value));
-                case "--prealloc-step-bytes" -> ctx.preallocStepBytes(parseLong(flag, value));
-                case "--batch-max-commands" -> ctx.maxBatchCommands(parseInt(flag, value));
-                case "--batch-max-bytes" -> ctx.maxBatchBytes(parseLong(flag, value));
-                case "--checkpoint-interval-bytes" -> ctx.checkpointIntervalBytes(parseLong(flag, value));
-                case "--scrub-bytes-per-sec" -> ctx.scrubBytesPerSecond(parseLong(flag, value));
-                case "--recovery-poll-ms" -> ctx.recoveryPollMs(parseLong(flag, value));
-                case "--recovery-lease-ms" -> ctx.recoveryLeaseMs(parseLong(flag, value));
-                case "--disk-cpus" ->
-                {
-                    final String[] cpus = value.split(",");
-                    final int[] parsed = new int[cpus.length];
-                    for (int c = 0; c < cpus.length; c++)
-                    {
-                        parsed[c] = parseInt(flag, cpus[c].trim());
-                    }
-                    ctx.diskCpus(parsed);
-                }
-                // --- metrics, health and error log (issue 7) ---
-                case "--prometheus-address" -> ctx.prometheusAddress(MetricsEndpoint.parseAddress(flag, value));
-                case "--error-log-dir" -> ctx.errorLogDir(Path.of(value));
-                case "--error-log-bytes" -> ctx.errorLogLengthBytes(parseInt(flag, value));
-                case "--health-window-ms" -> ctx.healthWindowMs(parseLong(flag, value));
-                // --- end of issue 7 flags ---
-                case "--threading" ->
-                {
-                    try
-                    {
-                        ctx.threading(Threading.valueOf(value));
-                    }
-                    catch (final IllegalArgumentException ex)
-                    {
-                        throw new IllegalArgumentException("--threading " + value + ": must be SHARED or DEDICATED");
-                    }
-                }
-                default -> throw new IllegalArgumentException("unknown flag " + flag);
-            }
-        }
-        return ctx;
-    }
-
-    private static int parseInt(final String flag, final String value)
-    {
-        try
-        {
-            return Integer.parseInt(value);
-        }
-        catch (final NumberFormatException ex)
-        {
-            throw new IllegalArgumentException(flag + " " + value + ": not an integer");
-        }
-    }
-
-    private static long parseLong(final String flag, final String value)
-    {
-        try
-        {
-            return Long.parseLong(value);
-        }
-        catch (final NumberFormatException ex)
-        {
-            throw new IllegalArgumentException(flag + " " + value + ": not an integer");
-        }
+        return ExtentNodeConfig.TABLE.parse(args).context();
     }
 
     /** How the agents are mapped onto threads. */
@@ -601,6 +591,8 @@ public final class ExtentNode implements AutoCloseable
         public static final int IO_BUFFER_COUNT_DEFAULT = 32;
         /** Default io_uring submission entries per data directory. */
         public static final int RING_ENTRIES_DEFAULT = 256;
+        /** Default longest drain at SIGTERM: 5 s, well inside systemd's stop timeout. */
+        public static final long SHUTDOWN_DRAIN_MS_DEFAULT = 5_000;
 
         private boolean concluded;
         private int nodeId;
@@ -616,6 +608,7 @@ public final class ExtentNode implements AutoCloseable
         private long maxBatchBytes = MAX_BATCH_BYTES_DEFAULT;
         private long checkpointIntervalBytes = CHECKPOINT_INTERVAL_BYTES_DEFAULT;
         private boolean formatIfEmpty;
+        private long shutdownDrainMs = SHUTDOWN_DRAIN_MS_DEFAULT;
         private long scrubBytesPerSecond;
         private long recoveryPollMs = ExtentRecoveryAgent.Context.POLL_INTERVAL_MS_DEFAULT;
         private long recoveryLeaseMs = ExtentRecoveryAgent.Context.CLAIM_LEASE_MS_DEFAULT;
@@ -723,43 +716,11 @@ public final class ExtentNode implements AutoCloseable
             {
                 return this;
             }
-            require(nodeId > 0, "--node-id " + nodeId + ": must be > 0");
-            require(null != endpoint && endpoint.matches("[^:]+:\\d{1,5}") &&
-                Integer.parseInt(endpoint.substring(endpoint.lastIndexOf(':') + 1)) <= 65535,
-                "--endpoint " + endpoint + ": must be host:port with port in [0, 65535]");
-            require(!dataDirs.isEmpty(), "--data-dir: at least one is required");
-            require(dataDirs.stream().distinct().count() == dataDirs.size(), "--data-dir: the same directory twice");
-            require(null == managers || managers.matches("\\d+=[^,=]+:\\d+(,\\d+=[^,=]+:\\d+)*"),
-                "--managers " + managers + ": must look like 0=host:port,1=host:port,2=host:port");
-            require(extentSizeBytes >= EXTENT_SIZE_BYTES_MIN && extentSizeBytes <= EXTENT_SIZE_BYTES_MAX &&
-                extentSizeBytes % NodeProtocol.BLOCK_ALIGNMENT_BYTES == 0,
-                "--extent-size-bytes " + extentSizeBytes + ": must be a multiple of 4096 in [" + EXTENT_SIZE_BYTES_MIN +
-                ", " + EXTENT_SIZE_BYTES_MAX + "]");
-            require(ioBufferCount >= 2 && ioBufferCount <= 4096, "--io-buffers " + ioBufferCount + ": must be in [2, 4096]");
-            require(ringEntries >= 8 && ringEntries <= 32768 && Integer.bitCount(ringEntries) == 1,
-                "ringEntries " + ringEntries + ": must be a power of two in [8, 32768]");
+            // Each setting's own rules live in the option table, shared with flags and config files.
             require(null != threading, "--threading: must be SHARED or DEDICATED");
-            require(maxBlockLengthBytes >= BlockFormat.MAX_BLOCK_LENGTH_BYTES &&
-                maxBlockLengthBytes <= BlockFormat.STORE_MAX_BLOCK_LENGTH_BYTES &&
-                maxBlockLengthBytes % NodeProtocol.BLOCK_ALIGNMENT_BYTES == 0,
-                "--max-block-bytes " + maxBlockLengthBytes + ": must be a multiple of 4096 in [" +
-                BlockFormat.MAX_BLOCK_LENGTH_BYTES + ", " + BlockFormat.STORE_MAX_BLOCK_LENGTH_BYTES + "]");
-            require(preallocStepBytes >= NodeProtocol.BLOCK_ALIGNMENT_BYTES &&
-                preallocStepBytes % NodeProtocol.BLOCK_ALIGNMENT_BYTES == 0 && preallocStepBytes <= EXTENT_SIZE_BYTES_MAX,
-                "--prealloc-step-bytes " + preallocStepBytes + ": must be a multiple of 4096 in [4096, " +
-                EXTENT_SIZE_BYTES_MAX + "]");
-            require(maxBatchCommands >= 1 && maxBatchCommands <= 4096,
-                "--batch-max-commands " + maxBatchCommands + ": must be in [1, 4096]");
-            require(maxBatchBytes >= NodeProtocol.BLOCK_ALIGNMENT_BYTES,
-                "--batch-max-bytes " + maxBatchBytes + ": must be >= 4096");
-            require(checkpointIntervalBytes >= NodeProtocol.BLOCK_ALIGNMENT_BYTES,
-                "--checkpoint-interval-bytes " + checkpointIntervalBytes + ": must be >= 4096");
-            require(scrubBytesPerSecond >= 0, "--scrub-bytes-per-sec " + scrubBytesPerSecond + ": must be >= 0 (0 = off)");
-            require(recoveryPollMs >= 10 && recoveryPollMs <= 3_600_000,
-                "--recovery-poll-ms " + recoveryPollMs + ": must be in [10, 3600000]");
-            require(recoveryLeaseMs >= 1_000 && recoveryLeaseMs <= io.cairn.manager.ManagerStateMachine.MAX_TASK_LEASE_MS,
-                "--recovery-lease-ms " + recoveryLeaseMs + ": must be in [1000, " +
-                io.cairn.manager.ManagerStateMachine.MAX_TASK_LEASE_MS + "]");
+            ExtentNodeConfig.TABLE.validate(this);
+            require(Integer.parseInt(endpoint.substring(endpoint.lastIndexOf(':') + 1)) <= 65535,
+                "--endpoint " + endpoint + ": must be host:port with port in [0, 65535]");
             if (null != diskCpus)
             {
                 // In SHARED threading every disk agent runs on the node's one thread: there is no disk thread to pin.
@@ -978,6 +939,19 @@ public final class ExtentNode implements AutoCloseable
         public long checkpointIntervalBytes()
         {
             return checkpointIntervalBytes;
+        }
+
+        /** @param ms longest drain at SIGTERM before the agents stop (shutdown-drain-ms). @return this. */
+        public Context shutdownDrainMs(final long ms)
+        {
+            this.shutdownDrainMs = ms;
+            return this;
+        }
+
+        /** @return longest drain at SIGTERM. */
+        public long shutdownDrainMs()
+        {
+            return shutdownDrainMs;
         }
 
         /** @param formatIfEmpty format a data directory that is empty or absent (--format-if-empty). @return this. */

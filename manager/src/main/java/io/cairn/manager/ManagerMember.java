@@ -9,6 +9,8 @@ import io.aeron.cluster.ConsensusModule;
 import io.aeron.cluster.service.ClusterMarkFile;
 import io.aeron.cluster.service.ClusteredServiceContainer;
 import io.aeron.driver.MediaDriver;
+import io.cairn.config.ConfigTable;
+import io.cairn.config.SystemdNotify;
 import io.cairn.replication.AeronDefaults;
 import io.cairn.replication.metrics.ErrorLogFile;
 import io.cairn.replication.metrics.EventLog;
@@ -49,8 +51,11 @@ import java.util.concurrent.TimeUnit;
  * by a predecessor killed with SIGKILL are stale and are removed. Otherwise Aeron refuses to start for 10 s after a
  * kill ("active mark file detected").
  * <p>
- * Prints {@code cairn-manager <id> ready} on stdout once launched; SIGTERM or SIGINT shut it down cleanly.
- * Exit codes: 0 after a clean shutdown, 1 when launching failed, 2 for bad flags.
+ * Every flag is also a key of the TOML file given with {@code --config FILE} (flags override it); the settings are
+ * declared once in {@link ManagerMemberConfig}; {@code --print-config} prints the effective configuration.
+ * Prints {@code cairn-manager <id> ready} on stdout once launched (and tells systemd {@code READY=1} under a
+ * Type=notify unit); SIGTERM or SIGINT shut it down cleanly.
+ * Exit codes: 0 after a clean shutdown, 1 when launching failed, 2 for bad flags or config values.
  */
 public final class ManagerMember implements AutoCloseable
 {
@@ -68,22 +73,10 @@ public final class ManagerMember implements AutoCloseable
     /** Environment variable holding the role secrets when {@code --secrets} is not given. */
     public static final String SECRETS_ENV = "CAIRN_MANAGER_SECRETS";
 
-    static final String USAGE = """
-        usage: ManagerMember --member-id N --managers "0=host:port,1=host:port,2=host:port" --dir DIR
-          --member-id  this member's id, one of the ids in --managers
-          --managers   every member's id and port base (ingress +0, consensus +1, log +2, catch-up +3, archive +4)
-          --dir        directory for this member's cluster log, archive and snapshots; kept across restarts
-          --secrets    role secrets "client=S1,admin=S2" (default $CAIRN_MANAGER_SECRETS, else the documented
-                       local-cluster secrets "client=cairn-local,admin=cairn-local-admin")
-          --suspect-timeout-ms N   node without heartbeat for N ms is SUSPECT (default 3000; same on all members)
-          --dead-timeout-ms N      node without heartbeat for N ms is DEAD (default 10000; same on all members)
-          --snapshot-interval-bytes N  leader snapshots after the log grew N bytes (default 64 MiB; 0: never)
-          --file-sync-level 0|1|2  force the log to disk before it counts as recorded: 0 never (a power loss
-                       of a majority loses acknowledged commands), 1 data (default), 2 data and metadata
-          --prometheus-address HOST:PORT  serve /metrics (Prometheus) and /health there (default: off)
-          --error-log-dir DIR      where the distinct error log cairn-errors.dat goes (default --dir)
-          --error-log-bytes N      its length (default 1 MiB)
-          --health-window-ms N     sampling window of /health (default 500)""";
+    static final String USAGE = ManagerMemberConfig.TABLE.usage("""
+        usage: cairn-manager [--config FILE] --member-id N --managers "0=host:port,1=host:port,2=host:port" \
+        --dir DIR [flags]
+        flags (each is also a key of the --config file):""");
 
     /**
      * Configuration of a member. Defaults follow TOOLCHAIN.md's measured fast-failover settings.
@@ -537,6 +530,8 @@ public final class ManagerMember implements AutoCloseable
             {
                 throw new IllegalStateException("ManagerMember.Context already concluded");
             }
+            // Each setting's own rules live in the option table, shared with flags and config files.
+            ManagerMemberConfig.TABLE.validate(this);
             endpoints = ManagerEndpoints.parse(managers);
             final ManagerEndpoints.Member self = endpoints.member(memberId);
             if (self == null)
@@ -868,16 +863,29 @@ public final class ManagerMember implements AutoCloseable
      */
     public static void main(final String[] args)
     {
+        final ConfigTable.CommandLine<Context> commandLine;
         final Context ctx;
         try
         {
-            ctx = parseArgs(args).conclude();
+            commandLine = ManagerMemberConfig.TABLE.parse(args);
+            if (commandLine.help())
+            {
+                System.out.print(USAGE);
+                return;
+            }
+            ctx = commandLine.context().conclude();
         }
         catch (final IllegalArgumentException ex)
         {
             System.err.println("cairn-manager: " + ex.getMessage());
             System.err.println(USAGE);
             System.exit(2);
+            return;
+        }
+        if (commandLine.printConfig())
+        {
+            System.out.print(ManagerMemberConfig.TABLE.render(ctx, "effective configuration of cairn-manager " +
+                ctx.memberId() + (null == commandLine.configFile() ? "" : " (file " + commandLine.configFile() + ")")));
             return;
         }
 
@@ -908,9 +916,12 @@ public final class ManagerMember implements AutoCloseable
             {
                 System.out.println(String.format(READY_FORMAT, ctx.memberId()));
                 System.out.flush();
+                SystemdNotify.notify("READY=1\nSTATUS=member " + ctx.memberId() + " running");
                 barrier.await();
+                SystemdNotify.notify("STOPPING=1");
                 System.err.println(prefix + "shutting down");
             }
+            System.err.println(prefix + "stopped cleanly");
             return 0;
         }
         catch (final RuntimeException ex)
@@ -921,76 +932,17 @@ public final class ManagerMember implements AutoCloseable
         }
     }
 
-    private static long parseNonNegative(final String flag, final String value)
-    {
-        try
-        {
-            final long parsed = Long.parseLong(value);
-            if (parsed < 0)
-            {
-                throw new IllegalArgumentException(flag + " must be >= 0, was " + value);
-            }
-            return parsed;
-        }
-        catch (final NumberFormatException ex)
-        {
-            throw new IllegalArgumentException(flag + " '" + value + "' is not a number", ex);
-        }
-    }
-
+    /**
+     * Parse flags (and the --config file they name, and $CAIRN_MANAGER_SECRETS) and check every setting.
+     *
+     * @param args command line.
+     * @return the context, not yet concluded.
+     * @throws IllegalArgumentException naming the flag or key, the value and what is allowed.
+     */
     static Context parseArgs(final String[] args)
     {
-        final Context ctx = new Context();
-        final String envSecrets = System.getenv(SECRETS_ENV);
-        if (envSecrets != null && !envSecrets.isBlank())
-        {
-            ctx.secrets(envSecrets);
-        }
-        boolean hasMemberId = false;
-        for (int i = 0; i < args.length; i++)
-        {
-            final String flag = args[i];
-            if (i + 1 >= args.length)
-            {
-                throw new IllegalArgumentException("flag " + flag + " needs a value");
-            }
-            final String value = args[++i];
-            switch (flag)
-            {
-                case "--member-id" ->
-                {
-                    try
-                    {
-                        ctx.memberId(Integer.parseInt(value));
-                        hasMemberId = true;
-                    }
-                    catch (final NumberFormatException ex)
-                    {
-                        throw new IllegalArgumentException("--member-id '" + value + "' is not a number", ex);
-                    }
-                }
-                case "--managers" -> ctx.managers(value);
-                case "--dir" -> ctx.dir(new File(value));
-                case "--secrets" -> ctx.secrets(value);
-                case "--suspect-timeout-ms" -> ctx.suspectTimeoutMs(parseNonNegative(flag, value));
-                case "--dead-timeout-ms" -> ctx.deadTimeoutMs(parseNonNegative(flag, value));
-                case "--snapshot-interval-bytes" -> ctx.snapshotIntervalBytes(parseNonNegative(flag, value));
-                case "--file-sync-level" -> ctx.fileSyncLevel((int)parseNonNegative(flag, value));
-                // --- metrics, health and error log (issue 7) ---
-                case "--prometheus-address" -> ctx.prometheusAddress(MetricsEndpoint.parseAddress(flag, value));
-                case "--error-log-dir" -> ctx.errorLogDir(new File(value));
-                case "--error-log-bytes" -> ctx.errorLogLengthBytes((int)Math.min(Integer.MAX_VALUE,
-                    parseNonNegative(flag, value)));
-                case "--health-window-ms" -> ctx.healthWindowMs(parseNonNegative(flag, value));
-                // --- end of issue 7 flags ---
-                default -> throw new IllegalArgumentException("unknown flag " + flag);
-            }
-        }
-        if (!hasMemberId || ctx.managers() == null || ctx.dir() == null)
-        {
-            throw new IllegalArgumentException("--member-id, --managers and --dir are required");
-        }
-
+        final Context ctx = ManagerMemberConfig.TABLE.parse(args).context();
+        ManagerMemberConfig.TABLE.validate(ctx);
         return ctx;
     }
 }
