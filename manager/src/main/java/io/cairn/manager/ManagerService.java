@@ -149,6 +149,10 @@ public final class ManagerService implements ClusteredService
         {
             return; // a message from another service: none exist
         }
+        if (cluster.role() != Cluster.Role.LEADER && ManagerStateMachine.isReadOnly(buffer, offset, length))
+        {
+            return; // a read changes nothing and a follower's answer is never sent: skip the work
+        }
         final long clusterTimeMs = cluster.timeUnit().toMillis(timestamp);
         final int responseLength = stateMachine.onCommand(
             session.id(), buffer, offset, length, clusterTimeMs, responseBuffer, 0);

@@ -249,17 +249,19 @@ public final class ManagerStateMachine
         }
     }
 
-    private record KvView(String key, byte[] value, long createRevision, long modRevision, long version, long leaseId)
+    private record KvView(
+        byte[] keyBytes, byte[] value, long createRevision, long modRevision, long version, long leaseId)
     {
         static KvView of(final KvStore.KeyValue kv)
         {
-            return new KvView(kv.key(), kv.value(), kv.createRevision(), kv.modRevision(), kv.version(), kv.leaseId());
+            return new KvView(
+                kv.keyBytes(), kv.value(), kv.createRevision(), kv.modRevision(), kv.version(), kv.leaseId());
         }
 
         int encodedLength()
         {
             return KvResponseEncoder.KvsEncoder.sbeBlockLength() + 2 * VAR_LENGTH_FIELD_BYTES +
-                key.length() * 3 + value.length;
+                keyBytes.length + value.length;
         }
     }
 
@@ -570,6 +572,25 @@ public final class ManagerStateMachine
             default -> onKvCommand(
                 sessionId, templateId, buffer, bodyOffset, blockLength, version, end, clusterTimeMs, out, outOffset);
         };
+    }
+
+    /**
+     * Whether a command only reads state: a KV range (or get). Applying it changes nothing (no revision, no session
+     * de-duplication entry), so a member whose answers are not sent (a follower: its offers are mocked) may skip it
+     * and stay identical to the leader.
+     *
+     * @param buffer holding the command.
+     * @param offset where it starts.
+     * @param length its length in bytes.
+     * @return true for a well-formed header of a read-only command.
+     */
+    public static boolean isReadOnly(final DirectBuffer buffer, final int offset, final int length)
+    {
+        return length >= HEADER_LENGTH &&
+            buffer.getShort(offset + MessageHeaderDecoder.schemaIdEncodingOffset(), ByteOrder.LITTLE_ENDIAN) ==
+            MessageHeaderDecoder.SCHEMA_ID &&
+            buffer.getShort(offset + MessageHeaderDecoder.templateIdEncodingOffset(), ByteOrder.LITTLE_ENDIAN) ==
+            KvRangeRequestDecoder.TEMPLATE_ID;
     }
 
     /**
@@ -2240,6 +2261,10 @@ public final class ManagerStateMachine
         }
     }
 
+    // Scratch lists of a range, reused: one command is applied at a time and its answer is encoded before the next.
+    private final ArrayList<KvView> rangeResults = new ArrayList<>();
+    private final ArrayList<KvStore.KeyValue> rangeFound = new ArrayList<>();
+
     // The parse step validates everything and returns the apply step; the answer goes to these while applying.
     private MutableDirectBuffer kvOut;
     private int kvOutOffset;
@@ -2348,7 +2373,8 @@ public final class ManagerStateMachine
         final int maxCount = requested <= 0 ? MAX_RANGE_RESULTS : Math.min(requested, MAX_RANGE_RESULTS);
         return () ->
         {
-            final ArrayList<KvView> results = new ArrayList<>();
+            final ArrayList<KvView> results = rangeResults;
+            results.clear();
             final boolean more = collectRange(key, prefix, maxCount, results);
             kvAnswerLength = writeKvResponse(kvOut, kvOutOffset, kvCorrelationId, ManagerStatus.OK, true, 0, results,
                 more, "");
@@ -2358,7 +2384,8 @@ public final class ManagerStateMachine
     /** Adds up to maxCount matches that fit the answer budget; true when some were left out. */
     private boolean collectRange(final String key, final boolean prefix, final int maxCount, final List<KvView> out)
     {
-        final ArrayList<KvStore.KeyValue> found = new ArrayList<>();
+        final ArrayList<KvStore.KeyValue> found = rangeFound;
+        found.clear();
         boolean more = kv.range(key, prefix, maxCount, found);
         int bytes = 0;
         for (final KvView view : out)
@@ -2701,7 +2728,7 @@ public final class ManagerStateMachine
         final KvResponseEncoder.KvsEncoder group = encoder.kvsCount(kvs.size());
         for (final KvView view : kvs)
         {
-            final byte[] key = view.key().getBytes(StandardCharsets.UTF_8);
+            final byte[] key = view.keyBytes();
             group.next()
                 .createRevision(view.createRevision())
                 .modRevision(view.modRevision())
