@@ -1116,6 +1116,11 @@ public final class ManagerStateMachine
         Verify.verify(watches == watchCount && watchCount <= MAX_WATCHES, "watch count", watchCount);
         kv.verifyInvariants(revision);
         partitions.verifyInvariants(revision, nextId, streams::containsKey);
+        for (final PartitionTable.Partition partition : partitions.byId())
+        {
+            Verify.verify(partition.ownerLeaseId() == 0 || kv.lease(partition.ownerLeaseId()) != null,
+                "an assigned partition's owner lease is alive", partition.partitionId());
+        }
     }
 
     private void verifyExtentReferences()
@@ -1423,6 +1428,7 @@ public final class ManagerStateMachine
             final KvStore.Lease lease = expired;
             applyRevision(() -> kv.revoke(revision + 1, lease));
             Verify.verify(kv.lease(lease.leaseId()) == null, "expired lease removed", lease.leaseId());
+            unassignPartitionsOf(lease.leaseId());
         }
         for (final Node node : nodes.values())
         {
@@ -2062,6 +2068,28 @@ public final class ManagerStateMachine
             partition.version(), NULL_ID, "");
     }
 
+    /**
+     * A partition's owner holds it only while the owner's lease lives: when the lease ends (expiry or revoke) every
+     * partition it owned becomes unassigned, all of them at one new revision, which becomes their version (so a CAS
+     * by an old version fails). A scan of the table: leases end rarely, and the table is bounded (MAX_PARTITIONS).
+     */
+    private void unassignPartitionsOf(final long leaseId)
+    {
+        boolean changed = false;
+        for (final PartitionTable.Partition partition : partitions.byId())
+        {
+            if (partition.ownerLeaseId() == leaseId)
+            {
+                if (!changed)
+                {
+                    revision++;
+                    changed = true;
+                }
+                PartitionTable.assign(partition, 0, 0, revision);
+            }
+        }
+    }
+
     private PartitionTable.Partition requirePartition(final long partitionId, final long expectedVersion)
     {
         final PartitionTable.Partition partition = partitions.get(partitionId);
@@ -2576,6 +2604,7 @@ public final class ManagerStateMachine
         {
             final KvStore.Lease lease = requireLease(leaseId);
             applyRevision(() -> kv.revoke(revision + 1, lease));
+            unassignPartitionsOf(leaseId);
             kvAnswerLength = writeLeaseResponse(kvOut, kvOutOffset, kvCorrelationId, ManagerStatus.OK, leaseId,
                 lease.ttlMs(), lease.expiresAtMs(), "");
         };
