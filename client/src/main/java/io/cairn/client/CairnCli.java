@@ -55,7 +55,7 @@ public final class CairnCli
         --managers defaults to $CAIRN_MANAGERS, else the ./run.sh local cluster (%s).
         --json prints JSON instead of tables (manager commands).
         --credentials defaults to $CAIRN_MANAGER_CREDENTIALS, else the local cluster's client credentials; for
-          'snapshot' to $CAIRN_ADMIN_CREDENTIALS, else the local cluster's admin credentials.
+          'snapshot' and partition changes to $CAIRN_ADMIN_CREDENTIALS, else the local cluster's admin credentials.
         """.formatted(ManagerCommands.USAGE.stripTrailing(), DaemonCommands.USAGE.stripTrailing(),
         NodeProtocol.MAX_PAYLOAD_BYTES,
         CairnClient.Context.MANAGERS_DEFAULT);
@@ -225,7 +225,7 @@ public final class CairnCli
             case "extent" -> new Command(managers, timeoutMs, credentials, parseExtent(args));
             case "nodes", "disks", "streams", "extents", "tasks", "partitions", "kv", "snapshot" ->
             {
-                if ("snapshot".equals(verb) && credentials == null)
+                if (ManagerCommands.needsAdmin(verb, args) && credentials == null)
                 {
                     credentials = System.getenv().getOrDefault(
                         "CAIRN_ADMIN_CREDENTIALS", ManagerAuthenticator.ADMIN_CREDENTIALS_DEFAULT);

@@ -1,5 +1,7 @@
 package io.cairn.manager;
 
+import java.nio.charset.StandardCharsets;
+
 import io.cairn.replication.Verify;
 
 import java.util.ArrayDeque;
@@ -44,6 +46,7 @@ public final class KvStore
     public static final class KeyValue
     {
         final String key;
+        final byte[] keyBytes;
         byte[] value;
         long createRevision;
         long modRevision;
@@ -53,6 +56,16 @@ public final class KvStore
         KeyValue(final String key)
         {
             this.key = key;
+            // Encoded once here, not in every answer that lists the key (range is the hot read).
+            this.keyBytes = key.getBytes(StandardCharsets.UTF_8);
+        }
+
+        /**
+         * @return the key as UTF-8; not copied, do not modify.
+         */
+        public byte[] keyBytes()
+        {
+            return keyBytes;
         }
 
         /**

@@ -169,6 +169,10 @@ public final class ManagerService implements ClusteredService
         {
             return; // a message from another service: none exist
         }
+        if (cluster.role() != Cluster.Role.LEADER && ManagerStateMachine.isReadOnly(buffer, offset, length))
+        {
+            return; // a read changes nothing and a follower's answer is never sent: skip the work
+        }
         final long clusterTimeMs = cluster.timeUnit().toMillis(timestamp);
         final long startNs = System.nanoTime(); // measured around the state machine, which itself never reads a clock
         final int responseLength = stateMachine.onCommand(

@@ -249,17 +249,19 @@ public final class ManagerStateMachine
         }
     }
 
-    private record KvView(String key, byte[] value, long createRevision, long modRevision, long version, long leaseId)
+    private record KvView(
+        byte[] keyBytes, byte[] value, long createRevision, long modRevision, long version, long leaseId)
     {
         static KvView of(final KvStore.KeyValue kv)
         {
-            return new KvView(kv.key(), kv.value(), kv.createRevision(), kv.modRevision(), kv.version(), kv.leaseId());
+            return new KvView(
+                kv.keyBytes(), kv.value(), kv.createRevision(), kv.modRevision(), kv.version(), kv.leaseId());
         }
 
         int encodedLength()
         {
             return KvResponseEncoder.KvsEncoder.sbeBlockLength() + 2 * VAR_LENGTH_FIELD_BYTES +
-                key.length() * 3 + value.length;
+                keyBytes.length + value.length;
         }
     }
 
@@ -570,6 +572,25 @@ public final class ManagerStateMachine
             default -> onKvCommand(
                 sessionId, templateId, buffer, bodyOffset, blockLength, version, end, clusterTimeMs, out, outOffset);
         };
+    }
+
+    /**
+     * Whether a command only reads state: a KV range (or get). Applying it changes nothing (no revision, no session
+     * de-duplication entry), so a member whose answers are not sent (a follower: its offers are mocked) may skip it
+     * and stay identical to the leader.
+     *
+     * @param buffer holding the command.
+     * @param offset where it starts.
+     * @param length its length in bytes.
+     * @return true for a well-formed header of a read-only command.
+     */
+    public static boolean isReadOnly(final DirectBuffer buffer, final int offset, final int length)
+    {
+        return length >= HEADER_LENGTH &&
+            buffer.getShort(offset + MessageHeaderDecoder.schemaIdEncodingOffset(), ByteOrder.LITTLE_ENDIAN) ==
+            MessageHeaderDecoder.SCHEMA_ID &&
+            buffer.getShort(offset + MessageHeaderDecoder.templateIdEncodingOffset(), ByteOrder.LITTLE_ENDIAN) ==
+            KvRangeRequestDecoder.TEMPLATE_ID;
     }
 
     /**
@@ -1096,6 +1117,11 @@ public final class ManagerStateMachine
         Verify.verify(watches == watchCount && watchCount <= MAX_WATCHES, "watch count", watchCount);
         kv.verifyInvariants(revision);
         partitions.verifyInvariants(revision, nextId, streams::containsKey);
+        for (final PartitionTable.Partition partition : partitions.byId())
+        {
+            Verify.verify(partition.ownerLeaseId() == 0 || kv.lease(partition.ownerLeaseId()) != null,
+                "an assigned partition's owner lease is alive", partition.partitionId());
+        }
     }
 
     private void verifyExtentReferences()
@@ -1436,6 +1462,7 @@ public final class ManagerStateMachine
             final KvStore.Lease lease = expired;
             applyRevision(() -> kv.revoke(revision + 1, lease));
             Verify.verify(kv.lease(lease.leaseId()) == null, "expired lease removed", lease.leaseId());
+            unassignPartitionsOf(lease.leaseId());
         }
         for (final Node node : nodes.values())
         {
@@ -2091,6 +2118,28 @@ public final class ManagerStateMachine
             partition.version(), NULL_ID, "");
     }
 
+    /**
+     * A partition's owner holds it only while the owner's lease lives: when the lease ends (expiry or revoke) every
+     * partition it owned becomes unassigned, all of them at one new revision, which becomes their version (so a CAS
+     * by an old version fails). A scan of the table: leases end rarely, and the table is bounded (MAX_PARTITIONS).
+     */
+    private void unassignPartitionsOf(final long leaseId)
+    {
+        boolean changed = false;
+        for (final PartitionTable.Partition partition : partitions.byId())
+        {
+            if (partition.ownerLeaseId() == leaseId)
+            {
+                if (!changed)
+                {
+                    revision++;
+                    changed = true;
+                }
+                PartitionTable.assign(partition, 0, 0, revision);
+            }
+        }
+    }
+
     private PartitionTable.Partition requirePartition(final long partitionId, final long expectedVersion)
     {
         final PartitionTable.Partition partition = partitions.get(partitionId);
@@ -2290,6 +2339,10 @@ public final class ManagerStateMachine
         }
     }
 
+    // Scratch lists of a range, reused: one command is applied at a time and its answer is encoded before the next.
+    private final ArrayList<KvView> rangeResults = new ArrayList<>();
+    private final ArrayList<KvStore.KeyValue> rangeFound = new ArrayList<>();
+
     // The parse step validates everything and returns the apply step; the answer goes to these while applying.
     private MutableDirectBuffer kvOut;
     private int kvOutOffset;
@@ -2398,7 +2451,8 @@ public final class ManagerStateMachine
         final int maxCount = requested <= 0 ? MAX_RANGE_RESULTS : Math.min(requested, MAX_RANGE_RESULTS);
         return () ->
         {
-            final ArrayList<KvView> results = new ArrayList<>();
+            final ArrayList<KvView> results = rangeResults;
+            results.clear();
             final boolean more = collectRange(key, prefix, maxCount, results);
             kvAnswerLength = writeKvResponse(kvOut, kvOutOffset, kvCorrelationId, ManagerStatus.OK, true, 0, results,
                 more, "");
@@ -2408,7 +2462,8 @@ public final class ManagerStateMachine
     /** Adds up to maxCount matches that fit the answer budget; true when some were left out. */
     private boolean collectRange(final String key, final boolean prefix, final int maxCount, final List<KvView> out)
     {
-        final ArrayList<KvStore.KeyValue> found = new ArrayList<>();
+        final ArrayList<KvStore.KeyValue> found = rangeFound;
+        found.clear();
         boolean more = kv.range(key, prefix, maxCount, found);
         int bytes = 0;
         for (final KvView view : out)
@@ -2599,6 +2654,7 @@ public final class ManagerStateMachine
         {
             final KvStore.Lease lease = requireLease(leaseId);
             applyRevision(() -> kv.revoke(revision + 1, lease));
+            unassignPartitionsOf(leaseId);
             kvAnswerLength = writeLeaseResponse(kvOut, kvOutOffset, kvCorrelationId, ManagerStatus.OK, leaseId,
                 lease.ttlMs(), lease.expiresAtMs(), "");
         };
@@ -2751,7 +2807,7 @@ public final class ManagerStateMachine
         final KvResponseEncoder.KvsEncoder group = encoder.kvsCount(kvs.size());
         for (final KvView view : kvs)
         {
-            final byte[] key = view.key().getBytes(StandardCharsets.UTF_8);
+            final byte[] key = view.keyBytes();
             group.next()
                 .createRevision(view.createRevision())
                 .modRevision(view.modRevision())

@@ -57,7 +57,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * and then behave identically on the rest of the history. Partition table commands (create, split, merge, assign)
  * from two admin sessions and one client session are decided as a model of the table says (overlaps, adjacency,
  * compare-and-swap on versions, the client role refused); the table then equals the model, its ranges are disjoint
- * and every change's version is strictly above every earlier revision. A failure names its seed.
+ * and every change's version is strictly above every earlier revision; when an owner lease ends (revoke or expiry)
+ * its partitions become unassigned at one new revision. A failure names its seed.
  */
 class ManagerStateMachinePropertyTest
 {
@@ -147,6 +148,7 @@ class ManagerStateMachinePropertyTest
     private final Map<Long, Long> correlationBySession = new HashMap<>();
     private final Set<Long> streams = new HashSet<>();
     private int expiredLeases;
+    private int releasedPartitions;
     private int maxTasks;
     private int placements;
     private int casSucceeded;
@@ -178,6 +180,7 @@ class ManagerStateMachinePropertyTest
         streams.clear();
         lastCommand = null;
         expiredLeases = 0;
+        releasedPartitions = 0;
         maxTasks = 0;
         placements = 0;
         casSucceeded = 0;
@@ -246,6 +249,7 @@ class ManagerStateMachinePropertyTest
         }
         // The generator must reach the interesting paths, or the checks above prove little.
         assertTrue(expiredLeases > 0, "some leases expired: " + expiredLeases);
+        assertTrue(releasedPartitions > 0, "some owner leases ended holding partitions: " + releasedPartitions);
         assertTrue(maxTasks > 0, "some node died holding replicas: " + maxTasks);
         assertTrue(placements > 10, "extents were placed: " + placements);
         assertTrue(casSucceeded > 0 && casFailed > 0, "CAS both ways: " + casSucceeded + "/" + casFailed);
@@ -435,6 +439,7 @@ class ManagerStateMachinePropertyTest
         final int which = random.nextInt(3);
         final int length;
         final long leaseId = model.leaseExpiry.isEmpty() ? 42 : model.leaseExpiry.lastKey();
+        final long revisionBefore = sm.revision();
         if (which == 0 || model.leaseExpiry.isEmpty())
         {
             length = HEADER + new LeaseGrantRequestEncoder().wrapAndApplyHeader(command, 0, headerEncoder)
@@ -479,6 +484,40 @@ class ManagerStateMachinePropertyTest
             }
             model.revoke(id);
             lastRevision = Math.max(lastRevision, revision);
+            unassignModelPartitions(List.of(id), revisionBefore);
+        }
+    }
+
+    /**
+     * The state machine unassigns every partition of an owner lease that ended (revoke or expiry), all of them at one
+     * new revision per lease, which becomes their version: check that, then let the model follow.
+     */
+    private void unassignModelPartitions(final List<Long> endedLeases, final long revisionBefore)
+    {
+        final Set<Long> leaseVersions = new HashSet<>();
+        for (final long leaseId : endedLeases)
+        {
+            long leaseVersion = 0;
+            for (final ModelPartition p : new ArrayList<>(partitionModel.values()))
+            {
+                if (p.lease() != leaseId)
+                {
+                    continue;
+                }
+                final PartitionTable.Partition actual = sm.partitions().get(p.id());
+                assertEquals(0, actual.ownerId(), "partition " + p.id() + " unassigned when lease " + leaseId + " ended");
+                assertEquals(0, actual.ownerLeaseId());
+                assertTrue(actual.version() > revisionBefore && actual.version() <= sm.revision(),
+                    "the unassignment is a new revision");
+                if (leaseVersion == 0)
+                {
+                    leaseVersion = actual.version();
+                    assertTrue(leaseVersions.add(leaseVersion), "one revision per ended lease");
+                }
+                assertEquals(leaseVersion, actual.version(), "one lease's partitions unassigned at one revision");
+                partitionModel.put(p.id(), new ModelPartition(p.id(), p.start(), p.end(), actual.version(), 0, 0));
+                releasedPartitions++;
+            }
         }
     }
 
@@ -754,6 +793,8 @@ class ManagerStateMachinePropertyTest
     {
         if (sm.nextDeadlineMs() <= timeMs)
         {
+            final long revisionBefore = sm.revision();
+            final List<Long> ended = new ArrayList<>();
             final List<Map.Entry<Long, Long>> byExpiry = new ArrayList<>(model.leaseExpiry.entrySet());
             byExpiry.sort(Map.Entry.<Long, Long>comparingByValue().thenComparing(Map.Entry.comparingByKey()));
             for (final Map.Entry<Long, Long> lease : byExpiry)
@@ -768,6 +809,7 @@ class ManagerStateMachinePropertyTest
                         }
                     }
                     model.revoke(lease.getKey());
+                    ended.add(lease.getKey());
                     expiredLeases++;
                 }
             }
@@ -776,6 +818,7 @@ class ManagerStateMachinePropertyTest
             {
                 restored.onTimer(timeMs);
             }
+            unassignModelPartitions(ended, revisionBefore);
             assertTrue(sm.revision() >= lastRevision);
             lastRevision = sm.revision();
         }

@@ -6,6 +6,7 @@ import io.cairn.sbe.manager.ClusterStatusRequestEncoder;
 import io.cairn.sbe.manager.ClusterStatusResponseDecoder;
 import io.cairn.sbe.manager.CreateStreamRequestEncoder;
 import io.cairn.sbe.manager.KvPutRequestEncoder;
+import io.cairn.sbe.manager.KvRangeRequestEncoder;
 import io.cairn.sbe.manager.ManagerErrorResponseDecoder;
 import io.cairn.sbe.manager.ManagerStatus;
 import io.cairn.sbe.manager.MessageHeaderDecoder;
@@ -55,6 +56,30 @@ class ManagerStateMachineTest
     // ----------------------------------------------------------------------------------------------------------
     // Registration and streams
     // ----------------------------------------------------------------------------------------------------------
+
+    @Test
+    void onlyRangesAreReadOnlyAndTheyChangeNothing()
+    {
+        final int put = MessageHeaderEncoder.ENCODED_LENGTH + new KvPutRequestEncoder()
+            .wrapAndApplyHeader(command, 0, headerEncoder).correlationId(++correlationId).leaseId(0).key("k")
+            .putValue(new byte[]{ 1 }, 0, 1).encodedLength();
+        assertFalse(ManagerStateMachine.isReadOnly(command, 0, put), "a put writes");
+        sm.onCommand(SESSION, command, 0, put, timeMs, response, 0);
+
+        final int range = MessageHeaderEncoder.ENCODED_LENGTH + new KvRangeRequestEncoder()
+            .wrapAndApplyHeader(command, 0, headerEncoder).correlationId(++correlationId).maxCount(0)
+            .prefix((short)1).key("").encodedLength();
+        assertTrue(ManagerStateMachine.isReadOnly(command, 0, range));
+        assertFalse(ManagerStateMachine.isReadOnly(command, 0, MessageHeaderEncoder.ENCODED_LENGTH - 1), "truncated");
+        // What lets a follower skip a range: applying it leaves the whole state, sessions included, as it was.
+        final String before = sm.canonicalDump();
+        sm.onCommand(SESSION, command, 0, range, timeMs, response, 0);
+        assertEquals(before, sm.canonicalDump());
+
+        command.putShort(MessageHeaderEncoder.schemaIdEncodingOffset(), (short)(KvRangeRequestEncoder.SCHEMA_ID + 1),
+            ByteOrder.LITTLE_ENDIAN);
+        assertFalse(ManagerStateMachine.isReadOnly(command, 0, range), "another schema");
+    }
 
     @Test
     void registersNodesIdempotentlyAndUpdatesEndpoint()

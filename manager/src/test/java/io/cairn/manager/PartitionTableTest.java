@@ -2,7 +2,9 @@ package io.cairn.manager;
 
 import io.cairn.sbe.manager.CreateStreamRequestEncoder;
 import io.cairn.sbe.manager.LeaseGrantRequestEncoder;
+import io.cairn.sbe.manager.LeaseKeepAliveRequestEncoder;
 import io.cairn.sbe.manager.LeaseResponseDecoder;
+import io.cairn.sbe.manager.LeaseRevokeRequestEncoder;
 import io.cairn.sbe.manager.ListKind;
 import io.cairn.sbe.manager.ListRequestEncoder;
 import io.cairn.sbe.manager.ManagerStatus;
@@ -113,6 +115,43 @@ class PartitionTableTest
 
         final List<String> listed = list();
         assertEquals(List.of(a.partitionId() + " [,m)", b.partitionId() + " [m,)"), listed);
+    }
+
+    @Test
+    void anEndedOwnerLeaseUnassignsItsPartitions()
+    {
+        final Change left = create(ADMIN, "", "m");
+        final Change right = create(ADMIN, "m", "");
+        final long expiring = grantLease(); // granted at 1 s for 60 s
+        final long kept = grantLease();
+        final Change leftAssigned = assign(left.partitionId(), left.version(), 5, expiring);
+        final Change rightAssigned = assign(right.partitionId(), right.version(), 6, kept);
+        assertEquals(ManagerStatus.OK, leftAssigned.status(), leftAssigned.message());
+        assertEquals(ManagerStatus.OK, rightAssigned.status(), rightAssigned.message());
+        // Keep the second lease alive past the first one's expiry.
+        apply(ADMIN, HEADER + new LeaseKeepAliveRequestEncoder().wrapAndApplyHeader(command, 0, headerEncoder)
+            .correlationId(++correlationId).leaseId(kept).encodedLength(), 30_000);
+        final long before = sm.revision();
+
+        sm.onTimer(61_000);
+
+        final PartitionTable.Partition released = sm.partitions().get(left.partitionId());
+        assertEquals(0, released.ownerId(), "the expired lease's partition is unassigned");
+        assertEquals(0, released.ownerLeaseId());
+        assertTrue(released.version() > before && released.version() <= sm.revision(), "a new version");
+        assertEquals(ManagerStatus.VERSION_MISMATCH,
+            assign(left.partitionId(), leftAssigned.version(), 5, kept).status(), "the old owner's CAS fails");
+        final PartitionTable.Partition stillOwned = sm.partitions().get(right.partitionId());
+        assertEquals(6, stillOwned.ownerId(), "a partition under a live lease keeps its owner");
+        assertEquals(rightAssigned.version(), stillOwned.version());
+        sm.verifyInvariants();
+
+        // An explicit revoke releases too.
+        apply(ADMIN, HEADER + new LeaseRevokeRequestEncoder().wrapAndApplyHeader(command, 0, headerEncoder)
+            .correlationId(++correlationId).leaseId(kept).encodedLength(), 61_001);
+        assertEquals(0, sm.partitions().get(right.partitionId()).ownerId(), "revoked lease's partition unassigned");
+        assertTrue(sm.partitions().get(right.partitionId()).version() > rightAssigned.version());
+        sm.verifyInvariants();
     }
 
     @Test
@@ -243,7 +282,12 @@ class PartitionTableTest
 
     private int apply(final long sessionId, final int length)
     {
-        final int answer = sm.onCommand(sessionId, command, 0, length, 1_000, response, 0);
+        return apply(sessionId, length, 1_000);
+    }
+
+    private int apply(final long sessionId, final int length, final long clusterTimeMs)
+    {
+        final int answer = sm.onCommand(sessionId, command, 0, length, clusterTimeMs, response, 0);
         sm.verifyInvariants();
         return answer;
     }

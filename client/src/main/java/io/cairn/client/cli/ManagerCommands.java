@@ -4,7 +4,9 @@ import io.cairn.manager.ClusterStatus;
 import io.cairn.manager.Kv;
 import io.cairn.manager.ManagerClient;
 import io.cairn.manager.ManagerEndpoints;
+import io.cairn.manager.ManagerException;
 import io.cairn.manager.ManagerListing;
+import io.cairn.sbe.manager.ManagerStatus;
 
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -15,7 +17,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The admin CLI's manager commands: {@code status}, {@code nodes}, {@code disks}, {@code streams}, {@code extents},
- * {@code tasks}, {@code kv get|put|del|range|watch}, {@code snapshot}. Human tables by default; {@code --json} prints
+ * {@code tasks}, {@code partitions [create|split|merge|assign|unassign]}, {@code kv get|put|del|range|watch},
+ * {@code snapshot}. Human tables by default; {@code --json} prints
  * one JSON document (one per line for {@code kv watch}) for scripts.
  */
 public final class ManagerCommands
@@ -43,6 +46,18 @@ public final class ManagerCommands
           extents                          every extent: stream, sealed length, replicas, refcount
           tasks                            open recovery tasks (created when a node is declared dead)
           partitions                       the partition table: key ranges, owners, streams, versions
+          partitions create START END [--log-stream ID] [--table-stream ID] [--meta-stream ID]
+                                           a new unassigned partition over [START, END) ('' = open end)
+          partitions split ID KEY [--version V] [--log-stream ID] [--table-stream ID] [--meta-stream ID]
+                                           ID keeps [start, KEY); a new partition (same owner) gets [KEY, end)
+          partitions merge LEFT_ID RIGHT_ID [--left-version V] [--right-version V]
+                                           LEFT takes RIGHT's range (LEFT must end where RIGHT starts)
+          partitions assign ID OWNER_ID --lease LEASE_ID [--version V]
+                                           set the owner; it holds ID while its lease lives
+          partitions unassign ID [--version V]
+                                           no owner
+                                           (partition changes need the admin role; without --version the
+                                           current version is read first, and a change in between is refused)
           kv get KEY                       one key with its revisions
           kv put KEY VALUE [--lease ID]    put a key (optionally bound to a lease)
           kv del KEY [--prefix]            delete a key, or every key under a prefix
@@ -80,11 +95,134 @@ public final class ManagerCommands
             case "streams" -> none(args, this::streams);
             case "extents" -> none(args, this::extents);
             case "tasks" -> none(args, this::tasks);
-            case "partitions" -> none(args, (client) -> printPartitions(client.listPartitions()));
+            case "partitions" -> args.isEmpty() ? (client) -> printPartitions(client.listPartitions()) :
+                parsePartitions(args);
             case "snapshot" -> none(args, this::snapshot);
             case "kv" -> parseKv(args);
             default -> throw new IllegalArgumentException("unknown command '" + verb + "'");
         };
+    }
+
+    /**
+     * @param verb a verb of {@link #VERBS}.
+     * @param args its arguments, not consumed.
+     * @return whether the command changes what only the admin role may change (the CLI then defaults to the admin
+     * credentials).
+     */
+    public static boolean needsAdmin(final String verb, final List<String> args)
+    {
+        return "snapshot".equals(verb) || ("partitions".equals(verb) && !args.isEmpty());
+    }
+
+    private Action parsePartitions(final List<String> args)
+    {
+        final String sub = args.remove(0);
+        switch (sub)
+        {
+            case "create":
+            {
+                final long[] streams = streamOptions(args);
+                final String start = positional(args, "START");
+                final String end = positional(args, "END");
+                return none(args, client -> printChange("created", client.createPartition(start, end, streams[0],
+                    streams[1], streams[2])));
+            }
+            case "split":
+            {
+                final long[] streams = streamOptions(args);
+                final String version = option(args, "--version");
+                final long partitionId = number("ID", positional(args, "ID"), 1, Long.MAX_VALUE);
+                final String splitKey = positional(args, "KEY");
+                final long expected = version == null ? -1 : number("--version", version, 1, Long.MAX_VALUE);
+                return none(args, client -> printChange("split", client.splitPartition(partitionId,
+                    expected < 0 ? currentVersion(client, partitionId) : expected, splitKey, streams[0], streams[1],
+                    streams[2])));
+            }
+            case "merge":
+            {
+                final String leftVersion = option(args, "--left-version");
+                final String rightVersion = option(args, "--right-version");
+                final long left = number("LEFT_ID", positional(args, "LEFT_ID"), 1, Long.MAX_VALUE);
+                final long right = number("RIGHT_ID", positional(args, "RIGHT_ID"), 1, Long.MAX_VALUE);
+                final long leftExpected = leftVersion == null ? -1 :
+                    number("--left-version", leftVersion, 1, Long.MAX_VALUE);
+                final long rightExpected = rightVersion == null ? -1 :
+                    number("--right-version", rightVersion, 1, Long.MAX_VALUE);
+                return none(args, client -> printChange("merged", client.mergePartitions(
+                    left, leftExpected < 0 ? currentVersion(client, left) : leftExpected,
+                    right, rightExpected < 0 ? currentVersion(client, right) : rightExpected)));
+            }
+            case "assign":
+            {
+                final String version = option(args, "--version");
+                final String lease = option(args, "--lease");
+                final long partitionId = number("ID", positional(args, "ID"), 1, Long.MAX_VALUE);
+                final int ownerId = (int)number("OWNER_ID", positional(args, "OWNER_ID"), 1, Integer.MAX_VALUE);
+                if (lease == null)
+                {
+                    throw new IllegalArgumentException("partitions assign needs --lease LEASE_ID (the owner's lease)");
+                }
+                final long leaseId = number("--lease", lease, 1, Long.MAX_VALUE);
+                final long expected = version == null ? -1 : number("--version", version, 1, Long.MAX_VALUE);
+                return none(args, client -> printChange("assigned", client.assignPartition(partitionId,
+                    expected < 0 ? currentVersion(client, partitionId) : expected, ownerId, leaseId)));
+            }
+            case "unassign":
+            {
+                final String version = option(args, "--version");
+                final long partitionId = number("ID", positional(args, "ID"), 1, Long.MAX_VALUE);
+                final long expected = version == null ? -1 : number("--version", version, 1, Long.MAX_VALUE);
+                return none(args, client -> printChange("unassigned", client.assignPartition(partitionId,
+                    expected < 0 ? currentVersion(client, partitionId) : expected, 0, 0)));
+            }
+            default:
+                throw new IllegalArgumentException("unknown partitions subcommand '" + sub +
+                    "': create, split, merge, assign or unassign");
+        }
+    }
+
+    private static long[] streamOptions(final List<String> args)
+    {
+        final String log = option(args, "--log-stream");
+        final String table = option(args, "--table-stream");
+        final String meta = option(args, "--meta-stream");
+        return new long[]{
+            log == null ? 0 : number("--log-stream", log, 0, Long.MAX_VALUE),
+            table == null ? 0 : number("--table-stream", table, 0, Long.MAX_VALUE),
+            meta == null ? 0 : number("--meta-stream", meta, 0, Long.MAX_VALUE) };
+    }
+
+    private static long currentVersion(final ManagerClient client, final long partitionId)
+    {
+        for (final ManagerListing.Partition p : client.listPartitions())
+        {
+            if (p.partitionId() == partitionId)
+            {
+                return p.version();
+            }
+        }
+        throw new ManagerException(ManagerStatus.NO_SUCH_PARTITION, "no partition " + partitionId);
+    }
+
+    /**
+     * Prints the outcome of a partition change.
+     *
+     * @param what   the change, past tense ("split").
+     * @param change as answered.
+     * @return 0.
+     */
+    int printChange(final String what, final ManagerListing.PartitionChange change)
+    {
+        if (json)
+        {
+            out.println("{\"partitionId\":" + change.partitionId() + ",\"version\":" + change.version() +
+                ",\"newPartitionId\":" + change.newPartitionId() + ",\"revision\":" + change.revision() + "}");
+            return 0;
+        }
+        out.println(what + " partition " + change.partitionId() + ": version " + change.version() +
+            (change.newPartitionId() > 0 ? "; new partition " + change.newPartitionId() : "") +
+            "; revision " + change.revision());
+        return 0;
     }
 
     private Action parseKv(final List<String> args)
