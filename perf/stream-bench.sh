@@ -98,7 +98,8 @@ load() {
     shift 2
     "$BENCH" load --label "$label" --out "$OUT/runs/$label" --size-bytes "$size" --warmup-s "$WARM_S" \
         --duration-s "$RUN_S" "$@" > "$OUT/runs-$label.log" 2>&1 || { tail -5 "$OUT/runs-$label.log"; return 1; }
-    log "  $(tail -4 "$OUT/runs-$label.log" | head -1)"
+    log "  $(grep -m1 ' requests in ' "$OUT/runs-$label.log")"
+    log "  $(grep -m1 '^latency µs' "$OUT/runs-$label.log")"
 }
 throughput() { # LABEL -> measured ops/s of that run
     sed -n 's/^ *"throughputPerS": *\([0-9]*\).*/\1/p' "$OUT/runs/$1/summary.json"

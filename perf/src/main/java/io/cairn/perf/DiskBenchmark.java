@@ -112,8 +112,9 @@ public final class DiskBenchmark
                 case "--sqpoll" -> sqPoll = true;
                 case "--payload-bytes" ->
                 {
+                    // The largest append a node takes from a client.
                     payloadBytes = (int)BenchArgs.number(args, ++i, "--payload-bytes", 1,
-                        BlockFormat.MAX_BLOCK_LENGTH_BYTES - BlockFormat.BLOCK_HEADER_LENGTH_BYTES);
+                        io.cairn.replication.NodeProtocol.MAX_PAYLOAD_BYTES);
                     payloadGiven = true;
                 }
                 case "--idle" -> waitOnRing = switch (BenchArgs.value(args, ++i, "--idle"))

@@ -194,7 +194,7 @@ final class StreamTable
         final StringBuilder b = new StringBuilder(2048);
         b.append(String.format(Locale.ROOT, "-- %s appends (%d-byte payload), 1 client, 3 replicas --%n",
             sizeName(sizeBytes), sizeBytes));
-        b.append(String.format(Locale.ROOT, "  %-52s %9s %9s %9s %10s%n", "", "ops/s", "p50 µs", "p99 µs", "p99.9 µs"));
+        b.append(String.format(Locale.ROOT, "  %-56s %9s %9s %9s %10s%n", "", "ops/s", "p50 µs", "p99 µs", "p99.9 µs"));
         row(b, "aeron echo RTT (payload out, 12 B ack back), closed", echo);
         row(b, "local extent append (append + fdatasync, QD 1)", disk);
         row(b, "limit = " + hops + " x echo RTT + local append", limit);
@@ -217,7 +217,7 @@ final class StreamTable
 
     private static void row(final StringBuilder b, final String name, final Part p)
     {
-        b.append(String.format(Locale.ROOT, "  %-52s %9.0f %9.1f %9.1f %10.1f%s%s%n", name, p.opsPerS(), p.p50Us(),
+        b.append(String.format(Locale.ROOT, "  %-56s %9.0f %9.1f %9.1f %10.1f%s%s%n", name, p.opsPerS(), p.p50Us(),
             p.p99Us(), p.p999Us(), p.errors() == 0 ? "" : "  errors " + p.errors(),
             p.unsentOps() == 0 ? "" : "  UNSENT " + p.unsentOps()));
     }
@@ -226,13 +226,13 @@ final class StreamTable
     private static void ratio(final StringBuilder b, final String name, final Part replicated, final Part limit,
         final boolean withRate)
     {
-        b.append(String.format(Locale.ROOT, "  %-52s %8sx %8sx %8sx %9sx%n", name,
+        b.append(String.format(Locale.ROOT, "  %-56s %9s %9s %9s %10s%n", name,
             withRate ? div(limit.opsPerS(), replicated.opsPerS()) : "-", div(replicated.p50Us(), limit.p50Us()),
             div(replicated.p99Us(), limit.p99Us()), div(replicated.p999Us(), limit.p999Us())));
     }
 
     static String div(final double a, final double b)
     {
-        return b > 0 ? String.format(Locale.ROOT, "%.2f", a / b) : "-";
+        return b > 0 ? String.format(Locale.ROOT, "%.2fx", a / b) : "-";
     }
 }
