@@ -25,7 +25,7 @@
 # mvn -DskipTests package). Starts and stops everything itself (trap on EXIT); refuses to run if a ./run.sh cluster
 # is already up. Results:
 # perf/results/stream-<time>/ (runs/*/ with .hlog/.hgrm/summary.json/PNG, disk-*.hgrm, table.txt, plots of
-# `cairn-bench compare`). About 5 minutes on 2 cores (--quick: about 3).
+# `cairn-bench compare`). About 2 minutes on 2 cores (--quick: about 1.5), plus the build.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
