@@ -49,11 +49,15 @@ public final class DiskBenchmark
     static final String USAGE = """
         usage: cairn-bench disk [--dir DIR] [--mode write|read] [--qd N] [--seconds S] [--warmup-seconds S]
                                 [--hgrm FILE] [--label NAME] [--fixed-buffers] [--sqpoll] [--idle wait|park]
+                                [--payload-bytes N]
                cairn-bench disk hgrm --lat-log FIO_CLAT_LOG --out FILE.hgrm --label NAME
           --dir             directory on the file system to measure (default ./data/bench-disk); needs O_DIRECT
           --mode            write (append + group-commit fdatasync) or read (random verified block reads)
           --qd              operations kept outstanding (default 1, max 256)
           --seconds         measured time (default 10); --warmup-seconds before it, not recorded (default 2)
+          --payload-bytes   write mode: the payload of each append (default 4064: one 4 KiB block with its
+                            32-byte header); the block is header + payload rounded up to 4 KiB, as a node
+                            writes a client's append of that size (perf/stream-bench.sh: 4096 and 65536)
           --hgrm            write the latency percentile distribution (microseconds) to FILE
           --fixed-buffers   register the I/O buffers with io_uring (READ_FIXED/WRITE_FIXED)
           --sqpoll          kernel submission-queue polling thread (IORING_SETUP_SQPOLL)
@@ -91,6 +95,8 @@ public final class DiskBenchmark
         boolean fixedBuffers = false;
         boolean sqPoll = false;
         boolean waitOnRing = true;
+        int payloadBytes = PAYLOAD_BYTES;
+        boolean payloadGiven = false;
         for (int i = 0; i < args.length; i++)
         {
             switch (args[i])
@@ -104,6 +110,13 @@ public final class DiskBenchmark
                 case "--label" -> label = BenchArgs.value(args, ++i, "--label");
                 case "--fixed-buffers" -> fixedBuffers = true;
                 case "--sqpoll" -> sqPoll = true;
+                case "--payload-bytes" ->
+                {
+                    // The largest append a node takes from a client.
+                    payloadBytes = (int)BenchArgs.number(args, ++i, "--payload-bytes", 1,
+                        io.cairn.replication.NodeProtocol.MAX_PAYLOAD_BYTES);
+                    payloadGiven = true;
+                }
                 case "--idle" -> waitOnRing = switch (BenchArgs.value(args, ++i, "--idle"))
                 {
                     case "wait" -> true;
@@ -117,11 +130,16 @@ public final class DiskBenchmark
         {
             throw new IllegalArgumentException("--mode must be write or read\n" + USAGE);
         }
+        if (payloadGiven && !"write".equals(mode))
+        {
+            throw new IllegalArgumentException("--payload-bytes applies to --mode write only (reads are 4 KiB blocks)\n" +
+                USAGE);
+        }
         Files.createDirectories(dir);
         final Path dataDir = Files.createTempDirectory(dir, "disk-");
         try
         {
-            new Run(dataDir, "write".equals(mode), qd, fixedBuffers, sqPoll, waitOnRing).run(label, seconds, warmupSeconds, hgrm,
+            new Run(dataDir, "write".equals(mode), qd, fixedBuffers, sqPoll, waitOnRing, payloadBytes).run(label, seconds, warmupSeconds, hgrm,
                 System.out);
         }
         finally
@@ -140,7 +158,10 @@ public final class DiskBenchmark
         final int qd;
         final DiskIoAgent disk;
         final IoUringReplicaStore store;
-        final UnsafeBuffer payload = new UnsafeBuffer(new byte[PAYLOAD_BYTES]);
+        final int payloadBytes;
+        /** Bytes one operation puts on disk: the block (header + payload, 4 KiB-aligned), for the MB/s column. */
+        final int blockBytes;
+        final UnsafeBuffer payload;
         final long[] startNs;
         final Histogram histogram = new Histogram(HIGHEST_NS, 3);
         /** The node's own idle strategy (backoff capped at 50 µs; with I/O in flight a wait on the disk's ring):
@@ -159,9 +180,12 @@ public final class DiskBenchmark
         int freeSlotCount;
 
         Run(final Path dataDir, final boolean write, final int qd, final boolean fixedBuffers, final boolean sqPoll,
-            final boolean waitOnRing) throws IOException
+            final boolean waitOnRing, final int payloadBytes) throws IOException
         {
             this.write = write;
+            this.payloadBytes = payloadBytes;
+            this.blockBytes = write ? BlockFormat.blockLengthBytes(payloadBytes) : BLOCK_BYTES;
+            this.payload = new UnsafeBuffer(new byte[payloadBytes]);
             this.qd = qd;
             startNs = new long[qd];
             freeSlots = new int[qd];
@@ -177,7 +201,7 @@ public final class DiskBenchmark
             store = new IoUringReplicaStore(new DiskIoAgent[]{ disk }, new Path[]{ dataDir }, EXTENT_SIZE_BYTES,
                 BlockFormat.MAX_BLOCK_LENGTH_BYTES - BlockFormat.BLOCK_HEADER_LENGTH_BYTES, List.of());
             idle = waitOnRing ? DiskIdleStrategy.forDisks(disk) : AeronDefaults.idleStrategy();
-            for (int i = 0; i < PAYLOAD_BYTES; i++)
+            for (int i = 0; i < payloadBytes; i++)
             {
                 payload.putByte(i, (byte)i);
             }
@@ -214,7 +238,7 @@ public final class DiskBenchmark
                 final double iops = completed * 1e9 / elapsedNs;
                 out.printf("%s mode=%s qd=%d ops=%d iops=%.0f mbps=%.1f p50us=%.1f p99us=%.1f p999us=%.1f " +
                     "fsyncs=%d batches=%d%n", label, write ? "write" : "read", qd, completed, iops,
-                    iops * BLOCK_BYTES / 1e6, histogram.getValueAtPercentile(50) / 1000.0,
+                    iops * blockBytes / 1e6, histogram.getValueAtPercentile(50) / 1000.0,
                     histogram.getValueAtPercentile(99) / 1000.0, histogram.getValueAtPercentile(99.9) / 1000.0,
                     disk.counters().get(DiskCounters.Kind.FSYNCS) - fsyncsBefore,
                     disk.counters().get(DiskCounters.Kind.BATCHES) - batchesBefore);
@@ -268,7 +292,7 @@ public final class DiskBenchmark
             startNs[slot] = System.nanoTime();
             if (write)
             {
-                check(store.submitWrite(EXTENT, store.endOffset(EXTENT), payload, 0, PAYLOAD_BYTES, slot));
+                check(store.submitWrite(EXTENT, store.endOffset(EXTENT), payload, 0, payloadBytes, slot));
             }
             else
             {

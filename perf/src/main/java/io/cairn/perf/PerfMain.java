@@ -15,6 +15,8 @@ public final class PerfMain
         "  load         the load rig: open loop (scheduled-time latency) or closed loop, against append|read|kv-put|\n" +
         "               kv-get|echo|bookkeeper; writes .hlog/.hgrm/summary.json/PNG plots to a run folder\n" +
         "  compare      overlays several run folders: one table with ratios, one latency plot, one throughput plot\n" +
+        "  stream-table the replicated append vs the sum of its parts (echo RTT x hops + local append); see\n" +
+        "               perf/stream-bench.sh\n" +
         "  bookkeeper-conf  writes the configuration of the BookKeeper peer (ZooKeeper + bookies; perf/compare.sh)\n" +
         "  echo-server  a raw Aeron UDP echo (the network limit), optionally fanning out to peers like replication\n" +
         "  jmh          JMH micro-benchmarks of the hot paths (forks get the flags of jvm.properties)\n" +
@@ -74,6 +76,7 @@ public final class PerfMain
             case "load" -> runTool(help, LoadCommand.USAGE, () -> LoadCommand.main(rest, System.out));
             case "bookkeeper-conf" -> runTool(help, BookKeeperConf.USAGE, () -> BookKeeperConf.main(rest, System.out));
             case "compare" -> runTool(help, CompareRuns.USAGE, () -> CompareRuns.main(rest, System.out));
+            case "stream-table" -> runTool(help, StreamTable.USAGE, () -> StreamTable.main(rest, System.out));
             case "echo-server" ->
             {
                 if (help)
