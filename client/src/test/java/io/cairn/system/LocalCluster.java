@@ -178,6 +178,36 @@ public final class LocalCluster implements AutoCloseable
         return n;
     }
 
+    /**
+     * Stops an extent node with SIGSTOP: the process keeps its sockets and state but answers nothing, as a node
+     * in a long GC pause or descheduled would, until {@link #resumeNode(int)}.
+     */
+    public void pauseNode(final int nodeId) throws IOException, InterruptedException
+    {
+        signalNode(nodeId, "STOP");
+    }
+
+    /**
+     * Continues an extent node stopped by {@link #pauseNode(int)} with SIGCONT.
+     */
+    public void resumeNode(final int nodeId) throws IOException, InterruptedException
+    {
+        signalNode(nodeId, "CONT");
+    }
+
+    private void signalNode(final int nodeId, final String signal) throws IOException, InterruptedException
+    {
+        final Process p = nodes[nodeId - 1];
+        final Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid()))
+            .redirectErrorStream(true).start();
+        final String output = new String(kill.getInputStream().readAllBytes());
+        if (!kill.waitFor(10, TimeUnit.SECONDS) || 0 != kill.exitValue())
+        {
+            throw new IllegalStateException("kill -" + signal + " of node " + nodeId + " (pid " + p.pid() +
+                ") failed: " + output);
+        }
+    }
+
     public boolean managerAlive(final int memberId)
     {
         return null != managers[memberId] && managers[memberId].isAlive();
