@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
 
 /**
  * Test harness: a whole Cairn cluster as real processes on 127.0.0.1 — 3 manager members and 3 extent
@@ -24,6 +25,9 @@ public final class LocalCluster implements AutoCloseable
     /** Nodes 1..3 start with the cluster; {@link #startSpareNode(int)} adds up to two more. */
     private final Process[] nodes = new Process[5];
     private final List<Process> all = new ArrayList<>();
+    private String managerHost = "127.0.0.1";
+    private IntFunction<String> nodeHost = (nodeId) -> "127.0.0.1";
+    private IntFunction<List<String>> nodeLaunchPrefix = (nodeId) -> List.of();
 
     /**
      * @param dir             where data and logs go.
@@ -37,14 +41,33 @@ public final class LocalCluster implements AutoCloseable
         this.extentSizeBytes = extentSizeBytes;
     }
 
+    /**
+     * Places the processes on other addresses than 127.0.0.1, e.g. each node in a network namespace of its own;
+     * call before {@link #start()}.
+     *
+     * @param managerHost      address the manager members bind to.
+     * @param nodeHost         address of each extent node.
+     * @param nodeLaunchPrefix command words put before each node's java command (e.g. ip netns exec NS).
+     * @return this.
+     */
+    public LocalCluster hosts(
+        final String managerHost, final IntFunction<String> nodeHost, final IntFunction<List<String>> nodeLaunchPrefix)
+    {
+        this.managerHost = managerHost;
+        this.nodeHost = nodeHost;
+        this.nodeLaunchPrefix = nodeLaunchPrefix;
+        return this;
+    }
+
     public String managersString()
     {
-        return "0=127.0.0.1:" + (portBase + 10) + ",1=127.0.0.1:" + (portBase + 20) + ",2=127.0.0.1:" + (portBase + 30);
+        return "0=" + managerHost + ":" + (portBase + 10) + ",1=" + managerHost + ":" + (portBase + 20) + ",2=" +
+            managerHost + ":" + (portBase + 30);
     }
 
     public String nodeEndpoint(final int nodeId)
     {
-        return "127.0.0.1:" + (portBase + 100 + nodeId);
+        return nodeHost.apply(nodeId) + ":" + (portBase + 100 + nodeId);
     }
 
     public Path dir()
@@ -76,7 +99,7 @@ public final class LocalCluster implements AutoCloseable
 
     public void startManager(final int memberId) throws IOException
     {
-        managers[memberId] = launch("manager-" + memberId, "io.cairn.manager.ManagerMember",
+        managers[memberId] = launch("manager-" + memberId, List.of(), "io.cairn.manager.ManagerMember",
             "--member-id", Integer.toString(memberId),
             "--managers", managersString(),
             "--dir", dir.resolve("manager-" + memberId).toString());
@@ -91,7 +114,7 @@ public final class LocalCluster implements AutoCloseable
     {
         final Path disk = dir.resolve("node-" + nodeId).resolve("disk0");
         Files.createDirectories(disk);
-        nodes[nodeId - 1] = launch("node-" + nodeId, "io.cairn.daemon.ExtentNode",
+        nodes[nodeId - 1] = launch("node-" + nodeId, nodeLaunchPrefix.apply(nodeId), "io.cairn.daemon.ExtentNode",
             "--node-id", Integer.toString(nodeId),
             "--endpoint", nodeEndpoint(nodeId),
             "--data-dir", disk.toString(),
@@ -218,9 +241,10 @@ public final class LocalCluster implements AutoCloseable
         return dir.resolve("logs").resolve(name + ".log");
     }
 
-    private Process launch(final String name, final String mainClass, final String... args) throws IOException
+    private Process launch(final String name, final List<String> prefix, final String mainClass, final String... args)
+        throws IOException
     {
-        final List<String> command = new ArrayList<>();
+        final List<String> command = new ArrayList<>(prefix);
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(Arrays.asList(System.getProperty("cairn.jvm.flags", "").trim().split("\\s+")));
         command.add("-Xmx384m");

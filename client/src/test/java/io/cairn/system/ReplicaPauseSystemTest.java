@@ -59,6 +59,11 @@ class ReplicaPauseSystemTest
 
     CairnClient.Context clientContext()
     {
+        return clientContext(cluster);
+    }
+
+    static CairnClient.Context clientContext(final LocalCluster cluster)
+    {
         return new CairnClient.Context()
             .managers(cluster.managersString())
             .nodeTimeoutNs(TimeUnit.MILLISECONDS.toNanos(NODE_TIMEOUT_MS))
@@ -97,7 +102,7 @@ class ReplicaPauseSystemTest
                     secondTail.primary() + " (primary) paused " + PAUSE_MS + " ms; " + writer.ackedCount() +
                     " acknowledged blocks over " + info.extents().size() + " extents read back from every replica");
             }
-            checkFencing(owner, streamId, secondTail.primary(), writer);
+            checkFencing(clientContext(), owner, streamId, secondTail.primary(), writer);
         }
     }
 
@@ -131,7 +136,7 @@ class ReplicaPauseSystemTest
         writer.awaitMore(APPENDS_BETWEEN_FAULTS / 3);
     }
 
-    private static void awaitAlive(final CairnClient client, final int nodeId) throws InterruptedException
+    static void awaitAlive(final CairnClient client, final int nodeId) throws InterruptedException
     {
         final long deadlineMs = System.currentTimeMillis() + StreamWriter.PROGRESS_TIMEOUT_MS;
         NodeState state = null;
@@ -158,10 +163,11 @@ class ReplicaPauseSystemTest
      * is one of its replicas; that node then holds the new revision, and the former owner's append is refused with
      * LOCKED_BY_OTHER. The new owner keeps appending.
      */
-    private void checkFencing(
+    static void checkFencing(
+        final CairnClient.Context newOwnerContext,
         final CairnClient formerOwner, final long streamId, final int resumed, final StreamWriter writer)
     {
-        try (CairnClient newOwner = CairnClient.connect(clientContext()))
+        try (CairnClient newOwner = CairnClient.connect(newOwnerContext))
         {
             final StreamInfo opened = newOwner.openStream(streamId);
             assertTrue(opened.ownerRevision() > 0, "owner revision " + opened.ownerRevision());
