@@ -282,6 +282,8 @@ public final class CairnClient implements AutoCloseable
             manager = ManagerClient.connect(new ManagerClient.Context()
                 .managers(ctx.managers())
                 .aeronDirectoryName(dir)
+                // Answers come to this client's address, which need not be the managers' host.
+                .egressChannel("aeron:udp?endpoint=" + ctx.responseHost() + ":0")
                 .responseTimeoutNs(ctx.managerTimeoutNs()));
         }
         catch (final RuntimeException ex)

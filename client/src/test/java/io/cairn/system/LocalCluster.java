@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
 
 /**
  * Test harness: a whole Cairn cluster as real processes on 127.0.0.1 — 3 manager members and 3 extent
@@ -26,6 +27,9 @@ public final class LocalCluster implements AutoCloseable
     private final List<Process> all = new ArrayList<>();
     private List<String> extraManagerArgs = List.of();
     private List<String> extraNodeArgs = List.of();
+    private String managerHost = "127.0.0.1";
+    private IntFunction<String> nodeHost = (nodeId) -> "127.0.0.1";
+    private IntFunction<List<String>> nodeLaunchPrefix = (nodeId) -> List.of();
 
     /**
      * @param dir             where data and logs go.
@@ -59,14 +63,33 @@ public final class LocalCluster implements AutoCloseable
         return this;
     }
 
+    /**
+     * Places the processes on other addresses than 127.0.0.1, e.g. each node in a network namespace of its own;
+     * call before {@link #start()}.
+     *
+     * @param managerHost      address the manager members bind to.
+     * @param nodeHost         address of each extent node.
+     * @param nodeLaunchPrefix command words put before each node's java command (e.g. ip netns exec NS).
+     * @return this.
+     */
+    public LocalCluster hosts(
+        final String managerHost, final IntFunction<String> nodeHost, final IntFunction<List<String>> nodeLaunchPrefix)
+    {
+        this.managerHost = managerHost;
+        this.nodeHost = nodeHost;
+        this.nodeLaunchPrefix = nodeLaunchPrefix;
+        return this;
+    }
+
     public String managersString()
     {
-        return "0=127.0.0.1:" + (portBase + 10) + ",1=127.0.0.1:" + (portBase + 20) + ",2=127.0.0.1:" + (portBase + 30);
+        return "0=" + managerHost + ":" + (portBase + 10) + ",1=" + managerHost + ":" + (portBase + 20) + ",2=" +
+            managerHost + ":" + (portBase + 30);
     }
 
     public String nodeEndpoint(final int nodeId)
     {
-        return "127.0.0.1:" + (portBase + 100 + nodeId);
+        return nodeHost.apply(nodeId) + ":" + (portBase + 100 + nodeId);
     }
 
     public Path dir()
@@ -103,7 +126,8 @@ public final class LocalCluster implements AutoCloseable
             "--managers", managersString(),
             "--dir", dir.resolve("manager-" + memberId).toString()));
         args.addAll(extraManagerArgs);
-        managers[memberId] = launch("manager-" + memberId, "io.cairn.manager.ManagerMember", args.toArray(new String[0]));
+        managers[memberId] = launch("manager-" + memberId, List.of(), "io.cairn.manager.ManagerMember",
+            args.toArray(new String[0]));
     }
 
     public void awaitManagerReady(final int memberId) throws IOException, InterruptedException
@@ -123,7 +147,8 @@ public final class LocalCluster implements AutoCloseable
             "--format-if-empty",
             "--extent-size-bytes", Long.toString(extentSizeBytes)));
         args.addAll(extraNodeArgs);
-        nodes[nodeId - 1] = launch("node-" + nodeId, "io.cairn.daemon.ExtentNode", args.toArray(new String[0]));
+        nodes[nodeId - 1] = launch("node-" + nodeId, nodeLaunchPrefix.apply(nodeId), "io.cairn.daemon.ExtentNode",
+            args.toArray(new String[0]));
     }
 
     /**
@@ -204,6 +229,36 @@ public final class LocalCluster implements AutoCloseable
         return n;
     }
 
+    /**
+     * Stops an extent node with SIGSTOP: the process keeps its sockets and state but answers nothing, as a node
+     * in a long GC pause or descheduled would, until {@link #resumeNode(int)}.
+     */
+    public void pauseNode(final int nodeId) throws IOException, InterruptedException
+    {
+        signalNode(nodeId, "STOP");
+    }
+
+    /**
+     * Continues an extent node stopped by {@link #pauseNode(int)} with SIGCONT.
+     */
+    public void resumeNode(final int nodeId) throws IOException, InterruptedException
+    {
+        signalNode(nodeId, "CONT");
+    }
+
+    private void signalNode(final int nodeId, final String signal) throws IOException, InterruptedException
+    {
+        final Process p = nodes[nodeId - 1];
+        final Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid()))
+            .redirectErrorStream(true).start();
+        final String output = new String(kill.getInputStream().readAllBytes());
+        if (!kill.waitFor(10, TimeUnit.SECONDS) || 0 != kill.exitValue())
+        {
+            throw new IllegalStateException("kill -" + signal + " of node " + nodeId + " (pid " + p.pid() +
+                ") failed: " + output);
+        }
+    }
+
     public boolean managerAlive(final int memberId)
     {
         return null != managers[memberId] && managers[memberId].isAlive();
@@ -214,9 +269,10 @@ public final class LocalCluster implements AutoCloseable
         return dir.resolve("logs").resolve(name + ".log");
     }
 
-    private Process launch(final String name, final String mainClass, final String... args) throws IOException
+    private Process launch(final String name, final List<String> prefix, final String mainClass, final String... args)
+        throws IOException
     {
-        final List<String> command = new ArrayList<>();
+        final List<String> command = new ArrayList<>(prefix);
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(Arrays.asList(System.getProperty("cairn.jvm.flags", "").trim().split("\\s+")));
         command.add("-Xmx384m");

@@ -259,6 +259,7 @@ public final class ManagerHeartbeat implements AutoCloseable
             final ManagerClient.Context clientCtx = new ManagerClient.Context()
                 .managers(ctx.managers)
                 .aeronDirectoryName(ctx.aeronDirectoryName)
+                .egressChannel(ManagerRegistration.egressChannel(ctx.endpoint))
                 .responseTimeoutNs(TimeUnit.MILLISECONDS.toNanos(Math.max(2 * ctx.intervalMs, 5_000)));
             if (ctx.credentials != null)
             {

@@ -41,9 +41,24 @@ final class ManagerRegistration
             }
         }
         try (ManagerClient client = ManagerClient.connect(
-            new ManagerClient.Context().managers(managers).aeronDirectoryName(aeronDirectoryName)))
+            new ManagerClient.Context().managers(managers).aeronDirectoryName(aeronDirectoryName)
+                .egressChannel(egressChannel(endpoint))))
         {
             client.registerNode(nodeId, endpoint, dataDirs.size(), capacityBytes);
         }
+    }
+
+    /**
+     * The manager answers on the node's own address (the host of its --endpoint): the default, 127.0.0.1, reaches
+     * the node only when the managers run on the same host. A wildcard endpoint host keeps that default.
+     *
+     * @param endpoint the node's host:port.
+     * @return the egress channel for the node's manager clients.
+     */
+    static String egressChannel(final String endpoint)
+    {
+        final String host = endpoint.substring(0, endpoint.lastIndexOf(':'));
+        return host.isEmpty() || "0.0.0.0".equals(host) ? ManagerClient.Context.EGRESS_CHANNEL_DEFAULT :
+            "aeron:udp?endpoint=" + host + ":0";
     }
 }
