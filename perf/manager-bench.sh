@@ -9,10 +9,10 @@
 # alone on the machine. Operations (see ManagerBenchmark): put, txn (CAS), range (linearizable, 10 keys),
 # alloc (extent allocation). Closed loop, CLIENTS concurrent clients, one operation in flight each; HdrHistogram.
 #
-# Durability differs by default and is reported, not hidden: etcd fsyncs its WAL before acknowledging; Cairn's
-# manager acknowledges once a majority has the entry in its archive (page cache; Aeron Archive file sync level 0).
+# Durability is alike by default and reported, not hidden: etcd fsyncs its WAL before acknowledging; Cairn's
+# manager acknowledges once a majority forced the entry to its archive (Aeron Archive file sync level 1, the default).
 # A third run, etcd with its data dir on tmpfs (/dev/shm: fsync returns at once; etcd 3.4 has no --unsafe-no-fsync),
-# is the like-for-like reference for that (set ETCD_TMPFS=0 to skip).
+# shows etcd without the fsync cost (set ETCD_TMPFS=0 to skip).
 #
 # Needs a build (./run.sh or mvn -DskipTests install) and etcd on PATH (apt-get install etcd-server).
 # Leaves nothing running (trap). Results: perf/results/manager-<time>/ (summary.txt, table.txt, .hgrm, logs).
