@@ -51,8 +51,17 @@ class ManagerNetnsPartitionTest
     {
         if (client != null)
         {
+            // Ask it to quit first: a killed client leaves its media driver's directory behind in /dev/shm.
+            if (null != clientIn)
+            {
+                clientIn.println("quit");
+                clientIn.flush();
+            }
+            waitFor(client);
             client.destroyForcibly();
             waitFor(client);
+            org.agrona.IoUtil.delete(new java.io.File(
+                io.cairn.replication.AeronDefaults.aeronDirectory("line-kv-client-" + client.pid())), true);
         }
         if (harness != null)
         {
