@@ -5,17 +5,20 @@ import io.cairn.client.CairnClient;
 import io.cairn.client.ReadResult;
 import io.cairn.manager.ExtentInfo;
 import io.cairn.manager.StreamInfo;
+import io.cairn.replication.BlockFormat;
 import io.cairn.sbe.node.NodeStatus;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
+import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -23,7 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Hedged reads against real processes: with one replica stopped (SIGSTOP) the read is answered by the next replica
  * once the hedge delay passes, long before the node time-out; the stopped replica's late answer, after SIGCONT, is
  * dropped as stale and does not disturb the following reads; with hedging off the read waits out the node time-out
- * and then moves on as before.
+ * and then moves on as before; a block corrupted on one replica is answered intact by another.
  * <p>
  * Real processes on loopback, ports 28000+ (its own range).
  */
@@ -61,7 +64,7 @@ class HedgedReadSystemTest
 
     @Test
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
-    void aStoppedReplicaIsHedgedAroundItsLateAnswerDroppedAndHedgeOffWaitsAsBefore() throws Exception
+    void aStoppedReplicaIsHedgedAroundItsLateAnswerDroppedHedgeOffWaitsAsBeforeAndCorruptionIsNeverReturned() throws Exception
     {
         final Path dir = Path.of("target", "system-test", "hedged-read-" + System.currentTimeMillis())
             .toAbsolutePath();
@@ -143,6 +146,40 @@ class HedgedReadSystemTest
             assertEquals(0, reader.hedgesSent());
             cluster.resumeNode(first);
             paused = -1;
+        }
+
+        // A corrupt copy on one replica is never returned: the read is answered intact by another one.
+        try (CairnClient reader = CairnClient.connect(clientContext()
+            .nodeTimeoutNs(TimeUnit.SECONDS.toNanos(20))
+            .hedgeDelayNs(TimeUnit.MILLISECONDS.toNanos(2))))
+        {
+            final ReadResult result = new ReadResult();
+            for (final int nodeId : extent.replicas())
+            {
+                assertEquals(NodeStatus.OK, reader.read(nodeId, extent.extentId(), offsets[0], result));
+            }
+            flipPayloadByte(first, extent.extentId(), offsets[3]);
+            assertEquals(NodeStatus.CORRUPT, reader.read(first, extent.extentId(), offsets[3], result));
+            assertEquals(NodeStatus.OK, reader.readAnyReplica(extent, offsets[3], result));
+            assertNotEquals(first, result.nodeId());
+            assertEquals(offsets[3], result.blockOffset());
+            assertArrayEquals(block(3), result.payloadBytes());
+        }
+    }
+
+    /** Flips the first payload byte of the block in the node's extent file, under the running node. */
+    void flipPayloadByte(final int nodeId, final long extentId, final long blockOffset) throws Exception
+    {
+        final Path file = cluster.dir().resolve("node-" + nodeId).resolve("disk0").resolve("extents")
+            .resolve(extentId + ".ext");
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw"))
+        {
+            final long at = blockOffset + BlockFormat.BLOCK_HEADER_LENGTH_BYTES;
+            raf.seek(at);
+            final int b = raf.read();
+            raf.seek(at);
+            raf.write(b ^ 0xFF);
+            raf.getFD().sync();
         }
     }
 
