@@ -165,6 +165,42 @@ class HedgedReadSystemTest
             assertEquals(offsets[3], result.blockOffset());
             assertArrayEquals(block(3), result.payloadBytes());
         }
+
+        // Hedged: the first replica is stopped, the hedge replica holds a corrupt copy. Its CORRUPT answer is not
+        // returned; the read waits for the first replica alone, which answers once it is continued.
+        try (CairnClient reader = CairnClient.connect(clientContext()
+            .nodeTimeoutNs(TimeUnit.SECONDS.toNanos(20))
+            .hedgeDelayNs(TimeUnit.MILLISECONDS.toNanos(2))))
+        {
+            final ReadResult result = new ReadResult();
+            for (final int nodeId : extent.replicas())
+            {
+                assertEquals(NodeStatus.OK, reader.read(nodeId, extent.extentId(), offsets[0], result));
+            }
+            flipPayloadByte(second, extent.extentId(), offsets[2]);
+            cluster.pauseNode(first);
+            paused = first;
+            final Thread resumer = Thread.ofPlatform().start(() ->
+            {
+                try
+                {
+                    Thread.sleep(300);
+                    cluster.resumeNode(first);
+                }
+                catch (final Exception ex)
+                {
+                    throw new IllegalStateException(ex);
+                }
+            });
+            final NodeStatus status = reader.readAnyReplica(extent, offsets[2], result);
+            resumer.join();
+            paused = -1;
+            assertEquals(NodeStatus.OK, status);
+            assertEquals(first, result.nodeId());
+            assertArrayEquals(block(2), result.payloadBytes());
+            assertEquals(1, reader.hedgesSent());
+            assertEquals(0, reader.hedgeWins());
+        }
     }
 
     /** Flips the first payload byte of the block in the node's extent file, under the running node. */
