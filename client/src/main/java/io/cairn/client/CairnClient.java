@@ -56,6 +56,11 @@ public final class CairnClient implements AutoCloseable
         public static final int MAX_APPEND_ATTEMPTS_DEFAULT = 4;
         /** Host the client's response subscription binds to; nodes must be able to reach it. */
         public static final String RESPONSE_HOST_DEFAULT = "127.0.0.1";
+        /**
+         * How long a read waits for its replica before it also asks the next replica holding the range (a hedge);
+         * the first valid answer wins. 0 turns hedging off.
+         */
+        public static final long HEDGE_DELAY_NS_DEFAULT = TimeUnit.MILLISECONDS.toNanos(5);
 
         private String managers = MANAGERS_DEFAULT;
         private String aeronDirectoryName;
@@ -63,6 +68,7 @@ public final class CairnClient implements AutoCloseable
         private long managerTimeoutNs = MANAGER_TIMEOUT_NS_DEFAULT;
         private int maxAppendAttempts = MAX_APPEND_ATTEMPTS_DEFAULT;
         private String responseHost = RESPONSE_HOST_DEFAULT;
+        private long hedgeDelayNs = HEDGE_DELAY_NS_DEFAULT;
         private NanoClock nanoClock = SystemNanoClock.INSTANCE;
         private boolean concluded;
 
@@ -142,6 +148,25 @@ public final class CairnClient implements AutoCloseable
         }
 
         /**
+         * @param delayNs how long {@link CairnClient#readAnyReplica} waits for a replica before it sends the same
+         *                read to the next replica holding the range as well and takes whichever valid answer comes
+         *                first; 0 turns hedging off. Hedges go only to replicas the client already has a session
+         *                with, and share the first request's {@link #nodeTimeoutNs(long)} deadline. Must be below
+         *                nodeTimeoutNs.
+         * @return this.
+         */
+        public Context hedgeDelayNs(final long delayNs)
+        {
+            this.hedgeDelayNs = delayNs;
+            return this;
+        }
+
+        public long hedgeDelayNs()
+        {
+            return hedgeDelayNs;
+        }
+
+        /**
          * @param host address the response subscription binds to.
          * @return this.
          */
@@ -190,6 +215,11 @@ public final class CairnClient implements AutoCloseable
             {
                 throw new IllegalArgumentException("maxAppendAttempts=" + maxAppendAttempts + " must be in [1, 100]");
             }
+            if (hedgeDelayNs < 0 || hedgeDelayNs >= nodeTimeoutNs)
+            {
+                throw new IllegalArgumentException("hedgeDelayNs=" + hedgeDelayNs +
+                    " must be 0 (off) or in (0, nodeTimeoutNs=" + nodeTimeoutNs + ")");
+            }
             if (null == responseHost || responseHost.isBlank())
             {
                 throw new IllegalArgumentException("responseHost must be a host name or address");
@@ -213,6 +243,7 @@ public final class CairnClient implements AutoCloseable
 
     private static final long UNKNOWN_LENGTH = -1;
     private static final long NO_FAILURE = Long.MIN_VALUE;
+    private static final int NO_NODE = -1;
     /** A replica whose read timed out or failed is tried last for this long. */
     private static final long READ_SUSPECT_NS = TimeUnit.SECONDS.toNanos(10);
 
@@ -251,6 +282,12 @@ public final class CairnClient implements AutoCloseable
     private long nextCorrelationId = 1;
     private long nextRequestId = 1;
     private final ReadResult checkResult = new ReadResult();
+    /** Replica order of the read in progress: not-suspect first; reused so reads allocate nothing. */
+    private int[] readOrder = new int[NodeProtocol.REPLICA_COUNT];
+    /** Set by {@link #readPair}: whether the hedge replica was asked too (and so counts as tried). */
+    private boolean pairSecondTried;
+    private long hedgesSent;
+    private long hedgeWins;
     private final org.agrona.collections.Long2LongHashMap readFailedAtNs =
         new org.agrona.collections.Long2LongHashMap(NO_FAILURE);
 
@@ -505,6 +542,7 @@ public final class CairnClient implements AutoCloseable
             throw new CairnException(null, "read of extent " + extentId + " at " + blockOffset +
                 " from node " + nodeId + " timed out");
         }
+        result.nodeId(nodeId);
         return status;
     }
 
@@ -605,6 +643,22 @@ public final class CairnClient implements AutoCloseable
     public long staleResponses()
     {
         return adapter.staleResponses();
+    }
+
+    /**
+     * @return reads for which a hedge was sent to a second replica.
+     */
+    public long hedgesSent()
+    {
+        return hedgesSent;
+    }
+
+    /**
+     * @return hedged reads that the hedge replica answered first.
+     */
+    public long hedgeWins()
+    {
+        return hedgeWins;
     }
 
     public void close()
@@ -850,47 +904,193 @@ public final class CairnClient implements AutoCloseable
 
     /**
      * Reads one block from the first replica that answers it intact: a replica that times out, answers CORRUPT or
-     * IO_ERROR, or does not have the extent, makes the client try the next one.
+     * IO_ERROR, or does not have the extent, makes the client try the next one. With hedging on
+     * ({@link Context#hedgeDelayNs(long)}), a replica that has not answered within the hedge delay is not waited
+     * for alone: the same read goes to the next replica too, and the first valid answer (the node checked the
+     * block's CRC32C, and the block is at the offset asked for) wins; the late one is dropped as stale.
      *
      * @param extent      the extent.
      * @param blockOffset start of the block.
-     * @param result      filled with the payload.
+     * @param result      filled with the payload and the replica that answered.
      * @return OK, or the last replica's status (END_OF_EXTENT, OUT_OF_RANGE, CORRUPT...), or null if none answered.
      */
     public NodeStatus readAnyReplica(final ExtentInfo extent, final long blockOffset, final ReadResult result)
     {
-        NodeStatus last = null;
+        final int[] replicas = extent.replicas();
+        if (readOrder.length < replicas.length)
+        {
+            readOrder = new int[replicas.length];
+        }
+        int count = 0;
         // First the replicas that did not fail lately, then (only if needed) those that did.
         for (int pass = 0; pass < 2; pass++)
         {
-            for (final int nodeId : extent.replicas())
+            for (final int nodeId : replicas)
             {
                 final long failedAtNs = readFailedAtNs.get(nodeId);
                 final boolean suspect = NO_FAILURE != failedAtNs &&
                     clock.nanoTime() - failedAtNs < READ_SUSPECT_NS;
-                if (suspect != (pass == 1))
+                if (suspect == (pass == 1))
                 {
-                    continue;
+                    readOrder[count++] = nodeId;
                 }
-                try
-                {
-                    last = read(nodeId, extent.extentId(), blockOffset, result);
-                }
-                catch (final CairnException ex)
-                {
-                    readFailedAtNs.put(nodeId, clock.nanoTime());
-                    last = ex.nodeStatus();
-                    continue;
-                }
-                if (NodeStatus.OK == last || NodeStatus.END_OF_EXTENT == last || NodeStatus.OUT_OF_RANGE == last)
-                {
-                    readFailedAtNs.remove(nodeId);
-                    return last;
-                }
-                readFailedAtNs.put(nodeId, clock.nanoTime());
             }
         }
+        NodeStatus last = null;
+        int i = 0;
+        while (i < count)
+        {
+            final int nodeId = readOrder[i];
+            final int hedgeNodeId = i + 1 < count ? readOrder[i + 1] : NO_NODE;
+            try
+            {
+                last = readPair(nodeId, hedgeNodeId, extent.extentId(), blockOffset, result);
+            }
+            catch (final CairnException ex)
+            {
+                readFailedAtNs.put(nodeId, clock.nanoTime());
+                last = ex.nodeStatus();
+                i++;
+                continue;
+            }
+            if (usableRead(last))
+            {
+                return last;
+            }
+            i += pairSecondTried ? 2 : 1;
+        }
         return last;
+    }
+
+    private static boolean usableRead(final NodeStatus status)
+    {
+        return NodeStatus.OK == status || NodeStatus.END_OF_EXTENT == status || NodeStatus.OUT_OF_RANGE == status;
+    }
+
+    /**
+     * Reads from {@code first}; when hedging is on and {@code first} has not answered within the hedge delay, asks
+     * {@code second} too (only if the client already has a session with it: a handshake now would reuse the one
+     * capture slot). Marks replicas that fail or time out as suspect, clears the one that answers.
+     *
+     * @return the status taken (usable, or the last failure), or null on time-out; {@link #pairSecondTried} says
+     * whether {@code second} was asked.
+     */
+    private NodeStatus readPair(
+        final int first, final int second, final long extentId, final long blockOffset, final ReadResult result)
+    {
+        pairSecondTried = false;
+        final ExtentNodeProxy node = connectedNode(first);
+        final ExtentNodeProxy hedge = ctx.hedgeDelayNs() > 0 && NO_NODE != second ? sessionWith(second) : null;
+        final long correlationId = nextCorrelationId++;
+        final int length = node.encodeRead(correlationId, clientId, extentId, blockOffset);
+        if (null == hedge)
+        {
+            final NodeStatus status = request(node, length, correlationId, result);
+            if (usableRead(status))
+            {
+                readFailedAtNs.remove(first);
+                result.nodeId(first);
+            }
+            else
+            {
+                readFailedAtNs.put(first, clock.nanoTime());
+            }
+            return status;
+        }
+
+        manager.poll();
+        adapter.await(correlationId, result);
+        final long startNs = clock.nanoTime();
+        final long deadlineNs = startNs + ctx.nodeTimeoutNs();
+        final long hedgeAtNs = startNs + ctx.hedgeDelayNs();
+        if (!send(node, length, deadlineNs))
+        {
+            node.handshakeDone(false);
+            readFailedAtNs.put(first, clock.nanoTime());
+            return null;
+        }
+        long hedgeCorrelationId = Long.MIN_VALUE;
+        boolean firstOutstanding = true;
+        boolean secondOutstanding = false;
+        boolean hedgeDue = false;
+        boolean hedgeGivenUp = false;
+        NodeStatus failure = null;
+        idle.reset();
+        while (true)
+        {
+            final int work = responses.poll(assembler, 16);
+            if (adapter.received())
+            {
+                final boolean fromFirst = adapter.answeredCorrelationId() == correlationId;
+                final int answeredNode = fromFirst ? first : second;
+                final NodeStatus status = adapter.status();
+                // An OK must be the block asked for: an answer for another offset is as bad as a corrupt one.
+                if (usableRead(status) && (NodeStatus.OK != status || result.blockOffset() == blockOffset))
+                {
+                    readFailedAtNs.remove(answeredNode);
+                    result.nodeId(answeredNode);
+                    if (!fromFirst)
+                    {
+                        hedgeWins++;
+                    }
+                    return status;
+                }
+                readFailedAtNs.put(answeredNode, clock.nanoTime());
+                failure = usableRead(status) ? NodeStatus.CORRUPT : status;
+                if (fromFirst)
+                {
+                    firstOutstanding = false;
+                }
+                else
+                {
+                    secondOutstanding = false;
+                }
+                if (!firstOutstanding && !secondOutstanding)
+                {
+                    return failure; // both failed, or the first failed before the hedge was due
+                }
+                // Keep waiting for the other one alone; a failed answer never reaches the caller.
+                adapter.await(firstOutstanding ? correlationId : hedgeCorrelationId, result);
+                continue;
+            }
+            if (0 == work)
+            {
+                final long nowNs = clock.nanoTime();
+                if (nowNs - deadlineNs > 0)
+                {
+                    if (firstOutstanding)
+                    {
+                        node.handshakeDone(false);
+                        readFailedAtNs.put(first, nowNs);
+                    }
+                    if (secondOutstanding)
+                    {
+                        hedge.handshakeDone(false);
+                        readFailedAtNs.put(second, nowNs);
+                    }
+                    return failure;
+                }
+                hedgeDue = hedgeDue || nowNs - hedgeAtNs >= 0;
+            }
+            if (hedgeDue && !hedgeGivenUp && !pairSecondTried && firstOutstanding)
+            {
+                final long id = nextCorrelationId++;
+                final long offered = hedge.offer(hedge.encodeRead(id, clientId, extentId, blockOffset));
+                if (offered >= 0)
+                {
+                    hedgeCorrelationId = id;
+                    adapter.alsoAwait(id);
+                    secondOutstanding = true;
+                    pairSecondTried = true;
+                    hedgesSent++;
+                }
+                else if (!ExtentNodeProxy.isRetryable(offered))
+                {
+                    hedgeGivenUp = true; // this hedge cannot be sent; the first request keeps its deadline
+                }
+            }
+            idle.idle(work);
+        }
     }
 
     /**
@@ -973,20 +1173,10 @@ public final class CairnClient implements AutoCloseable
         manager.poll(); // Keep the manager session alive while the client only talks to nodes.
         adapter.await(correlationId, readResult);
         final long deadlineNs = clock.nanoTime() + ctx.nodeTimeoutNs();
-        idle.reset();
-        long result;
-        while ((result = node.offer(length)) < 0)
+        if (!send(node, length, deadlineNs))
         {
-            if (!ExtentNodeProxy.isRetryable(result))
-            {
-                throw new CairnException(null, "send to node " + node.nodeId() + " failed: Aeron result " + result);
-            }
-            if (clock.nanoTime() - deadlineNs > 0)
-            {
-                node.handshakeDone(false);
-                return null;
-            }
-            idle.idle(responses.poll(assembler, 16));
+            node.handshakeDone(false);
+            return null;
         }
         idle.reset();
         while (!adapter.received())
@@ -1000,6 +1190,39 @@ public final class CairnClient implements AutoCloseable
             idle.idle(work);
         }
         return adapter.status();
+    }
+
+    /**
+     * Offers what the proxy just encoded until it is sent or the deadline passes, polling responses meanwhile.
+     *
+     * @return false on time-out.
+     */
+    private boolean send(final ExtentNodeProxy node, final int length, final long deadlineNs)
+    {
+        idle.reset();
+        long result;
+        while ((result = node.offer(length)) < 0)
+        {
+            if (!ExtentNodeProxy.isRetryable(result))
+            {
+                throw new CairnException(null, "send to node " + node.nodeId() + " failed: Aeron result " + result);
+            }
+            if (clock.nanoTime() - deadlineNs > 0)
+            {
+                return false;
+            }
+            idle.idle(responses.poll(assembler, 16));
+        }
+        return true;
+    }
+
+    /**
+     * @return the node's proxy when the client has a session with it at its current endpoint, else null.
+     */
+    private ExtentNodeProxy sessionWith(final int nodeId)
+    {
+        final ExtentNodeProxy node = nodes.get(nodeId);
+        return null != node && node.handshakeDone() && node.endpoint().equals(nodeEndpoints.get(nodeId)) ? node : null;
     }
 
     private String describe(final NodeStatus status, final String what)

@@ -17,7 +17,8 @@ import org.agrona.DirectBuffer;
  * Decodes extent node responses arriving on the client's response subscription and captures the one
  * the client is waiting for. Responses to earlier, abandoned requests are counted and dropped.
  * <p>
- * The client has one request outstanding at a time, so one capture slot is enough.
+ * The client has one request outstanding at a time, so one capture slot is enough; a hedged read adds a second
+ * awaited correlation id for the same slot, and whichever answer comes first fills it (the other is then stale).
  */
 final class NodeResponseAdapter implements FragmentHandler
 {
@@ -31,6 +32,8 @@ final class NodeResponseAdapter implements FragmentHandler
     private final SealExtentResponseDecoder sealDecoder = new SealExtentResponseDecoder();
 
     private long awaitedCorrelationId = Long.MIN_VALUE;
+    private long hedgeCorrelationId = Long.MIN_VALUE;
+    private long answeredCorrelationId = Long.MIN_VALUE;
     private boolean received;
     private NodeStatus status;
     private String errorMessage;
@@ -46,10 +49,25 @@ final class NodeResponseAdapter implements FragmentHandler
     void await(final long correlationId, final ReadResult readResult)
     {
         this.awaitedCorrelationId = correlationId;
+        this.hedgeCorrelationId = Long.MIN_VALUE;
         this.readResult = readResult;
         this.received = false;
         this.status = null;
         this.errorMessage = "";
+    }
+
+    /**
+     * Also accepts the answer to a hedge of the awaited read, sent to another replica; the first to arrive wins.
+     */
+    void alsoAwait(final long correlationId)
+    {
+        this.hedgeCorrelationId = correlationId;
+    }
+
+    /** @return the correlation id of the captured answer (the awaited one or its hedge). */
+    long answeredCorrelationId()
+    {
+        return answeredCorrelationId;
     }
 
     boolean received()
@@ -225,11 +243,12 @@ final class NodeResponseAdapter implements FragmentHandler
 
     private boolean matches(final long correlationId)
     {
-        if (correlationId != awaitedCorrelationId || received)
+        if (received || (correlationId != awaitedCorrelationId && correlationId != hedgeCorrelationId))
         {
             staleResponses++;
             return false;
         }
+        answeredCorrelationId = correlationId;
         return true;
     }
 

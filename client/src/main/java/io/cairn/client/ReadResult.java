@@ -14,6 +14,7 @@ public final class ReadResult
     private long blockOffset;
     private long nextOffset;
     private long commitLength;
+    private int nodeId = -1;
 
     ExpandableArrayBuffer payloadBuffer()
     {
@@ -26,6 +27,19 @@ public final class ReadResult
         this.blockOffset = blockOffset;
         this.nextOffset = nextOffset;
         this.commitLength = commitLength;
+    }
+
+    void nodeId(final int nodeId)
+    {
+        this.nodeId = nodeId;
+    }
+
+    /**
+     * @return the replica that answered this read (with hedging, the one whose answer came first).
+     */
+    public int nodeId()
+    {
+        return nodeId;
     }
 
     /**
