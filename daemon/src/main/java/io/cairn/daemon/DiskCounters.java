@@ -10,7 +10,9 @@ import org.agrona.concurrent.status.AtomicCounter;
  * {@code cairn-node stat} (see {@link DiskStat}) reads them from another process while the node runs.
  * <p>
  * Written by the disk's {@link DiskIoAgent} with release stores (single writer), except {@link #corruptBlocks}
- * and {@link #ioErrors}, which the store's thread also bumps, with atomic increments.
+ * and {@link #ioErrors}, which the store's thread also bumps, and the repair counters ({@link #scrubRepairedBlocks},
+ * {@link #repairFailures}, {@link #repairQueueDrops}), which the repair worker and the producers of repair requests
+ * bump: those use atomic increments.
  */
 public final class DiskCounters implements AutoCloseable
 {
@@ -55,7 +57,13 @@ public final class DiskCounters implements AutoCloseable
         /** Distinct bad blocks the scrubber found (each also counts in CORRUPT_BLOCKS once). */
         SCRUB_BAD_BLOCKS,
         /** Completed scrubber passes over every sealed extent of the disk. */
-        SCRUB_PASSES
+        SCRUB_PASSES,
+        /** Bad blocks of sealed extents rewritten from a good replica and verified (see BlockRepairAgent). */
+        SCRUB_REPAIRED_BLOCKS,
+        /** Repairs that ended without a verified rewrite (no good copy, refused copy, I/O error, ...). */
+        REPAIR_FAILURES,
+        /** Repair requests dropped because the repair queue was full (the scrubber finds the block again). */
+        REPAIR_QUEUE_DROPS
     }
 
     static
@@ -106,6 +114,9 @@ public final class DiskCounters implements AutoCloseable
     final AtomicCounter scrubbedBlocks;
     final AtomicCounter scrubBadBlocks;
     final AtomicCounter scrubPasses;
+    final AtomicCounter scrubRepairedBlocks;
+    final AtomicCounter repairFailures;
+    final AtomicCounter repairQueueDrops;
     /** A block write's submission to the covering fdatasync's completion (recorded by the disk agent only). */
     final LatencyHistogram writeDurableLatency;
     /** One fdatasync's submission to its completion (recorded by the disk agent only). */
@@ -144,6 +155,9 @@ public final class DiskCounters implements AutoCloseable
         scrubbedBlocks = all[Kind.SCRUBBED_BLOCKS.ordinal()];
         scrubBadBlocks = all[Kind.SCRUB_BAD_BLOCKS.ordinal()];
         scrubPasses = all[Kind.SCRUB_PASSES.ordinal()];
+        scrubRepairedBlocks = all[Kind.SCRUB_REPAIRED_BLOCKS.ordinal()];
+        repairFailures = all[Kind.REPAIR_FAILURES.ordinal()];
+        repairQueueDrops = all[Kind.REPAIR_QUEUE_DROPS.ordinal()];
         final String labels = "node=" + nodeId + " disk=" + diskIndex + " dir=" + dir;
         writeDurableLatency = new LatencyHistogram(allocator::allocate, Metric.DISK_WRITE_DURABLE_LATENCY, labels);
         syncLatency = new LatencyHistogram(allocator::allocate, Metric.DISK_SYNC_LATENCY, labels);

@@ -5,6 +5,7 @@ import io.cairn.bindings.Errno;
 import io.cairn.bindings.IoRing;
 import io.cairn.bindings.NativeIoException;
 import io.cairn.replication.BlockFormat;
+import io.cairn.replication.NodeProtocol;
 import io.cairn.replication.Verify;
 import io.cairn.sbe.node.NodeStatus;
 import org.agrona.collections.Int2ObjectHashMap;
@@ -70,6 +71,11 @@ public final class DiskIoAgent implements Agent
     private static final long FSYNC_TAG = 1L << 40;
     private static final long STATE_TAG = 1L << 41;
     private static final long SCRUB_TAG = 1L << 42;
+    private static final long REPAIR_TAG = 1L << 43;
+    private static final int REPAIR_READ = 0;
+    private static final int REPAIR_WRITE = 1;
+    private static final int REPAIR_SYNC = 2;
+    private static final int REPAIR_READ_BACK = 3;
     private static final long TAG_VALUE_MASK = 0xFFFF_FFFFL;
 
     /**
@@ -155,6 +161,9 @@ public final class DiskIoAgent implements Agent
 
         /** @param fd a sealed file. @return its sealed length. */
         long sealedLength(int fd);
+
+        /** @param fd a sealed file. @return its extent's stream (repair requests name it). */
+        long streamId(int fd);
     }
 
     private final int diskIndex;
@@ -187,6 +196,16 @@ public final class DiskIoAgent implements Agent
     private int activeFileCount;
     private int opsInFlight;
     private boolean directorySyncPending;
+    // Block repair (BlockRepairAgent): null until enableRepair; the agent's thread only, except the RepairIo slot.
+    private BlockRepairQueue repairQueue;
+    private AlignedBufferPool repairPool;
+    private RepairIo repairIo;
+    private ExtentFile repairFile;
+    private boolean repairReadBackDue;
+    private boolean repairWriteDone;
+    private boolean repairSyncDone;
+    private int repairWriteResult;
+    private int repairSyncResult;
 
     /**
      * @param diskIndex index of this data directory.
@@ -388,6 +407,10 @@ public final class DiskIoAgent implements Agent
             engine.submit();
         }
         work += answerInOrder();
+        if (null != repairIo)
+        {
+            work += doRepairWork();
+        }
         if (null != scrubber)
         {
             // After the foreground work: a scrub read only ever runs beside it, one chunk at a time.
@@ -479,6 +502,10 @@ public final class DiskIoAgent implements Agent
         if (null != scrubPool)
         {
             scrubPool.close();
+        }
+        if (null != repairPool)
+        {
+            repairPool.close();
         }
     }
 
@@ -714,6 +741,12 @@ public final class DiskIoAgent implements Agent
 
     private void onCompletion(final long userData, final int result)
     {
+        if ((userData & REPAIR_TAG) != 0)
+        {
+            opsInFlight--;
+            onRepairCompletion((int)(userData & TAG_VALUE_MASK), result);
+            return;
+        }
         if (userData == SCRUB_TAG)
         {
             scrubber.onCompletion(result);
@@ -967,7 +1000,196 @@ public final class DiskIoAgent implements Agent
         if (c.status == NodeStatus.CORRUPT)
         {
             counters.corruptBlocks.increment();
+            requestRepair(c);
         }
+    }
+
+    /**
+     * Turn on block repair before the agent starts: bad blocks of sealed extents that a read or the scrubber finds
+     * are offered to {@code queue}, and the returned slot carries the repair worker's reads and rewrites of this
+     * disk (one at a time, in a buffer of its own).
+     *
+     * @param queue the node's repair queue.
+     * @return this disk's repair slot.
+     */
+    RepairIo enableRepair(final BlockRepairQueue queue)
+    {
+        Verify.verify(null == repairIo, "repair enabled twice", diskIndex);
+        repairQueue = queue;
+        repairPool = new AlignedBufferPool(1, config.maxBlockLengthBytes());
+        final int index = repairPool.acquire();
+        repairIo = new RepairIo(diskIndex, repairPool.address(index),
+            repairPool.segment(index).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN), repairPool.bufferLengthBytes());
+        if (null != scrubber)
+        {
+            scrubber.repairQueue(queue);
+        }
+        return repairIo;
+    }
+
+    /** A read found a corrupt block: a sealed extent's block can be rewritten from another replica. */
+    private void requestRepair(final IoCommand c)
+    {
+        final ExtentFile file = null == repairQueue ? null : files.get(c.fd);
+        if (null != file && file.state.sealed && !repairQueue.offer(diskIndex, c.extentId, file.header.page.streamId,
+            c.blockOffset, c.blockLengthBytes, 0))
+        {
+            counters.repairQueueDrops.increment();
+        }
+    }
+
+    /**
+     * Takes the repair worker's request when the ring has room beside the foreground (its ops count as the agent's
+     * own, so every bound on ops in flight holds), or submits the read-back of a rewritten block.
+     */
+    private int doRepairWork() throws NativeIoException
+    {
+        final RepairIo io = repairIo;
+        if (repairReadBackDue)
+        {
+            if (opsInFlight + 1 > maxOpsInFlight)
+            {
+                return 0;
+            }
+            repairReadBackDue = false;
+            Verify.verify(engine.prepareRead(repairFile.fd, io.address, io.lengthBytes, io.blockOffset,
+                REPAIR_TAG | REPAIR_READ_BACK, false), "ring full preparing repair read-back", diskIndex);
+            opsInFlight++;
+            engine.submit();
+            return 1;
+        }
+        final int state = io.state();
+        if ((state != RepairIo.READ_REQUESTED && state != RepairIo.WRITE_REQUESTED) || opsInFlight + 2 > maxOpsInFlight)
+        {
+            return 0;
+        }
+        final ExtentFile file = fileOf(io.extentId);
+        final long sealedLength = null == file ? -1 : file.state.sealedLength;
+        if (null == file)
+        {
+            io.answer(RepairIo.NO_EXTENT, 0, -1, "extent " + io.extentId + " is not on disk " + diskIndex);
+            return 1;
+        }
+        if (!file.state.sealed)
+        {
+            io.answer(RepairIo.NOT_SEALED, 0, -1, "extent " + io.extentId + " is not sealed");
+            return 1;
+        }
+        final boolean write = state == RepairIo.WRITE_REQUESTED;
+        if (write && diskState == STATE_FAILED)
+        {
+            io.answer(RepairIo.DISK_FAILED, 0, sealedLength, "disk " + diskIndex + " failed");
+            return 1;
+        }
+        final long offset = io.blockOffset;
+        if (0 == io.lengthBytes && !write && offset < sealedLength)
+        {
+            io.lengthBytes = (int)Math.min(io.capacityBytes, sealedLength - offset);
+        }
+        final int length = io.lengthBytes;
+        if (offset < BlockFormat.EXTENT_HEADER_LENGTH_BYTES || (offset & (NodeProtocol.BLOCK_ALIGNMENT_BYTES - 1)) != 0 ||
+            length <= 0 || (length & (NodeProtocol.BLOCK_ALIGNMENT_BYTES - 1)) != 0 || length > io.capacityBytes ||
+            offset + length > sealedLength)
+        {
+            io.answer(RepairIo.OUT_OF_RANGE, 0, sealedLength, "[" + offset + ", " + (offset + length) +
+                ") is not aligned or not inside the sealed length " + sealedLength);
+            return 1;
+        }
+        repairFile = file;
+        io.state(RepairIo.IN_FLIGHT);
+        if (write)
+        {
+            repairWriteDone = false;
+            repairSyncDone = false;
+            // Linked: the kernel starts the fdatasync when the write completes; a failed write cancels it.
+            Verify.verify(engine.prepareWrite(file.fd, io.address, length, offset, REPAIR_TAG | REPAIR_WRITE, true),
+                "ring full preparing repair write", diskIndex);
+            Verify.verify(engine.prepareFdatasync(file.fd, REPAIR_TAG | REPAIR_SYNC, false),
+                "ring full preparing repair fdatasync", diskIndex);
+            opsInFlight += 2;
+        }
+        else
+        {
+            Verify.verify(engine.prepareRead(file.fd, io.address, length, offset, REPAIR_TAG | REPAIR_READ, false),
+                "ring full preparing repair read", diskIndex);
+            opsInFlight++;
+        }
+        engine.submit();
+        return 1;
+    }
+
+    private void onRepairCompletion(final int phase, final int result)
+    {
+        final RepairIo io = repairIo;
+        final long sealedLength = repairFile.state.sealedLength;
+        switch (phase)
+        {
+            case REPAIR_READ ->
+            {
+                if (result < 0)
+                {
+                    counters.ioErrors.increment();
+                }
+                io.answer(result < 0 ? RepairIo.IO_ERROR : RepairIo.OK, Math.max(0, result), sealedLength,
+                    result < 0 ? "repair read result " + result : null);
+            }
+            case REPAIR_WRITE ->
+            {
+                repairWriteDone = true;
+                repairWriteResult = result;
+                finishRepairWrite();
+            }
+            case REPAIR_SYNC ->
+            {
+                repairSyncDone = true;
+                repairSyncResult = result;
+                finishRepairWrite();
+            }
+            default ->
+            {
+                if (result != io.lengthBytes)
+                {
+                    counters.ioErrors.increment();
+                }
+                io.answer(result == io.lengthBytes ? RepairIo.OK : RepairIo.IO_ERROR, Math.max(0, result), sealedLength,
+                    result == io.lengthBytes ? null : "repair read-back result " + result);
+            }
+        }
+    }
+
+    /** Both the rewrite and its fdatasync completed: read it back, or fail the disk as any write error does. */
+    private void finishRepairWrite()
+    {
+        if (!repairWriteDone || !repairSyncDone)
+        {
+            return;
+        }
+        final RepairIo io = repairIo;
+        if (repairWriteResult != io.lengthBytes || repairSyncResult != 0)
+        {
+            // A sealed file that cannot be rewritten or synced is on a failing disk: nothing more is written there.
+            counters.ioErrors.increment();
+            setDiskState(STATE_FAILED);
+            io.answer(RepairIo.IO_ERROR, 0, repairFile.state.sealedLength, repairWriteResult != io.lengthBytes ?
+                "repair write result " + repairWriteResult : "repair fdatasync result " + repairSyncResult);
+            return;
+        }
+        counters.fsyncs.incrementRelease();
+        counters.bytesWritten.getAndAddRelease(io.lengthBytes);
+        repairReadBackDue = true;
+    }
+
+    /** @return the open file of the extent, or null (a scan of the open files: repairs are rare). */
+    private ExtentFile fileOf(final long extentId)
+    {
+        for (final ExtentFile file : files.values())
+        {
+            if (file.header.page.extentId == extentId)
+            {
+                return file;
+            }
+        }
+        return null;
     }
 
     private void syncDirectory()
@@ -1015,6 +1237,11 @@ public final class DiskIoAgent implements Agent
         public long sealedLength(final int fd)
         {
             return files.get(fd).state.sealedLength;
+        }
+
+        public long streamId(final int fd)
+        {
+            return files.get(fd).header.page.streamId;
         }
     }
 

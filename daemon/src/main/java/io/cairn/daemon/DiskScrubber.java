@@ -36,6 +36,8 @@ final class DiskScrubber
     static final int READ_BYTES = 128 * 1024;
 
     private static final long MAX_REFILL_NS = 1_000_000_000L;
+    /** Where a block header keeps its epoch (BlockFormat's layout: the header's last field). */
+    private static final int EPOCH_FIELD_OFFSET = BlockFormat.BLOCK_HEADER_LENGTH_BYTES - Integer.BYTES;
 
     private final int diskIndex;
     private final IoEngine engine;
@@ -66,6 +68,10 @@ final class DiskScrubber
     private int readLength;
     private int wholeBlockBytes;
     private boolean inBadRun;
+    private long streamId;
+    /** Epoch of the last block of this extent verified whole (1 before the first: no block has a lower one). */
+    private int lastGoodEpoch;
+    private BlockRepairQueue repairQueue;
 
     /**
      * @param diskIndex      for reports.
@@ -97,6 +103,15 @@ final class DiskScrubber
         this.byteBuffer = byteBuffer;
         this.chunkBytes = byteBuffer.capacity() & -NodeProtocol.BLOCK_ALIGNMENT_BYTES;
         this.view = new UnsafeBuffer(address, byteBuffer.capacity());
+    }
+
+    /**
+     * @param queue where bad blocks are offered for repair (on every pass they are found bad, so a block whose repair
+     *              failed is retried at the scrub rate; the report itself stays once per block).
+     */
+    void repairQueue(final BlockRepairQueue queue)
+    {
+        this.repairQueue = queue;
     }
 
     /** @return whether a scrub read is in the kernel (its buffer must outlive it). */
@@ -185,6 +200,8 @@ final class DiskScrubber
         }
         fd = next;
         extentId = sealed.extentId(next);
+        streamId = sealed.streamId(next);
+        lastGoodEpoch = 1;
         position = BlockFormat.EXTENT_HEADER_LENGTH_BYTES;
         end = sealed.sealedLength(next);
         inBadRun = false;
@@ -214,6 +231,7 @@ final class DiskScrubber
                 {
                     inBadRun = true;
                     report(offset, "block header does not check");
+                    offerRepair(offset, 0); // its length is unknown here: the good copy's decides
                 }
                 offset += NodeProtocol.BLOCK_ALIGNMENT_BYTES;
                 continue;
@@ -240,14 +258,25 @@ final class DiskScrubber
             if (BlockFormat.verifyBlockAt(byteBuffer, view, crc, at, extentId, offset, blockLength) < 0)
             {
                 report(offset, "CRC32C mismatch");
+                offerRepair(offset, blockLength);
             }
             else
             {
                 counters.scrubbedBlocks.incrementRelease();
+                lastGoodEpoch = view.getInt(at + EPOCH_FIELD_OFFSET, java.nio.ByteOrder.LITTLE_ENDIAN);
             }
             offset += blockLength;
         }
         position = Math.min(Math.max(offset, chunkStart + NodeProtocol.BLOCK_ALIGNMENT_BYTES), end);
+    }
+
+    private void offerRepair(final long offset, final int blockLengthHint)
+    {
+        if (null != repairQueue &&
+            !repairQueue.offer(diskIndex, extentId, streamId, offset, blockLengthHint, lastGoodEpoch))
+        {
+            counters.repairQueueDrops.increment();
+        }
     }
 
     private void report(final long offset, final String why)

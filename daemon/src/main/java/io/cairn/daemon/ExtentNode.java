@@ -79,7 +79,12 @@ public final class ExtentNode implements AutoCloseable
     private ManagerHeartbeat heartbeat;
     /** Re-replication worker: null when the node runs without a manager. */
     private ExtentRecoveryAgent recovery;
+    /** Block repair: queue and per-disk slots made with the disk agents; the worker starts with the manager. */
+    private BlockRepairQueue repairQueue;
+    private RepairIo[] repairIos;
+    private BlockRepairAgent repair;
     private final List<RecoveredExtent> recovered;
+    private DiskCounters[] diskCounters;
     // --- metrics, health and error log (issue 7): wiring only, the classes live in io.cairn.replication.metrics ---
     private ErrorLogFile errorLog;
     private MetricsEndpoint metricsEndpoint;
@@ -143,6 +148,16 @@ public final class ExtentNode implements AutoCloseable
                     disks[d].markFailed();
                 }
             }
+            if (null != ctx.managers())
+            {
+                // Before the agents start (their threads see the queue); repair needs the manager's replica lists.
+                repairQueue = new BlockRepairQueue();
+                repairIos = new RepairIo[disks.length];
+                for (int d = 0; d < disks.length; d++)
+                {
+                    repairIos[d] = disks[d].enableRepair(repairQueue);
+                }
+            }
             store = new IoUringReplicaStore(disks, dirs, ctx.extentSizeBytes(),
                 ctx.maxBlockLengthBytes() - BlockFormat.BLOCK_HEADER_LENGTH_BYTES, recovered);
             conductor = new ReplicationConductor(ctx.replication()
@@ -182,6 +197,11 @@ public final class ExtentNode implements AutoCloseable
             }
             CloseHelper.quietCloseAll(aeron, driver);
             throw ex;
+        }
+        diskCounters = new DiskCounters[disks.length];
+        for (int d = 0; d < disks.length; d++)
+        {
+            diskCounters[d] = disks[d].counters();
         }
         startAgents(new ReplicationAgent(aeron, conductor, SystemNanoClock.INSTANCE), disks);
     }
@@ -316,6 +336,11 @@ public final class ExtentNode implements AutoCloseable
                     .nodeTimeoutMs(Math.min(ExtentRecoveryAgent.Context.NODE_TIMEOUT_MS_DEFAULT,
                         ctx.recoveryLeaseMs() / 4))
                     .log(ctx.log()), ctx.managers(), node.driver.aeronDirectoryName(), null);
+                node.repair = BlockRepairAgent.start(new BlockRepairAgent.Context()
+                    .nodeId(ctx.nodeId())
+                    .blocksPerSecond(ctx.repairBlocksPerSecond())
+                    .log(ctx.log()), node.repairQueue, node.repairIos, node.diskCounters, ctx.managers(),
+                    node.driver.aeronDirectoryName(), ctx.endpoint().substring(0, ctx.endpoint().lastIndexOf(':')));
             }
         }
         catch (final Exception ex)
@@ -453,6 +478,7 @@ public final class ExtentNode implements AutoCloseable
     public void close()
     {
         CloseHelper.quietClose(recovery); // Its Aeron clients use this node's driver: close them first.
+        CloseHelper.quietClose(repair); // Likewise; and it waits on the disk agents, which stop next.
         CloseHelper.quietClose(heartbeat);
         CloseHelper.closeAll(runners);
         closeObservability();
@@ -610,6 +636,7 @@ public final class ExtentNode implements AutoCloseable
         private boolean formatIfEmpty;
         private long shutdownDrainMs = SHUTDOWN_DRAIN_MS_DEFAULT;
         private long scrubBytesPerSecond;
+        private int repairBlocksPerSecond = BlockRepairAgent.Context.BLOCKS_PER_SECOND_DEFAULT;
         private long recoveryPollMs = ExtentRecoveryAgent.Context.POLL_INTERVAL_MS_DEFAULT;
         private long recoveryLeaseMs = ExtentRecoveryAgent.Context.CLAIM_LEASE_MS_DEFAULT;
         private boolean fixedBuffers;
@@ -831,6 +858,23 @@ public final class ExtentNode implements AutoCloseable
         public long scrubBytesPerSecond()
         {
             return scrubBytesPerSecond;
+        }
+
+        /**
+         * @param count repairs of bad blocks (from a good replica) started per second at most
+         *              (--repair-blocks-per-sec); default {@link BlockRepairAgent.Context#BLOCKS_PER_SECOND_DEFAULT}.
+         * @return this.
+         */
+        public Context repairBlocksPerSecond(final int count)
+        {
+            this.repairBlocksPerSecond = count;
+            return this;
+        }
+
+        /** @return repairs started per second at most. */
+        public int repairBlocksPerSecond()
+        {
+            return repairBlocksPerSecond;
         }
 
         /** @param fixed register each disk's buffers with io_uring (--fixed-buffers). @return this. */

@@ -88,6 +88,11 @@ public final class ExtentNodeConfig
             ExtentNode.Context::scrubBytesPerSecond).unit("bytes/s").range(0, Long.MAX_VALUE)
             .doc("Average rate of the background scrubber that re-reads and verifies every block of sealed " +
             "extents; 0 turns it off.");
+        t.intOption("repair-blocks-per-sec", ExtentNode.Context::repairBlocksPerSecond,
+            ExtentNode.Context::repairBlocksPerSecond).unit("blocks/s")
+            .range(1, BlockRepairAgent.Context.BLOCKS_PER_SECOND_MAX)
+            .doc("Most repairs per second of bad blocks of sealed extents (found by a read or the scrubber), each " +
+            "rewritten in place from a good replica. Needs managers (the replica lists).");
         t.enumOption("threading", (c, v) -> c.threading(ExtentNode.Threading.valueOf(v)),
             (c) -> null == c.threading() ? null : c.threading().name(), "SHARED", "DEDICATED")
             .doc("SHARED: every agent (driver, replication, disks) on one thread, for small machines. DEDICATED: " +

@@ -52,6 +52,15 @@ public enum Metric
     /** Scrubber passes. */
     DISK_SCRUB_PASSES(4217, "cairn_disk_scrub_passes_total", Type.COUNTER,
         "Completed scrubber passes over every sealed extent of the disk"),
+    /** Repaired blocks. */
+    DISK_SCRUB_REPAIRED_BLOCKS(4218, "cairn_disk_scrub_repaired_blocks_total", Type.COUNTER,
+        "Bad blocks of sealed extents rewritten from a good replica and verified"),
+    /** Failed repairs. */
+    DISK_REPAIR_FAILURES(4219, "cairn_disk_repair_failures_total", Type.COUNTER,
+        "Repairs of bad blocks that ended without a verified rewrite (no good copy, refused copy, I/O error)"),
+    /** Repair queue drops. */
+    DISK_REPAIR_QUEUE_DROPS(4220, "cairn_disk_repair_queue_drops_total", Type.COUNTER,
+        "Repair requests dropped because the repair queue was full"),
     /** Write durable latency. */
     DISK_WRITE_DURABLE_LATENCY(4230, "cairn_disk_write_durable_latency_seconds", Type.HISTOGRAM,
         "From a block write's submission to io_uring to the fdatasync covering it completing"),
