@@ -393,7 +393,8 @@ public final class BlockRepairAgent implements AutoCloseable
         final Outcome previous = state.outcome;
         state.outcome = outcome;
         state.retryNotBeforeNs = clock.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ctx.retryBackoffMs);
-        if (previous != outcome)
+        // Once per block and outcome; a duplicate request that finds the block already repaired says nothing new.
+        if (previous != outcome && !(Outcome.ALREADY_GOOD == outcome && Outcome.REPAIRED == previous))
         {
             ctx.log.println("cairn-node " + ctx.nodeId + ": repair: " + request + ": " + outcome +
                 (detail.isEmpty() ? "" : ": " + detail));
