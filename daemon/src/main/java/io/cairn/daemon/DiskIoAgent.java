@@ -57,6 +57,11 @@ import java.util.zip.CRC32C;
  * Bounds: ops in flight (reads, writes, checkpoints, fdatasyncs) never exceed the ring's submission slots (one
  * kept for the scrubber); at most {@link #CHECKPOINTS_IN_FLIGHT_MAX} checkpoints are in flight; commands in the
  * agent never exceed {@link Config#bufferCount}.
+ * <p>
+ * Block repair ({@link #enableRepair}): one request at a time from the {@link BlockRepairAgent} through a
+ * {@link RepairIo} slot, taken only when its ops fit beside the foreground's (they count among the ops in flight):
+ * a read of a sealed extent's region, or a rewrite of one block linked to its fdatasync and then read back. Reads
+ * that find a sealed block corrupt offer it to the repair queue.
  */
 public final class DiskIoAgent implements Agent
 {

@@ -22,6 +22,11 @@ import java.util.zip.CRC32C;
  * table). A header that does not check is resynchronised on: every block records its own offset, so the
  * scrubber steps page by page to the next valid header.
  * <p>
+ * With repair on ({@link #repairQueue}), every bad block found is also offered to the node's
+ * {@link BlockRepairQueue}, on every pass (the report stays once per block), with its length when its header gave
+ * one and the epoch of the last block before it that verified whole: a header too damaged to give a length is
+ * rebuilt with that epoch, which lies between its neighbours' (epochs never decrease along an extent).
+ * <p>
  * Single-threaded (the agent's thread); allocates nothing after construction except the report's message.
  */
 final class DiskScrubber
