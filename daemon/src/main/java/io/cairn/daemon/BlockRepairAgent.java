@@ -420,6 +420,11 @@ public final class BlockRepairAgent implements AutoCloseable
     {
         final long extentId = request.extentId;
         final long offset = request.blockOffset;
+        // The slot, its fields and its buffer are the disk's until it answered an earlier (timed-out) request.
+        if (!awaitSlotFree(io))
+        {
+            return Outcome.LOCAL_FAILED;
+        }
         // 1. This copy, as it is now: still bad? How much of its header can be trusted?
         io.extentId = extentId;
         io.blockOffset = offset;
@@ -528,12 +533,14 @@ public final class BlockRepairAgent implements AutoCloseable
             final NodeStatus status = peers.read(replica, endpoint, extentId, offset, payload);
             if (NodeStatus.OK != status)
             {
-                why.append(" node ").append(replica).append(": ").append(null == status ? "no answer" : status).append(';');
+                why.append(" node ").append(replica).append(": ").append(null == status ? "no answer" : status)
+                    .append(';');
                 continue;
             }
             final int length = peers.payloadLengthBytes();
             final long next = peers.nextOffset();
-            final int blockLength = length > 0 && length <= payload.capacity() ? BlockFormat.blockLengthBytes(length) : -1;
+            final int blockLength = length > 0 && length <= payload.capacity() ?
+                BlockFormat.blockLengthBytes(length) : -1;
             // The good copy must be this block: start here, end inside the sealed length, and agree with this header.
             if (blockLength < 0 || next != offset + blockLength || next > sealedLength ||
                 (headerTrusted ? length != headerPayload :
@@ -568,20 +575,32 @@ public final class BlockRepairAgent implements AutoCloseable
         return refused ? Outcome.COPY_REFUSED : Outcome.NO_GOOD_COPY;
     }
 
-    /** @return null when the disk agent ran the I/O, else the failure (with {@link #detail}). */
-    private Outcome localIo(final RepairIo io, final int requested)
+    /** @return true once the slot is free (IDLE, or an earlier request answered); false on time-out. */
+    private boolean awaitSlotFree(final RepairIo io)
     {
         final long deadlineNs = clock.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ctx.localTimeoutMs);
-        // A request abandoned after a time-out may still be the disk's: its buffer is not ours until it is answered.
         while (RepairIo.IDLE != io.state() && RepairIo.DONE != io.state())
         {
             if (!running || clock.nanoTime() - deadlineNs > 0)
             {
                 detail = "disk " + io.diskIndex + " still busy with an earlier repair";
-                return Outcome.LOCAL_FAILED;
+                return false;
             }
             LockSupport.parkNanos(50_000);
         }
+        io.state(RepairIo.IDLE);
+        return true;
+    }
+
+    /**
+     * Publish a request whose fields (and buffer) are filled, and wait for the disk agent's answer.
+     *
+     * @return null when the disk agent ran the I/O, else the failure (with {@link #detail}).
+     */
+    private Outcome localIo(final RepairIo io, final int requested)
+    {
+        final long deadlineNs = clock.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ctx.localTimeoutMs);
+        Verify.verify(RepairIo.IDLE == io.state(), "repair slot not free", io.diskIndex);
         io.state(requested);
         while (RepairIo.DONE != io.state())
         {

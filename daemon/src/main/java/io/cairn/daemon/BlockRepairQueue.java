@@ -14,13 +14,13 @@ import java.nio.ByteBuffer;
 /**
  * The node's queue of pending block repairs: bad blocks of sealed extents found by a disk's scrubber or by a read,
  * waiting for the {@link BlockRepairAgent}. Many producers (every disk agent, on its own thread), one consumer (the
- * repair worker). Bounded ({@link #CAPACITY_REQUESTS}); an offer never blocks and never allocates (fixed-size records
- * in an Agrona ring buffer). A request that does not fit is dropped and counted by the producer
- * ({@code repair_queue_drops}): the scrubber finds the block again on its next pass, so nothing is lost for good.
+ * repair worker). Bounded: a fixed ring of at least {@link #CAPACITY_REQUESTS} requests; an offer never blocks and
+ * never allocates (fixed-size records in an Agrona ring buffer). A request that does not fit is dropped and counted by
+ * the producer ({@code repair_queue_drops}): the scrubber finds the block again on its next pass.
  */
 final class BlockRepairQueue
 {
-    /** Requests the queue holds at most. */
+    /** Requests the queue holds at least (the ring rounds its length up to a power of two). */
     static final int CAPACITY_REQUESTS = 64;
 
     private static final int MSG_TYPE_ID = 1;

@@ -1092,7 +1092,8 @@ public final class DiskIoAgent implements Agent
             io.lengthBytes = (int)Math.min(io.capacityBytes, sealedLength - offset);
         }
         final int length = io.lengthBytes;
-        if (offset < BlockFormat.EXTENT_HEADER_LENGTH_BYTES || (offset & (NodeProtocol.BLOCK_ALIGNMENT_BYTES - 1)) != 0 ||
+        if (offset < BlockFormat.EXTENT_HEADER_LENGTH_BYTES ||
+            (offset & (NodeProtocol.BLOCK_ALIGNMENT_BYTES - 1)) != 0 ||
             length <= 0 || (length & (NodeProtocol.BLOCK_ALIGNMENT_BYTES - 1)) != 0 || length > io.capacityBytes ||
             offset + length > sealedLength)
         {

@@ -18,7 +18,7 @@ final class RepairIo
 {
     /** Free: the worker may fill a request. */
     static final int IDLE = 0;
-    /** Read {@code [blockOffset, blockOffset + lengthBytes)} of the sealed extent (0: as much as fits, up to the sealed length). */
+    /** Read {@code [blockOffset, blockOffset + lengthBytes)} of the sealed extent (0: as much as fits, to its end). */
     static final int READ_REQUESTED = 1;
     /** Write the buffer's {@code lengthBytes} at {@code blockOffset}, fdatasync, read it back into the buffer. */
     static final int WRITE_REQUESTED = 2;

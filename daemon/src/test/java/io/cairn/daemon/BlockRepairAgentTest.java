@@ -489,7 +489,8 @@ class BlockRepairAgentTest
         }
 
         public NodeStatus seal(
-            final int nodeId, final String endpoint, final long extentId, final long ownerRevision, final long sealLength)
+            final int nodeId, final String endpoint, final long extentId, final long ownerRevision,
+            final long sealLength)
         {
             throw new UnsupportedOperationException();
         }
