@@ -226,6 +226,7 @@ public final class BlockRepairAgent implements AutoCloseable
     private final UnsafeBuffer payload;
     private final Map<BlockKey, BlockState> blocks = new HashMap<>();
     private final Map<Long, Integer> unrepairedPerExtent = new HashMap<>();
+    private final java.util.Set<Long> reportedUnrepairable = new java.util.HashSet<>();
     private final long[] outcomes = new long[Outcome.values().length];
     private RecoveryPeers peers;
     private Thread thread;
@@ -380,6 +381,7 @@ public final class BlockRepairAgent implements AutoCloseable
             {
                 blocks.clear();
                 unrepairedPerExtent.clear();
+                reportedUnrepairable.clear();
                 if (!forgetLogged)
                 {
                     forgetLogged = true;
@@ -402,13 +404,14 @@ public final class BlockRepairAgent implements AutoCloseable
         final boolean nowFailed = !outcome.success && (null == previous || previous.success);
         final boolean diskFailed = Outcome.LOCAL_FAILED == outcome &&
             counters[key.diskIndex()].diskState.get() == DiskCounters.STATE_FAILED;
-        if (nowFailed || diskFailed)
+        final long extentId = key.extentId();
+        if ((nowFailed || diskFailed) && !reportedUnrepairable.contains(extentId))
         {
-            final int count = unrepairedPerExtent.merge(key.extentId(), nowFailed ? 1 : 0, Integer::sum);
-            if ((count == UNREPAIRABLE_BLOCKS && nowFailed) || (diskFailed && count < Integer.MAX_VALUE))
+            final int count = unrepairedPerExtent.merge(extentId, nowFailed ? 1 : 0, Integer::sum);
+            if (count >= UNREPAIRABLE_BLOCKS || diskFailed)
             {
-                unrepairedPerExtent.put(key.extentId(), Integer.MAX_VALUE); // reported once
-                ctx.log.println("cairn-node " + ctx.nodeId + ": repair: replica of extent " + key.extentId() +
+                reportedUnrepairable.add(extentId); // once per extent
+                ctx.log.println("cairn-node " + ctx.nodeId + ": repair: replica of extent " + extentId +
                     " on disk " + key.diskIndex() + " is UNREPAIRABLE (" + (diskFailed ? "the disk is FAILED" :
                     count + " blocks could not be repaired") + "): it needs re-replication; the manager has no " +
                     "request for one replica yet, see docs/operating/disks.md");

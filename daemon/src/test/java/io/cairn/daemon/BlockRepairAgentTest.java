@@ -188,6 +188,26 @@ class BlockRepairAgentTest
     }
 
     @Test
+    void anExtentWithManyUnrepairableBlocksIsReportedOnce() throws Exception
+    {
+        peers.put(GOOD_PEER, PeerBehaviour.CORRUPT);
+        peers.put(OTHER_PEER, PeerBehaviour.CORRUPT);
+        startWithRepair(64L * 1024 * 1024);
+        for (int i = 0; i < BLOCKS; i++)
+        {
+            flipByte(offsets[i] + BlockFormat.BLOCK_HEADER_LENGTH_BYTES);
+        }
+        startDiskThread();
+
+        runUntil(() -> counter(DiskCounters.Kind.SCRUB_PASSES) >= 3 &&
+            counter(DiskCounters.Kind.REPAIR_FAILURES) >= BlockRepairAgent.UNREPAIRABLE_BLOCKS);
+        stopDiskThread();
+        assertEquals(BLOCKS, repair.outcomes(BlockRepairAgent.Outcome.NO_GOOD_COPY), logBytes.toString());
+        assertEquals(1, DiskScrubberTest.occurrences(logBytes.toString(), "UNREPAIRABLE"), logBytes.toString());
+        assertEquals(0, counter(DiskCounters.Kind.SCRUB_REPAIRED_BLOCKS));
+    }
+
+    @Test
     void aPeerAnsweringAnotherBlockOrOtherBytesIsRefused() throws Exception
     {
         flipByte(offsets[4] + BlockFormat.BLOCK_HEADER_LENGTH_BYTES + 3);
