@@ -780,7 +780,8 @@ public final class CairnClient implements AutoCloseable
     }
 
     /**
-     * @return reads for which a hedge was sent to a second replica.
+     * @return hedges sent: read requests sent while an earlier replica asked by the same read was still pending (at
+     * most the replica count minus one per read; a retry after every earlier replica failed is not a hedge).
      */
     public long hedgesSent()
     {
@@ -788,11 +789,43 @@ public final class CairnClient implements AutoCloseable
     }
 
     /**
-     * @return hedged reads that the hedge replica answered first.
+     * @return reads answered by a hedge.
      */
     public long hedgeWins()
     {
         return hedgeWins;
+    }
+
+    /**
+     * @return sessions with extent nodes held now (at most {@link Context#maxNodeSessions()}).
+     */
+    public int nodeSessions()
+    {
+        return sessions.size();
+    }
+
+    /**
+     * @return sessions with extent nodes opened so far (a re-opened one counts again).
+     */
+    public long nodeSessionsOpened()
+    {
+        return sessions.sessionsOpened();
+    }
+
+    /**
+     * @return sessions closed for being unused for {@link Context#sessionIdleTimeoutNs()}.
+     */
+    public long nodeSessionsClosedIdle()
+    {
+        return sessions.sessionsClosedIdle();
+    }
+
+    /**
+     * @return sessions closed to make room under {@link Context#maxNodeSessions()}.
+     */
+    public long nodeSessionsEvicted()
+    {
+        return sessions.sessionsEvicted();
     }
 
     public void close()
@@ -1141,7 +1174,8 @@ public final class CairnClient implements AutoCloseable
         {
             final ExtentNodeProxy node = connectedNode(nodeId);
             final long correlationId = nextCorrelationId++;
-            status = request(node, node.encodeRead(correlationId, clientId, extentId, blockOffset), correlationId, result);
+            final int length = node.encodeRead(correlationId, clientId, extentId, blockOffset);
+            status = request(node, length, correlationId, result);
         }
         catch (final CairnException ex)
         {

@@ -273,7 +273,8 @@ final class NodeSessions implements NodeResponseAdapter.ConnectListener, AutoClo
             }
             catch (final AeronException ex)
             {
-                fail(node, NodeStatus.BAD_REQUEST, "the media driver refused the publication: " + ex.getMessage(), nowNs);
+                fail(node, NodeStatus.BAD_REQUEST, "the media driver refused the publication: " + ex.getMessage(),
+                    nowNs);
                 return 1;
             }
             if (null == publication)
