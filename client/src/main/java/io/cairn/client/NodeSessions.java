@@ -39,7 +39,8 @@ final class NodeSessions implements NodeResponseAdapter.ConnectListener, AutoClo
     private final LongSupplier correlationIds;
     private final Int2ObjectHashMap<ExtentNodeProxy> byNodeId = new Int2ObjectHashMap<>();
     private long nextUseSequence = 1;
-    private long nextIdleCheckNs = Long.MIN_VALUE;
+    private long nextIdleCheckNs;
+    private boolean idleChecked;
     private int handshakesInProgress;
     private long sessionsOpened;
     private long sessionsClosedIdle;
@@ -158,10 +159,11 @@ final class NodeSessions implements NodeResponseAdapter.ConnectListener, AutoClo
      */
     void closeIdle(final long nowNs)
     {
-        if (nowNs - nextIdleCheckNs < 0)
+        if (idleChecked && nowNs - nextIdleCheckNs < 0)
         {
             return;
         }
+        idleChecked = true;
         nextIdleCheckNs = nowNs + idleTimeoutNs / IDLE_CHECKS_PER_TIMEOUT;
         final Iterator<ExtentNodeProxy> it = byNodeId.values().iterator();
         while (it.hasNext())
