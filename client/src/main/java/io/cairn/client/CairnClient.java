@@ -1097,7 +1097,7 @@ public final class CairnClient implements AutoCloseable
         final ExtentInfo extent, final int preferredIndex, final long endOffset, final long blockOffset,
         final ReadResult result)
     {
-        final int count = orderReplicas(extent.replicas(), preferredIndex);
+        final int count = orderReplicas(extent, preferredIndex);
         if (ctx.hedgeDelayNs() > 0)
         {
             return readHedged(extent.extentId(), count, blockOffset, endOffset, result);
@@ -1119,22 +1119,23 @@ public final class CairnClient implements AutoCloseable
      *
      * @return how many.
      */
-    private int orderReplicas(final int[] replicas, final int preferredIndex)
+    private int orderReplicas(final ExtentInfo extent, final int preferredIndex)
     {
-        Verify.verify(replicas.length >= 1 && replicas.length <= NodeResponseAdapter.MAX_AWAITED_IDS,
-            "replicas of an extent", replicas.length);
-        if (readOrder.length < replicas.length)
+        final int replicaCount = extent.replicaCount();
+        Verify.verify(replicaCount >= 1 && replicaCount <= NodeResponseAdapter.MAX_AWAITED_IDS,
+            "replicas of an extent", replicaCount);
+        if (readOrder.length < replicaCount)
         {
-            readOrder = new int[replicas.length];
-            readNodes = new ExtentNodeProxy[replicas.length];
+            readOrder = new int[replicaCount];
+            readNodes = new ExtentNodeProxy[replicaCount];
         }
         final long nowNs = clock.nanoTime();
         int count = 0;
         for (int pass = 0; pass < 2; pass++)
         {
-            for (int k = 0; k < replicas.length; k++)
+            for (int k = 0; k < replicaCount; k++)
             {
-                final int nodeId = replicas[(preferredIndex + k) % replicas.length];
+                final int nodeId = extent.replica((preferredIndex + k) % replicaCount);
                 final long failedAtNs = readFailedAtNs.get(nodeId);
                 final boolean suspect = NO_FAILURE != failedAtNs && nowNs - failedAtNs < READ_SUSPECT_NS;
                 if (suspect == (pass == 1))

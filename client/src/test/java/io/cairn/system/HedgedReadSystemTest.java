@@ -248,8 +248,29 @@ class HedgedReadSystemTest
             assertArrayEquals(block(1), result.payloadBytes());
             assertEquals(3, reader.nodeSessions());
             assertTrue(reader.nodeSessionsEvicted() >= 1);
+
+            // The hedged read path allocates nothing per read once its sessions are up: of a few windows of reads,
+            // one allocates nothing (the JVM's own one-off work may show in one window, a per-read cost in all).
+            for (int i = 0; i < 200; i++)
+            {
+                assertEquals(NodeStatus.OK, reader.readAnyReplica(extent, offsets[i % 2], result));
+            }
+            long minAllocatedBytes = Long.MAX_VALUE;
+            for (int window = 0; window < 3; window++)
+            {
+                final long before = THREADS.getCurrentThreadAllocatedBytes();
+                for (int i = 0; i < 100; i++)
+                {
+                    reader.readAnyReplica(extent, offsets[i % 2], result);
+                }
+                minAllocatedBytes = Math.min(minAllocatedBytes, THREADS.getCurrentThreadAllocatedBytes() - before);
+            }
+            assertEquals(0, minAllocatedBytes, "bytes allocated by 100 hedged reads");
         }
     }
+
+    static final com.sun.management.ThreadMXBean THREADS =
+        (com.sun.management.ThreadMXBean)java.lang.management.ManagementFactory.getThreadMXBean();
 
     /** Flips the first payload byte of the block in the node's extent file, under the running node. */
     void flipPayloadByte(final int nodeId, final long extentId, final long blockOffset) throws Exception
