@@ -1324,7 +1324,9 @@ public final class CairnClient implements AutoCloseable
 
     /**
      * Replica i answered validly. The replicas still pending did not answer within a hedge delay while it did: they
-     * are tried last for a while, so a stalled node costs a hedge delay once, not on every read.
+     * are tried last for a while, so a stalled node costs a hedge delay once, not on every read; and the sessions of
+     * those asked are voided (as on a time-out), since a node that restarted drops requests from clients it does not
+     * know: without a new handshake, hedges would always answer for it and it would never be asked to connect again.
      */
     private NodeStatus readWon(
         final int i, final NodeStatus status, final int count, final long nowNs, final ReadResult result)
@@ -1338,9 +1340,14 @@ public final class CairnClient implements AutoCloseable
         }
         for (int j = 0; j < readReleased && j < count; j++)
         {
-            if (0 == (readDoneMask & (1L << j)))
+            final long bit = 1L << j;
+            if (0 == (readDoneMask & bit))
             {
                 readFailedAtNs.put(readOrder[j], nowNs);
+                if (0 != (readAskedMask & bit))
+                {
+                    readNodes[j].handshakeDone(false);
+                }
             }
         }
         return status;

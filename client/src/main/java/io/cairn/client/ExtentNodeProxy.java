@@ -2,6 +2,7 @@ package io.cairn.client;
 
 import io.aeron.ExclusivePublication;
 import io.aeron.Publication;
+import io.cairn.replication.Verify;
 import io.cairn.sbe.node.AppendRequestEncoder;
 import io.cairn.sbe.node.ConnectRequestEncoder;
 import io.cairn.sbe.node.ExtentStatusRequestEncoder;
@@ -243,16 +244,13 @@ final class ExtentNodeProxy implements AutoCloseable
     }
 
     /**
-     * @param done false voids the session (a request timed out: the node may have lost it), so the next use
-     *             hand-shakes again; true is only for {@link #connected()}'s callers.
+     * @param done must be false: voids the session (a request got no answer: the node may have lost it, e.g. it
+     *             restarted), so the next use hand-shakes again. A session comes up only through {@link #connected()}.
      */
     void handshakeDone(final boolean done)
     {
-        if (done)
-        {
-            sessionState = SessionState.CONNECTED;
-        }
-        else if (SessionState.CONNECTED == sessionState)
+        Verify.verify(!done, "a session comes up only through the node's answer to its Connect");
+        if (SessionState.CONNECTED == sessionState)
         {
             sessionState = SessionState.NOT_CONNECTED;
         }
