@@ -1421,17 +1421,25 @@ public final class CairnClient implements AutoCloseable
         if (!node.handshakeDone())
         {
             manager.poll(); // Keep the manager session alive while the client only talks to nodes.
+            final long deadlineNs = nowNs + ctx.nodeTimeoutNs();
             idle.reset();
-            while (!node.handshakeDone() && ExtentNodeProxy.SessionState.FAILED != node.sessionState())
+            while (!node.handshakeDone())
             {
-                final int work = responses.poll(assembler, 16) + sessions.doWork(clock.nanoTime());
+                final long timeNs = clock.nanoTime();
+                final boolean failed = ExtentNodeProxy.SessionState.FAILED == node.sessionState();
+                if (timeNs - deadlineNs > 0 || (failed && null != node.connectStatus()))
+                {
+                    final String what = "connect to node " + nodeId + " at " + endpoint;
+                    throw new CairnException(node.connectStatus(), failed ? what + " failed: " +
+                        node.connectFailure() : describe(null, what)); // the handshake goes on in the background
+                }
+                if (failed)
+                {
+                    // A handshake started ahead of need timed out before this call's own time is up: try again.
+                    sessions.open(nodeId, endpoint, timeNs, true);
+                }
+                final int work = responses.poll(assembler, 16) + sessions.doWork(timeNs);
                 idle.idle(work);
-            }
-            if (!node.handshakeDone())
-            {
-                final String what = "connect to node " + nodeId + " at " + endpoint;
-                throw new CairnException(node.connectStatus(), null == node.connectStatus() ?
-                    what + " failed: " + node.connectFailure() : describe(node.connectStatus(), what));
             }
         }
         return node;
