@@ -30,6 +30,8 @@ public final class CairnCli
     static final int EXIT_OK = 0;
     static final int EXIT_FAILED = 1;
     static final int EXIT_USAGE = 2;
+    /** {@code stream read} without {@code --replica}: any replica answers each block. */
+    private static final int ANY_REPLICA = -1;
 
     static final String USAGE = """
         usage: cairn [--managers 0=host:port,1=host:port,2=host:port] [--timeout-ms N] [--json]
@@ -46,7 +48,8 @@ public final class CairnCli
                                            on all 3 replicas (max %d bytes per block)
           stream read STREAM_ID [--replica 0|1|2] [--out PATH]
                                            read every block (CRC32C checked by the node), list them, and
-                                           with --out write the payloads there, concatenated
+                                           with --out write the payloads there, concatenated; from any
+                                           replica (hedged), or with --replica from that one alone
           stream seal STREAM_ID            take ownership, fence and seal the tail on its replicas at the
                                            smallest commit length, and have the manager add a new tail
           extent info EXTENT_ID            the manager's record and each replica's commit length, sealed
@@ -285,7 +288,7 @@ public final class CairnCli
             case "read":
             {
                 final String replicaFlag = takeOption(args, "--replica");
-                final int replica = null == replicaFlag ? 0 :
+                final int replica = null == replicaFlag ? ANY_REPLICA :
                     (int)parseLong("--replica", replicaFlag, 0, NodeProtocol.REPLICA_COUNT - 1);
                 final String outPath = takeOption(args, "--out");
                 final long streamId = parseLong("STREAM_ID", positional(args, "STREAM_ID"), 1, Long.MAX_VALUE);
@@ -450,7 +453,7 @@ public final class CairnCli
         {
             final long[] bytes = { 0 };
             final IOException[] failure = { null };
-            final long blocks = client.readStream(streamId, replica, (extentId, blockOffset, payload, length) ->
+            final CairnClient.BlockHandler handler = (extentId, blockOffset, payload, length) ->
             {
                 if (scratch[0].length < length)
                 {
@@ -469,12 +472,16 @@ public final class CairnCli
                 {
                     failure[0] = ex;
                 }
-            });
+            };
+            // --replica reads that replica alone (the diagnostic); without it, any replica, hedged, primary first.
+            final long blocks = ANY_REPLICA == replica ? client.readStream(streamId, 0, handler) :
+                client.readStreamFromReplica(streamId, replica, handler);
             if (null != failure[0])
             {
                 throw failure[0];
             }
-            out.println("read " + blocks + " blocks, " + bytes[0] + " bytes from replica " + replica +
+            out.println("read " + blocks + " blocks, " + bytes[0] + " bytes from " +
+                (ANY_REPLICA == replica ? "any replica" : "replica " + replica) +
                 (null == outPath ? "" : " into " + outPath));
         }
         return EXIT_OK;

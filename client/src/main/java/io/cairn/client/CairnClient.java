@@ -11,6 +11,7 @@ import io.cairn.manager.ManagerEndpoints;
 import io.cairn.manager.StreamInfo;
 import io.cairn.replication.AeronDefaults;
 import io.cairn.replication.NodeProtocol;
+import io.cairn.replication.Verify;
 import io.cairn.sbe.node.NodeStatus;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
@@ -61,6 +62,15 @@ public final class CairnClient implements AutoCloseable
          * the first valid answer wins. 0 turns hedging off.
          */
         public static final long HEDGE_DELAY_NS_DEFAULT = TimeUnit.MILLISECONDS.toNanos(5);
+        /**
+         * Most extent node sessions the client holds at once (each is a publication with its own term buffers); the
+         * least recently used one is closed to make room.
+         */
+        public static final int MAX_NODE_SESSIONS_DEFAULT = 16;
+        /** Largest {@link #maxNodeSessions(int)} accepted. */
+        public static final int MAX_NODE_SESSIONS_LIMIT = 1024;
+        /** A session with an extent node unused for this long is closed. */
+        public static final long SESSION_IDLE_TIMEOUT_NS_DEFAULT = TimeUnit.SECONDS.toNanos(60);
 
         private String managers = MANAGERS_DEFAULT;
         private String aeronDirectoryName;
@@ -69,6 +79,8 @@ public final class CairnClient implements AutoCloseable
         private int maxAppendAttempts = MAX_APPEND_ATTEMPTS_DEFAULT;
         private String responseHost = RESPONSE_HOST_DEFAULT;
         private long hedgeDelayNs = HEDGE_DELAY_NS_DEFAULT;
+        private int maxNodeSessions = MAX_NODE_SESSIONS_DEFAULT;
+        private long sessionIdleTimeoutNs = SESSION_IDLE_TIMEOUT_NS_DEFAULT;
         private NanoClock nanoClock = SystemNanoClock.INSTANCE;
         private boolean concluded;
 
@@ -148,10 +160,11 @@ public final class CairnClient implements AutoCloseable
         }
 
         /**
-         * @param delayNs how long {@link CairnClient#readAnyReplica} waits for a replica before it sends the same
-         *                read to the next replica holding the range as well and takes whichever valid answer comes
-         *                first; 0 turns hedging off. Hedges go only to replicas the client already has a session
-         *                with, and share the first request's {@link #nodeTimeoutNs(long)} deadline. Must be below
+         * @param delayNs how long {@link CairnClient#readAnyReplica} (and {@link CairnClient#readStream} per block)
+         *                waits for a replica before it sends the same read to the next replica holding the range as
+         *                well, and again after each further delay or failure, each replica at most once; the first
+         *                valid answer wins. All share one {@link #nodeTimeoutNs(long)} deadline. 0 turns hedging
+         *                off (replicas are then tried one after another, each with its own time-out). Must be below
          *                nodeTimeoutNs.
          * @return this.
          */
@@ -164,6 +177,39 @@ public final class CairnClient implements AutoCloseable
         public long hedgeDelayNs()
         {
             return hedgeDelayNs;
+        }
+
+        /**
+         * @param sessions most extent node sessions held at once, in [{@link NodeProtocol#REPLICA_COUNT},
+         *                 {@link #MAX_NODE_SESSIONS_LIMIT}]: a read opens sessions with every replica of its extent
+         *                 ahead of need, so fewer than the replica count could not hold them.
+         * @return this.
+         */
+        public Context maxNodeSessions(final int sessions)
+        {
+            this.maxNodeSessions = sessions;
+            return this;
+        }
+
+        public int maxNodeSessions()
+        {
+            return maxNodeSessions;
+        }
+
+        /**
+         * @param timeoutNs a session with an extent node unused for this long is closed; above nodeTimeoutNs, so a
+         *                  request in flight never loses its session.
+         * @return this.
+         */
+        public Context sessionIdleTimeoutNs(final long timeoutNs)
+        {
+            this.sessionIdleTimeoutNs = timeoutNs;
+            return this;
+        }
+
+        public long sessionIdleTimeoutNs()
+        {
+            return sessionIdleTimeoutNs;
         }
 
         /**
@@ -220,6 +266,16 @@ public final class CairnClient implements AutoCloseable
                 throw new IllegalArgumentException("hedgeDelayNs=" + hedgeDelayNs +
                     " must be 0 (off) or in (0, nodeTimeoutNs=" + nodeTimeoutNs + ")");
             }
+            if (maxNodeSessions < NodeProtocol.REPLICA_COUNT || maxNodeSessions > MAX_NODE_SESSIONS_LIMIT)
+            {
+                throw new IllegalArgumentException("maxNodeSessions=" + maxNodeSessions + " must be in [" +
+                    NodeProtocol.REPLICA_COUNT + ", " + MAX_NODE_SESSIONS_LIMIT + "]");
+            }
+            if (sessionIdleTimeoutNs <= nodeTimeoutNs)
+            {
+                throw new IllegalArgumentException("sessionIdleTimeoutNs=" + sessionIdleTimeoutNs +
+                    " must be above nodeTimeoutNs=" + nodeTimeoutNs);
+            }
             if (null == responseHost || responseHost.isBlank())
             {
                 throw new IllegalArgumentException("responseHost must be a host name or address");
@@ -246,6 +302,11 @@ public final class CairnClient implements AutoCloseable
     private static final int NO_NODE = -1;
     /** A replica whose read timed out or failed is tried last for this long. */
     private static final long READ_SUSPECT_NS = TimeUnit.SECONDS.toNanos(10);
+    /**
+     * Fragments a hedged read takes per poll: one, so that a failed answer is looked at (and the slot re-armed)
+     * before the next answer of the same read is decoded; with more, that answer would find the slot full.
+     */
+    private static final int HEDGED_READ_FRAGMENT_LIMIT = 1;
 
     /** What the client knows of a stream it writes to. */
     private static final class StreamState
@@ -273,10 +334,10 @@ public final class CairnClient implements AutoCloseable
     private final String responseChannel;
     private final long clientId;
     private final UnsafeBuffer sendBuffer;
-    private final NodeResponseAdapter adapter = new NodeResponseAdapter();
+    private final NodeResponseAdapter adapter = new NodeResponseAdapter(this::onConnectResponse);
     private final FragmentAssembler assembler = new FragmentAssembler(adapter);
     private final IdleStrategy idle = AeronDefaults.idleStrategy();
-    private final Int2ObjectHashMap<ExtentNodeProxy> nodes = new Int2ObjectHashMap<>();
+    private final NodeSessions sessions;
     private final Int2ObjectHashMap<String> nodeEndpoints = new Int2ObjectHashMap<>();
     private final Long2ObjectHashMap<StreamState> streams = new Long2ObjectHashMap<>();
     private long nextCorrelationId = 1;
@@ -284,8 +345,17 @@ public final class CairnClient implements AutoCloseable
     private final ReadResult checkResult = new ReadResult();
     /** Replica order of the read in progress: not-suspect first; reused so reads allocate nothing. */
     private int[] readOrder = new int[NodeProtocol.REPLICA_COUNT];
-    /** Set by {@link #readPair}: whether the hedge replica was asked too (and so counts as tried). */
-    private boolean pairSecondTried;
+    /** The sessions of {@link #readOrder}'s replicas for the hedged read in progress (null: no address known). */
+    private ExtentNodeProxy[] readNodes = new ExtentNodeProxy[NodeProtocol.REPLICA_COUNT];
+    /** Hedged read in progress, bit i for readOrder[i]: asked; answered or failed; asked as a hedge. */
+    private long readAskedMask;
+    private long readDoneMask;
+    private long readHedgeMask;
+    /** How many of readOrder the hedged read in progress may ask so far, and when it may ask one more. */
+    private int readReleased;
+    private long readNextReleaseNs;
+    /** The last failure status of the hedged read in progress (null: none answered). */
+    private NodeStatus readFailure;
     private long hedgesSent;
     private long hedgeWins;
     private final org.agrona.collections.Long2LongHashMap readFailedAtNs =
@@ -332,6 +402,13 @@ public final class CairnClient implements AutoCloseable
         this.aeron = aeron;
         this.manager = manager;
         this.responses = responses;
+        this.sessions = new NodeSessions(aeron, clientId, responseChannel, sendBuffer, ctx.maxNodeSessions(),
+            ctx.nodeTimeoutNs(), ctx.sessionIdleTimeoutNs(), () -> nextCorrelationId++);
+    }
+
+    private boolean onConnectResponse(final long correlationId, final int nodeId, final NodeStatus status)
+    {
+        return sessions.onConnectResponse(correlationId, nodeId, status);
     }
 
     /**
@@ -522,7 +599,9 @@ public final class CairnClient implements AutoCloseable
     }
 
     /**
-     * Reads one block from one replica; the node verifies its CRC32C before answering.
+     * Reads one block from one replica; the node verifies its CRC32C before answering. By design this never hedges
+     * and never moves to another replica: it is the diagnostic "read from this node" call (checking a replica,
+     * comparing replicas). Reads that only want the data use {@link #readAnyReplica} or {@link #readStream}.
      *
      * @param nodeId      replica to read from.
      * @param extentId    extent holding the block.
@@ -547,7 +626,8 @@ public final class CairnClient implements AutoCloseable
     }
 
     /**
-     * Receives blocks in stream order from {@link #readStream(long, int, BlockHandler)}.
+     * Receives blocks in stream order from {@link #readStream(long, int, BlockHandler)} and
+     * {@link #readStreamFromReplica(long, int, BlockHandler)}.
      */
     @FunctionalInterface
     public interface BlockHandler
@@ -562,8 +642,57 @@ public final class CairnClient implements AutoCloseable
     }
 
     /**
-     * Reads a whole stream, extent by extent, from one replica position of each extent: sealed extents up to
-     * their sealed length, the tail up to the commit length its replica reports.
+     * Reads a whole stream in order, extent by extent, each block through the same (hedged) any-replica path as
+     * {@link #readAnyReplica}: sealed extents up to their sealed length, the tail up to the commit length reported
+     * by the replica that answers its first read. A replica that is slow, fails, or is behind (answers the end below
+     * a sealed length) is read around; corrupt data is never passed on.
+     *
+     * @param streamId     stream to read.
+     * @param replicaIndex the replica position asked first for each block (0: the primary, 1 or 2: a secondary),
+     *                     unless it failed lately.
+     * @param handler      receives every block.
+     * @return blocks read.
+     * @throws CairnException when no replica answers a block validly before the end, naming where.
+     */
+    public long readStream(final long streamId, final int replicaIndex, final BlockHandler handler)
+    {
+        checkReplicaIndex(replicaIndex);
+        final StreamInfo info = streamInfo(streamId);
+        final ReadResult result = new ReadResult();
+        long blocks = 0;
+        for (final ExtentInfo extent : info.extents())
+        {
+            long endOffset = extent.sealed() ? extent.sealedLength() : UNKNOWN_LENGTH;
+            long offset = NodeProtocol.FIRST_BLOCK_OFFSET;
+            while (UNKNOWN_LENGTH == endOffset || offset < endOffset)
+            {
+                final NodeStatus status = readAnyReplica(extent, replicaIndex, endOffset, offset, result);
+                if (UNKNOWN_LENGTH == endOffset)
+                {
+                    // The tail's first read: empty (or never written), else it ends where that replica's data ends.
+                    if (NodeStatus.END_OF_EXTENT == status || NodeStatus.NO_SUCH_EXTENT == status)
+                    {
+                        break;
+                    }
+                    endOffset = NodeStatus.OK == status ? result.commitLength() : endOffset;
+                }
+                if (NodeStatus.OK != status)
+                {
+                    throw new CairnException(status, describe(status, "read of stream " + streamId + " extent " +
+                        extent.extentId() + " at offset " + offset + " from any replica"));
+                }
+                handler.onBlock(extent.extentId(), offset, result.payload(), result.lengthBytes());
+                blocks++;
+                offset = result.nextOffset();
+            }
+        }
+        return blocks;
+    }
+
+    /**
+     * Reads a whole stream, extent by extent, from one replica position of each extent and no other: sealed
+     * extents up to their sealed length, the tail up to the commit length its replica reports. The diagnostic
+     * form of {@link #readStream} (it checks that replica position holds every block), like {@link #read}.
      *
      * @param streamId     stream to read.
      * @param replicaIndex 0 for each extent's primary, 1 or 2 for a secondary.
@@ -571,13 +700,9 @@ public final class CairnClient implements AutoCloseable
      * @return blocks read.
      * @throws CairnException on any status other than OK before the end (e.g. CORRUPT), naming where.
      */
-    public long readStream(final long streamId, final int replicaIndex, final BlockHandler handler)
+    public long readStreamFromReplica(final long streamId, final int replicaIndex, final BlockHandler handler)
     {
-        if (replicaIndex < 0 || replicaIndex >= NodeProtocol.REPLICA_COUNT)
-        {
-            throw new IllegalArgumentException("replicaIndex=" + replicaIndex + " must be in [0, " +
-                (NodeProtocol.REPLICA_COUNT - 1) + "]");
-        }
+        checkReplicaIndex(replicaIndex);
         final StreamInfo info = streamInfo(streamId);
         final ReadResult result = new ReadResult();
         long blocks = 0;
@@ -600,6 +725,15 @@ public final class CairnClient implements AutoCloseable
             }
         }
         return blocks;
+    }
+
+    private static void checkReplicaIndex(final int replicaIndex)
+    {
+        if (replicaIndex < 0 || replicaIndex >= NodeProtocol.REPLICA_COUNT)
+        {
+            throw new IllegalArgumentException("replicaIndex=" + replicaIndex + " must be in [0, " +
+                (NodeProtocol.REPLICA_COUNT - 1) + "]");
+        }
     }
 
     private long tailLength(final int nodeId, final long extentId)
@@ -646,7 +780,8 @@ public final class CairnClient implements AutoCloseable
     }
 
     /**
-     * @return reads for which a hedge was sent to a second replica.
+     * @return hedges sent: read requests sent while an earlier replica asked by the same read was still pending (at
+     * most the replica count minus one per read; a retry after every earlier replica failed is not a hedge).
      */
     public long hedgesSent()
     {
@@ -654,17 +789,48 @@ public final class CairnClient implements AutoCloseable
     }
 
     /**
-     * @return hedged reads that the hedge replica answered first.
+     * @return reads answered by a hedge.
      */
     public long hedgeWins()
     {
         return hedgeWins;
     }
 
+    /**
+     * @return sessions with extent nodes held now (at most {@link Context#maxNodeSessions()}).
+     */
+    public int nodeSessions()
+    {
+        return sessions.size();
+    }
+
+    /**
+     * @return sessions with extent nodes opened so far (a re-opened one counts again).
+     */
+    public long nodeSessionsOpened()
+    {
+        return sessions.sessionsOpened();
+    }
+
+    /**
+     * @return sessions closed for being unused for {@link Context#sessionIdleTimeoutNs()}.
+     */
+    public long nodeSessionsClosedIdle()
+    {
+        return sessions.sessionsClosedIdle();
+    }
+
+    /**
+     * @return sessions closed to make room under {@link Context#maxNodeSessions()}.
+     */
+    public long nodeSessionsEvicted()
+    {
+        return sessions.sessionsEvicted();
+    }
+
     public void close()
     {
-        CloseHelper.quietCloseAll(nodes.values());
-        nodes.clear();
+        CloseHelper.quietClose(sessions);
         CloseHelper.quietCloseAll(manager, responses, aeron, driver);
     }
 
@@ -904,192 +1070,303 @@ public final class CairnClient implements AutoCloseable
 
     /**
      * Reads one block from the first replica that answers it intact: a replica that times out, answers CORRUPT or
-     * IO_ERROR, or does not have the extent, makes the client try the next one. With hedging on
-     * ({@link Context#hedgeDelayNs(long)}), a replica that has not answered within the hedge delay is not waited
-     * for alone: the same read goes to the next replica too, and the first valid answer (the node checked the
-     * block's CRC32C, and the block is at the offset asked for) wins; the late one is dropped as stale.
+     * IO_ERROR, answers another offset, or does not have the extent, makes the client try the next one; corrupt data
+     * is never returned. With hedging on ({@link Context#hedgeDelayNs(long)}) the read starts opening a session with
+     * every replica of the extent without blocking, asks the first, and asks the next one too whenever a hedge delay
+     * passes without a valid answer or an asked replica fails, each replica at most once, all under one
+     * {@link Context#nodeTimeoutNs(long)} deadline; the first valid answer wins and later ones are dropped as stale.
+     * Replicas that failed or timed out lately, or were still pending when another won, are asked last.
      *
      * @param extent      the extent.
      * @param blockOffset start of the block.
      * @param result      filled with the payload and the replica that answered.
-     * @return OK, or the last replica's status (END_OF_EXTENT, OUT_OF_RANGE, CORRUPT...), or null if none answered.
+     * @return OK, or END_OF_EXTENT / OUT_OF_RANGE (below a sealed extent's length only when every replica says so),
+     * or the last replica's failure (CORRUPT, NO_SUCH_EXTENT...), or null if none answered.
      */
     public NodeStatus readAnyReplica(final ExtentInfo extent, final long blockOffset, final ReadResult result)
     {
-        final int[] replicas = extent.replicas();
-        if (readOrder.length < replicas.length)
+        return readAnyReplica(extent, 0, extent.sealed() ? extent.sealedLength() : UNKNOWN_LENGTH, blockOffset, result);
+    }
+
+    /**
+     * @param preferredIndex the replica position asked first (unless it failed lately).
+     * @param endOffset      the extent's known end (its sealed length), or {@link #UNKNOWN_LENGTH}: below it an
+     *                       END_OF_EXTENT or OUT_OF_RANGE answer is a replica that is behind, not the end.
+     */
+    private NodeStatus readAnyReplica(
+        final ExtentInfo extent, final int preferredIndex, final long endOffset, final long blockOffset,
+        final ReadResult result)
+    {
+        final int count = orderReplicas(extent, preferredIndex);
+        if (ctx.hedgeDelayNs() > 0)
         {
-            readOrder = new int[replicas.length];
+            return readHedged(extent.extentId(), count, blockOffset, endOffset, result);
         }
+        NodeStatus last = null;
+        for (int i = 0; i < count; i++)
+        {
+            last = readOne(readOrder[i], extent.extentId(), blockOffset, endOffset, result);
+            if (validRead(last, blockOffset, endOffset, result))
+            {
+                return last;
+            }
+        }
+        return last;
+    }
+
+    /**
+     * Fills {@link #readOrder}: the replicas from the preferred position on, those that did not fail lately first.
+     *
+     * @return how many.
+     */
+    private int orderReplicas(final ExtentInfo extent, final int preferredIndex)
+    {
+        final int replicaCount = extent.replicaCount();
+        Verify.verify(replicaCount >= 1 && replicaCount <= NodeResponseAdapter.MAX_AWAITED_IDS,
+            "replicas of an extent", replicaCount);
+        if (readOrder.length < replicaCount)
+        {
+            readOrder = new int[replicaCount];
+            readNodes = new ExtentNodeProxy[replicaCount];
+        }
+        final long nowNs = clock.nanoTime();
         int count = 0;
-        // First the replicas that did not fail lately, then (only if needed) those that did.
         for (int pass = 0; pass < 2; pass++)
         {
-            for (final int nodeId : replicas)
+            for (int k = 0; k < replicaCount; k++)
             {
+                final int nodeId = extent.replica((preferredIndex + k) % replicaCount);
                 final long failedAtNs = readFailedAtNs.get(nodeId);
-                final boolean suspect = NO_FAILURE != failedAtNs &&
-                    clock.nanoTime() - failedAtNs < READ_SUSPECT_NS;
+                final boolean suspect = NO_FAILURE != failedAtNs && nowNs - failedAtNs < READ_SUSPECT_NS;
                 if (suspect == (pass == 1))
                 {
                     readOrder[count++] = nodeId;
                 }
             }
         }
-        NodeStatus last = null;
-        int i = 0;
-        while (i < count)
-        {
-            final int nodeId = readOrder[i];
-            final int hedgeNodeId = i + 1 < count ? readOrder[i + 1] : NO_NODE;
-            try
-            {
-                last = readPair(nodeId, hedgeNodeId, extent.extentId(), blockOffset, result);
-            }
-            catch (final CairnException ex)
-            {
-                readFailedAtNs.put(nodeId, clock.nanoTime());
-                last = ex.nodeStatus();
-                i++;
-                continue;
-            }
-            if (usableRead(last))
-            {
-                return last;
-            }
-            i += pairSecondTried ? 2 : 1;
-        }
-        return last;
-    }
-
-    private static boolean usableRead(final NodeStatus status)
-    {
-        return NodeStatus.OK == status || NodeStatus.END_OF_EXTENT == status || NodeStatus.OUT_OF_RANGE == status;
+        return count;
     }
 
     /**
-     * Reads from {@code first}; when hedging is on and {@code first} has not answered within the hedge delay, asks
-     * {@code second} too (only if the client already has a session with it: a handshake now would reuse the one
-     * capture slot). Marks replicas that fail or time out as suspect, clears the one that answers.
-     *
-     * @return the status taken (usable, or the last failure), or null on time-out; {@link #pairSecondTried} says
-     * whether {@code second} was asked.
+     * @return whether the answer may be returned: the block asked for (the node checked its CRC32C), or the end of
+     * the extent where the end is not known to lie further.
      */
-    private NodeStatus readPair(
-        final int first, final int second, final long extentId, final long blockOffset, final ReadResult result)
+    private static boolean validRead(
+        final NodeStatus status, final long blockOffset, final long endOffset, final ReadResult result)
     {
-        pairSecondTried = false;
-        final ExtentNodeProxy node = connectedNode(first);
-        final ExtentNodeProxy hedge = ctx.hedgeDelayNs() > 0 && NO_NODE != second ? sessionWith(second) : null;
-        final long correlationId = nextCorrelationId++;
-        final int length = node.encodeRead(correlationId, clientId, extentId, blockOffset);
-        if (null == hedge)
+        if (NodeStatus.OK == status)
         {
-            final NodeStatus status = request(node, length, correlationId, result);
-            if (usableRead(status))
-            {
-                readFailedAtNs.remove(first);
-                result.nodeId(first);
-            }
-            else
-            {
-                readFailedAtNs.put(first, clock.nanoTime());
-            }
+            return result.blockOffset() == blockOffset; // another offset's block is as bad as a corrupt one
+        }
+        return (NodeStatus.END_OF_EXTENT == status || NodeStatus.OUT_OF_RANGE == status) &&
+            (UNKNOWN_LENGTH == endOffset || blockOffset >= endOffset);
+    }
+
+    /**
+     * One replica, one request, its own time-out (hedging off). Marks the replica suspect on failure.
+     *
+     * @return the status: valid, or the failure (a wrong-offset OK as CORRUPT), or null on time-out.
+     */
+    private NodeStatus readOne(
+        final int nodeId, final long extentId, final long blockOffset, final long endOffset, final ReadResult result)
+    {
+        final NodeStatus status;
+        try
+        {
+            final ExtentNodeProxy node = connectedNode(nodeId);
+            final long correlationId = nextCorrelationId++;
+            final int length = node.encodeRead(correlationId, clientId, extentId, blockOffset);
+            status = request(node, length, correlationId, result);
+        }
+        catch (final CairnException ex)
+        {
+            readFailedAtNs.put(nodeId, clock.nanoTime());
+            return ex.nodeStatus();
+        }
+        if (validRead(status, blockOffset, endOffset, result))
+        {
+            readFailedAtNs.remove(nodeId);
+            result.nodeId(nodeId);
             return status;
         }
+        readFailedAtNs.put(nodeId, clock.nanoTime());
+        return NodeStatus.OK == status ? NodeStatus.CORRUPT : status;
+    }
 
-        manager.poll();
-        adapter.await(correlationId, result);
+    /**
+     * The hedged read over {@link #readOrder}: request i uses correlation id {@code first + i}, so every answer is
+     * matched to its replica by id and each replica is asked at most once. Replica i is released (may be asked) once
+     * i hedge delays passed or earlier ones failed; it is asked as soon as its session is up.
+     */
+    private NodeStatus readHedged(
+        final long extentId, final int count, final long blockOffset, final long endOffset, final ReadResult result)
+    {
         final long startNs = clock.nanoTime();
-        final long deadlineNs = startNs + ctx.nodeTimeoutNs();
-        final long hedgeAtNs = startNs + ctx.hedgeDelayNs();
-        if (!send(node, length, deadlineNs))
+        sessions.closeIdle(startNs);
+        for (int i = 0; i < count; i++)
         {
-            node.handshakeDone(false);
-            readFailedAtNs.put(first, clock.nanoTime());
-            return null;
+            readNodes[i] = prepareSession(readOrder[i], startNs);
         }
-        long hedgeCorrelationId = Long.MIN_VALUE;
-        boolean firstOutstanding = true;
-        boolean secondOutstanding = false;
-        boolean hedgeDue = false;
-        boolean hedgeGivenUp = false;
-        NodeStatus failure = null;
+        manager.poll(); // Keep the manager session alive while the client only talks to nodes.
+        final long firstCorrelationId = nextCorrelationId;
+        nextCorrelationId += count;
+        adapter.awaitAny(firstCorrelationId, count, result);
+        final long deadlineNs = startNs + ctx.nodeTimeoutNs();
+        final long allMask = count == Long.SIZE ? -1L : (1L << count) - 1;
+        readAskedMask = 0;
+        readDoneMask = 0;
+        readHedgeMask = 0;
+        readReleased = 1;
+        readNextReleaseNs = startNs + ctx.hedgeDelayNs();
+        readFailure = null;
         idle.reset();
         while (true)
         {
-            final int work = responses.poll(assembler, 16);
+            int work = askReleased(extentId, blockOffset, firstCorrelationId, count, clock.nanoTime());
+            work += responses.poll(assembler, HEDGED_READ_FRAGMENT_LIMIT);
             if (adapter.received())
             {
-                final boolean fromFirst = adapter.answeredCorrelationId() == correlationId;
-                final int answeredNode = fromFirst ? first : second;
+                final int i = adapter.answeredIndex();
                 final NodeStatus status = adapter.status();
-                // An OK must be the block asked for: an answer for another offset is as bad as a corrupt one.
-                if (usableRead(status) && (NodeStatus.OK != status || result.blockOffset() == blockOffset))
+                readDoneMask |= 1L << i;
+                if (validRead(status, blockOffset, endOffset, result))
                 {
-                    readFailedAtNs.remove(answeredNode);
-                    result.nodeId(answeredNode);
-                    if (!fromFirst)
-                    {
-                        hedgeWins++;
-                    }
-                    return status;
+                    return readWon(i, status, count, clock.nanoTime(), result);
                 }
-                readFailedAtNs.put(answeredNode, clock.nanoTime());
-                failure = usableRead(status) ? NodeStatus.CORRUPT : status;
-                if (fromFirst)
-                {
-                    firstOutstanding = false;
-                }
-                else
-                {
-                    secondOutstanding = false;
-                }
-                if (!firstOutstanding && !secondOutstanding)
-                {
-                    return failure; // both failed, or the first failed before the hedge was due
-                }
-                // Keep waiting for the other one alone; a failed answer never reaches the caller.
-                adapter.await(firstOutstanding ? correlationId : hedgeCorrelationId, result);
+                replicaFailed(i, NodeStatus.OK == status ? NodeStatus.CORRUPT : status, count, clock.nanoTime());
+                adapter.awaitOthers(); // a failed answer never reaches the caller; the others may still come
                 continue;
             }
-            if (0 == work)
+            if (readDoneMask == allMask)
             {
-                final long nowNs = clock.nanoTime();
-                if (nowNs - deadlineNs > 0)
-                {
-                    if (firstOutstanding)
-                    {
-                        node.handshakeDone(false);
-                        readFailedAtNs.put(first, nowNs);
-                    }
-                    if (secondOutstanding)
-                    {
-                        hedge.handshakeDone(false);
-                        readFailedAtNs.put(second, nowNs);
-                    }
-                    return failure;
-                }
-                hedgeDue = hedgeDue || nowNs - hedgeAtNs >= 0;
+                return readFailure; // every replica failed
             }
-            if (hedgeDue && !hedgeGivenUp && !pairSecondTried && firstOutstanding)
+            final long nowNs = clock.nanoTime();
+            if (nowNs - deadlineNs > 0)
             {
-                final long id = nextCorrelationId++;
-                final long offered = hedge.offer(hedge.encodeRead(id, clientId, extentId, blockOffset));
-                if (offered >= 0)
+                readTimedOut(count, nowNs);
+                return readFailure;
+            }
+            if (readReleased < count && nowNs - readNextReleaseNs >= 0)
+            {
+                readReleased++; // the hedge delay passed without a valid answer: ask the next replica too
+                readNextReleaseNs = nowNs + ctx.hedgeDelayNs();
+                work++;
+            }
+            work += sessions.doWork(nowNs);
+            idle.idle(work);
+        }
+    }
+
+    /**
+     * Sends the read to every released replica not yet asked whose session is up; a replica whose session failed
+     * counts as failed.
+     */
+    private int askReleased(
+        final long extentId, final long blockOffset, final long firstCorrelationId, final int count, final long nowNs)
+    {
+        int work = 0;
+        for (int i = 0; i < readReleased; i++)
+        {
+            final long bit = 1L << i;
+            if (0 != ((readAskedMask | readDoneMask) & bit))
+            {
+                continue;
+            }
+            final ExtentNodeProxy node = readNodes[i];
+            if (null == node || ExtentNodeProxy.SessionState.FAILED == node.sessionState())
+            {
+                replicaFailed(i, null == node ? NodeStatus.BAD_REQUEST : node.connectStatus(), count, nowNs);
+                work++;
+                continue;
+            }
+            if (!node.handshakeDone())
+            {
+                continue; // its session is still opening: the read goes as soon as it is up
+            }
+            final long offered = node.offer(node.encodeRead(firstCorrelationId + i, clientId, extentId, blockOffset));
+            if (offered >= 0)
+            {
+                readAskedMask |= bit;
+                sessions.touch(node, nowNs);
+                // A hedge: sent while an earlier replica of this read is still pending (asked, or its session opening).
+                if (0 != (~readDoneMask & (bit - 1)))
                 {
-                    hedgeCorrelationId = id;
-                    adapter.alsoAwait(id);
-                    secondOutstanding = true;
-                    pairSecondTried = true;
+                    readHedgeMask |= bit;
                     hedgesSent++;
                 }
-                else if (!ExtentNodeProxy.isRetryable(offered))
+                work++;
+            }
+            else if (!ExtentNodeProxy.isRetryable(offered))
+            {
+                replicaFailed(i, null, count, nowNs);
+                work++;
+            }
+        }
+        return work;
+    }
+
+    /** Replica i failed (or cannot be reached): it is tried last for a while, and the next replica is released. */
+    private void replicaFailed(final int i, final NodeStatus status, final int count, final long nowNs)
+    {
+        readDoneMask |= 1L << i;
+        readFailedAtNs.put(readOrder[i], nowNs);
+        if (null != status)
+        {
+            readFailure = status;
+        }
+        if (readReleased < count)
+        {
+            readReleased++;
+            readNextReleaseNs = nowNs + ctx.hedgeDelayNs();
+        }
+    }
+
+    /**
+     * Replica i answered validly. The replicas still pending did not answer within a hedge delay while it did: they
+     * are tried last for a while, so a stalled node costs a hedge delay once, not on every read; and the sessions of
+     * those asked are voided (as on a time-out), since a node that restarted drops requests from clients it does not
+     * know: without a new handshake, hedges would always answer for it and it would never be asked to connect again.
+     */
+    private NodeStatus readWon(
+        final int i, final NodeStatus status, final int count, final long nowNs, final ReadResult result)
+    {
+        final int nodeId = readOrder[i];
+        readFailedAtNs.remove(nodeId);
+        result.nodeId(nodeId);
+        if (0 != (readHedgeMask & (1L << i)))
+        {
+            hedgeWins++;
+        }
+        for (int j = 0; j < readReleased && j < count; j++)
+        {
+            final long bit = 1L << j;
+            if (0 == (readDoneMask & bit))
+            {
+                readFailedAtNs.put(readOrder[j], nowNs);
+                if (0 != (readAskedMask & bit))
                 {
-                    hedgeGivenUp = true; // this hedge cannot be sent; the first request keeps its deadline
+                    readNodes[j].handshakeDone(false);
                 }
             }
-            idle.idle(work);
+        }
+        return status;
+    }
+
+    /** The deadline passed: sessions of replicas asked without an answer are void (the node may have lost them). */
+    private void readTimedOut(final int count, final long nowNs)
+    {
+        for (int j = 0; j < readReleased && j < count; j++)
+        {
+            final long bit = 1L << j;
+            if (0 == (readDoneMask & bit))
+            {
+                readFailedAtNs.put(readOrder[j], nowNs);
+                if (0 != (readAskedMask & bit))
+                {
+                    readNodes[j].handshakeDone(false);
+                }
+            }
         }
     }
 
@@ -1131,35 +1408,61 @@ public final class CairnClient implements AutoCloseable
         return endpoint;
     }
 
+    /**
+     * @return the node's proxy with its session up: opened (or re-opened) now and waited for, to its time-out.
+     * @throws CairnException when the handshake fails or times out.
+     */
     private ExtentNodeProxy connectedNode(final int nodeId)
     {
-        ExtentNodeProxy node = nodes.get(nodeId);
         final String endpoint = endpointOf(nodeId);
-        if (null != node && !node.endpoint().equals(endpoint))
-        {
-            nodes.remove(nodeId);
-            node.close();
-            node = null;
-        }
-        if (null == node)
-        {
-            node = new ExtentNodeProxy(nodeId, endpoint,
-                aeron.addExclusivePublication(NodeProtocol.channel(endpoint), NodeProtocol.REQUEST_STREAM_ID), sendBuffer);
-            nodes.put(nodeId, node);
-        }
+        final long nowNs = clock.nanoTime();
+        sessions.closeIdle(nowNs);
+        final ExtentNodeProxy node = sessions.open(nodeId, endpoint, nowNs, true);
         if (!node.handshakeDone())
         {
-            final long correlationId = nextCorrelationId++;
-            final int length = node.encodeConnect(
-                correlationId, clientId, NodeProtocol.RESPONSE_STREAM_ID, responseChannel);
-            final NodeStatus status = request(node, length, correlationId, null);
-            if (NodeStatus.OK != status)
+            manager.poll(); // Keep the manager session alive while the client only talks to nodes.
+            final long deadlineNs = nowNs + ctx.nodeTimeoutNs();
+            idle.reset();
+            while (!node.handshakeDone())
             {
-                throw new CairnException(status, describe(status, "connect to node " + nodeId + " at " + endpoint));
+                final long timeNs = clock.nanoTime();
+                final boolean failed = ExtentNodeProxy.SessionState.FAILED == node.sessionState();
+                if (timeNs - deadlineNs > 0 || (failed && null != node.connectStatus()))
+                {
+                    final String what = "connect to node " + nodeId + " at " + endpoint;
+                    throw new CairnException(node.connectStatus(), failed ? what + " failed: " +
+                        node.connectFailure() : describe(null, what)); // the handshake goes on in the background
+                }
+                if (failed)
+                {
+                    // A handshake started ahead of need timed out before this call's own time is up: try again.
+                    sessions.open(nodeId, endpoint, timeNs, true);
+                }
+                final int work = responses.poll(assembler, 16) + sessions.doWork(timeNs);
+                idle.idle(work);
             }
-            node.handshakeDone(true);
         }
         return node;
+    }
+
+    /**
+     * Starts the session with a replica ahead of need, without blocking; a replica whose address is not known
+     * (and cannot be learnt from the manager) is left out, and is then a failed replica for the read.
+     *
+     * @return the replica's proxy, or null.
+     */
+    private ExtentNodeProxy prepareSession(final int nodeId, final long nowNs)
+    {
+        final String endpoint;
+        try
+        {
+            endpoint = endpointOf(nodeId);
+        }
+        catch (final CairnException ex)
+        {
+            return null;
+        }
+        return sessions.open(nodeId, endpoint, nowNs, false);
     }
 
     /**
@@ -1214,15 +1517,6 @@ public final class CairnClient implements AutoCloseable
             idle.idle(responses.poll(assembler, 16));
         }
         return true;
-    }
-
-    /**
-     * @return the node's proxy when the client has a session with it at its current endpoint, else null.
-     */
-    private ExtentNodeProxy sessionWith(final int nodeId)
-    {
-        final ExtentNodeProxy node = nodes.get(nodeId);
-        return null != node && node.handshakeDone() && node.endpoint().equals(nodeEndpoints.get(nodeId)) ? node : null;
     }
 
     private String describe(final NodeStatus status, final String what)

@@ -17,11 +17,31 @@ import org.agrona.DirectBuffer;
  * Decodes extent node responses arriving on the client's response subscription and captures the one
  * the client is waiting for. Responses to earlier, abandoned requests are counted and dropped.
  * <p>
- * The client has one request outstanding at a time, so one capture slot is enough; a hedged read adds a second
- * awaited correlation id for the same slot, and whichever answer comes first fills it (the other is then stale).
+ * The client has one request outstanding at a time, so one capture slot is enough; a hedged read sends the same read
+ * to up to all replicas under a range of consecutive correlation ids reserved for it, and the slot takes the first
+ * answer from that range; the client may then re-arm it for the others ({@link #awaitOthers()}), and answers after
+ * the read is over are stale. Connect answers do not use the slot: they go to the {@link ConnectListener}, which
+ * opens sessions while other requests are outstanding.
  */
 final class NodeResponseAdapter implements FragmentHandler
 {
+    /**
+     * Takes the answers to Connect requests.
+     */
+    interface ConnectListener
+    {
+        /**
+         * @param correlationId the Connect's correlation id.
+         * @param nodeId        the node that answered.
+         * @param status        its answer.
+         * @return false when no session was waiting for this answer (it is then counted stale).
+         */
+        boolean onConnectResponse(long correlationId, int nodeId, NodeStatus status);
+    }
+
+    /** Most correlation ids one awaited range may span: the bits of {@link #answeredMask}. */
+    static final int MAX_AWAITED_IDS = Long.SIZE;
+
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
     private final ConnectResponseDecoder connectDecoder = new ConnectResponseDecoder();
     private final OpenExtentResponseDecoder openDecoder = new OpenExtentResponseDecoder();
@@ -31,9 +51,12 @@ final class NodeResponseAdapter implements FragmentHandler
     private final ErrorResponseDecoder errorDecoder = new ErrorResponseDecoder();
     private final SealExtentResponseDecoder sealDecoder = new SealExtentResponseDecoder();
 
+    private final ConnectListener connectListener;
     private long awaitedCorrelationId = Long.MIN_VALUE;
-    private long hedgeCorrelationId = Long.MIN_VALUE;
-    private long answeredCorrelationId = Long.MIN_VALUE;
+    private int awaitedCount;
+    /** Bit i: the answer to awaitedCorrelationId + i was captured already; a second one is stale. */
+    private long answeredMask;
+    private int answeredIndex = -1;
     private boolean received;
     private NodeStatus status;
     private String errorMessage;
@@ -46,10 +69,30 @@ final class NodeResponseAdapter implements FragmentHandler
     private long malformedResponses;
     private ReadResult readResult;
 
+    NodeResponseAdapter(final ConnectListener connectListener)
+    {
+        this.connectListener = connectListener;
+    }
+
     void await(final long correlationId, final ReadResult readResult)
     {
-        this.awaitedCorrelationId = correlationId;
-        this.hedgeCorrelationId = Long.MIN_VALUE;
+        awaitAny(correlationId, 1, readResult);
+    }
+
+    /**
+     * Awaits the first answer to any of {@code count} requests with the correlation ids
+     * {@code [firstCorrelationId, firstCorrelationId + count)}: the replicas a read may ask.
+     */
+    void awaitAny(final long firstCorrelationId, final int count, final ReadResult readResult)
+    {
+        if (count < 1 || count > MAX_AWAITED_IDS)
+        {
+            throw new IllegalArgumentException("count=" + count + " must be in [1, " + MAX_AWAITED_IDS + "]");
+        }
+        this.awaitedCorrelationId = firstCorrelationId;
+        this.awaitedCount = count;
+        this.answeredMask = 0;
+        this.answeredIndex = -1;
         this.readResult = readResult;
         this.received = false;
         this.status = null;
@@ -57,17 +100,20 @@ final class NodeResponseAdapter implements FragmentHandler
     }
 
     /**
-     * Also accepts the answer to a hedge of the awaited read, sent to another replica; the first to arrive wins.
+     * Re-arms the slot after the captured answer was found wanting: the range's other ids are still awaited, the
+     * one answered is not (a second answer under it is stale).
      */
-    void alsoAwait(final long correlationId)
+    void awaitOthers()
     {
-        this.hedgeCorrelationId = correlationId;
+        this.received = false;
+        this.status = null;
+        this.errorMessage = "";
     }
 
-    /** @return the correlation id of the captured answer (the awaited one or its hedge). */
-    long answeredCorrelationId()
+    /** @return the captured answer's index in the awaited range (its correlation id minus the first). */
+    int answeredIndex()
     {
-        return answeredCorrelationId;
+        return answeredIndex;
     }
 
     boolean received()
@@ -145,9 +191,10 @@ final class NodeResponseAdapter implements FragmentHandler
                 case ConnectResponseDecoder.TEMPLATE_ID ->
                 {
                     connectDecoder.wrap(buffer, bodyOffset, blockLength, version);
-                    if (matches(connectDecoder.correlationId()))
+                    if (!connectListener.onConnectResponse(
+                        connectDecoder.correlationId(), connectDecoder.nodeId(), connectDecoder.status()))
                     {
-                        complete(connectDecoder.status(), "", -1, -1, -1);
+                        staleResponses++;
                     }
                 }
                 case OpenExtentResponseDecoder.TEMPLATE_ID ->
@@ -243,12 +290,14 @@ final class NodeResponseAdapter implements FragmentHandler
 
     private boolean matches(final long correlationId)
     {
-        if (received || (correlationId != awaitedCorrelationId && correlationId != hedgeCorrelationId))
+        final long index = correlationId - awaitedCorrelationId;
+        if (received || index < 0 || index >= awaitedCount || 0 != (answeredMask & (1L << index)))
         {
             staleResponses++;
             return false;
         }
-        answeredCorrelationId = correlationId;
+        answeredIndex = (int)index;
+        answeredMask |= 1L << index;
         return true;
     }
 

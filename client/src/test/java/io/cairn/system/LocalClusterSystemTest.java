@@ -139,7 +139,7 @@ class LocalClusterSystemTest
             {
                 final int[] index = { 0 };
                 final int replicaIndex = replica;
-                final long blocks = client.readStream(streamId, replica, (extentId, blockOffset, data, length) ->
+                final long blocks = client.readStreamFromReplica(streamId, replica, (extentId, blockOffset, data, length) ->
                 {
                     final int i = index[0]++;
                     final String where = "replica " + replicaIndex + " block " + i;

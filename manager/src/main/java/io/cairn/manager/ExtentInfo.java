@@ -30,6 +30,23 @@ public record ExtentInfo(long extentId, long sealedLength, int[] replicas)
     }
 
     /**
+     * @return how many replicas hold the extent (without copying them, for allocation-free read paths).
+     */
+    public int replicaCount()
+    {
+        return replicas.length;
+    }
+
+    /**
+     * @param index replica position, 0 for the primary.
+     * @return that replica's node id (without copying the array).
+     */
+    public int replica(final int index)
+    {
+        return replicas[index];
+    }
+
+    /**
      * @return true once sealed at {@link #sealedLength()}.
      */
     public boolean sealed()

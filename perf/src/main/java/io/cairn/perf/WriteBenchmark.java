@@ -227,7 +227,7 @@ public final class WriteBenchmark
             final long[] index = { -warmupOps };
             final long[] mismatches = { 0 };
             final byte[] scratch = new byte[NodeProtocol.MAX_PAYLOAD_BYTES];
-            final long blocks = client.readStream(streamId, replica, (extentId, blockOffset, data, length) ->
+            final long blocks = client.readStreamFromReplica(streamId, replica, (extentId, blockOffset, data, length) ->
             {
                 final long i = index[0]++;
                 if (i < 0)
