@@ -55,7 +55,11 @@ public final class DiskCounters implements AutoCloseable
         /** Distinct bad blocks the scrubber found (each also counts in CORRUPT_BLOCKS once). */
         SCRUB_BAD_BLOCKS,
         /** Completed scrubber passes over every sealed extent of the disk. */
-        SCRUB_PASSES
+        SCRUB_PASSES,
+        /** Extent files deleted (garbage and orphan extents). */
+        EXTENTS_DELETED,
+        /** Bytes of the extent files deleted. */
+        RECLAIMED_BYTES
     }
 
     static
@@ -106,6 +110,8 @@ public final class DiskCounters implements AutoCloseable
     final AtomicCounter scrubbedBlocks;
     final AtomicCounter scrubBadBlocks;
     final AtomicCounter scrubPasses;
+    final AtomicCounter extentsDeleted;
+    final AtomicCounter reclaimedBytes;
     /** A block write's submission to the covering fdatasync's completion (recorded by the disk agent only). */
     final LatencyHistogram writeDurableLatency;
     /** One fdatasync's submission to its completion (recorded by the disk agent only). */
@@ -144,6 +150,8 @@ public final class DiskCounters implements AutoCloseable
         scrubbedBlocks = all[Kind.SCRUBBED_BLOCKS.ordinal()];
         scrubBadBlocks = all[Kind.SCRUB_BAD_BLOCKS.ordinal()];
         scrubPasses = all[Kind.SCRUB_PASSES.ordinal()];
+        extentsDeleted = all[Kind.EXTENTS_DELETED.ordinal()];
+        reclaimedBytes = all[Kind.RECLAIMED_BYTES.ordinal()];
         final String labels = "node=" + nodeId + " disk=" + diskIndex + " dir=" + dir;
         writeDurableLatency = new LatencyHistogram(allocator::allocate, Metric.DISK_WRITE_DURABLE_LATENCY, labels);
         syncLatency = new LatencyHistogram(allocator::allocate, Metric.DISK_SYNC_LATENCY, labels);

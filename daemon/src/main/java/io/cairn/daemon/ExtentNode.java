@@ -79,6 +79,8 @@ public final class ExtentNode implements AutoCloseable
     private ManagerHeartbeat heartbeat;
     /** Re-replication worker: null when the node runs without a manager. */
     private ExtentRecoveryAgent recovery;
+    private ExtentDeleteAgent deleteAgent;
+    private ExtentCollector collector;
     private final List<RecoveredExtent> recovered;
     // --- metrics, health and error log (issue 7): wiring only, the classes live in io.cairn.replication.metrics ---
     private ErrorLogFile errorLog;
@@ -183,6 +185,7 @@ public final class ExtentNode implements AutoCloseable
             CloseHelper.quietCloseAll(aeron, driver);
             throw ex;
         }
+        deleteAgent = new ExtentDeleteAgent(store);
         startAgents(new ReplicationAgent(aeron, conductor, SystemNanoClock.INSTANCE), disks);
     }
 
@@ -300,7 +303,9 @@ public final class ExtentNode implements AutoCloseable
                 ManagerRegistration.register(ctx.managers(), node.driver.aeronDirectoryName(), ctx.nodeId(),
                     ctx.endpoint(), ctx.dataDirs());
                 // Without heartbeats the manager never marks this node dead, so it would keep placing extents here.
+                node.collector = new ExtentCollector(ctx.nodeId(), ctx.dataDirs(), node.deleteAgent, ctx.log());
                 node.heartbeat = ManagerHeartbeat.start(new ManagerHeartbeat.Context()
+                    .collector(node.collector)
                     .managers(ctx.managers())
                     .aeronDirectoryName(node.driver.aeronDirectoryName())
                     .nodeId(ctx.nodeId())
@@ -315,7 +320,9 @@ public final class ExtentNode implements AutoCloseable
                         ctx.recoveryLeaseMs() / 4))
                     .nodeTimeoutMs(Math.min(ExtentRecoveryAgent.Context.NODE_TIMEOUT_MS_DEFAULT,
                         ctx.recoveryLeaseMs() / 4))
+                    .collector(node.collector)
                     .log(ctx.log()), ctx.managers(), node.driver.aeronDirectoryName(), null);
+                node.collector.recoveringExtent(node.recovery::activeExtentId);
             }
         }
         catch (final Exception ex)
@@ -342,7 +349,7 @@ public final class ExtentNode implements AutoCloseable
             final Agent[] all = new Agent[disks.length + 4];
             all[0] = new InvokerAgent(driver.sharedAgentInvoker(), "media-driver");
             all[1] = new InvokerAgent(aeron.conductorAgentInvoker(), "aeron-client-conductor");
-            all[2] = replication;
+            all[2] = new CompositeAgent(replication, deleteAgent); // the store's one thread
             all[3] = dutyCycles;
             System.arraycopy(disks, 0, all, 4, disks.length);
             // Sleeping while a disk has I/O in flight is a wait for its completion (woken by the disk).
@@ -351,7 +358,7 @@ public final class ExtentNode implements AutoCloseable
         else
         {
             runners.add(new AgentRunner(AeronDefaults.idleStrategy(), errorHandler, null,
-                new CompositeAgent(replication, dutyCycles)));
+                new CompositeAgent(replication, deleteAgent, dutyCycles)));
             for (final DiskIoAgent disk : disks)
             {
                 runners.add(new AgentRunner(DiskIdleStrategy.forDisks(disk), errorHandler, null, disk));
@@ -386,6 +393,14 @@ public final class ExtentNode implements AutoCloseable
     public ReplicationCounters counters()
     {
         return conductor.counters();
+    }
+
+    /**
+     * @return the extent collector (deletes garbage and orphan extent files), or null without a manager.
+     */
+    public ExtentCollector collector()
+    {
+        return collector;
     }
 
     /**

@@ -57,6 +57,7 @@ public final class ManagerHeartbeat implements AutoCloseable
         private List<Path> dataDirs = List.of();
         private long intervalMs = INTERVAL_MS_DEFAULT;
         private long fullBelowBytes = FULL_BELOW_BYTES_DEFAULT;
+        private ExtentCollector collector;
 
         /**
          * @param managers manager members string.
@@ -144,6 +145,17 @@ public final class ManagerHeartbeat implements AutoCloseable
         public long intervalMs()
         {
             return intervalMs;
+        }
+
+        /**
+         * @param collector runs after each accepted heartbeat with the same manager client (extent deletes and the
+         *                  reconciliation at start); null: none.
+         * @return this.
+         */
+        public Context collector(final ExtentCollector collector)
+        {
+            this.collector = collector;
+            return this;
         }
 
         /**
@@ -288,6 +300,10 @@ public final class ManagerHeartbeat implements AutoCloseable
             lastError = "re-registered; now " + state;
         }
         heartbeatsSent++;
+        if (null != ctx.collector)
+        {
+            ctx.collector.collect(client); // records its own failures: a heartbeat that got through counts
+        }
     }
 
     private static void sleepMs(final long ms)

@@ -291,6 +291,7 @@ class ExtentRecoveryAgentTest
         int progressReports;
         long lastProgressBytes;
         int claimLostAfterReports = Integer.MAX_VALUE;
+        int releases;
         int taskGoneAfterReports = Integer.MAX_VALUE;
 
         void addTask(final TaskKind kind, final long sealedLength, final int[] replicas)
@@ -354,6 +355,13 @@ class ExtentRecoveryAgentTest
             completedWith.add(newNodeId);
             tasks.clear();
             return claim;
+        }
+
+        public ManagerListing.TaskClaim release(final int nodeId, final ManagerListing.TaskClaim claim)
+        {
+            assertEquals(SELF, nodeId);
+            releases++;
+            return claim(0);
         }
 
         public void recordSeal(final long streamId, final long tailExtentId, final long sealLength, final long revision)

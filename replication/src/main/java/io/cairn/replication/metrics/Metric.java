@@ -52,6 +52,12 @@ public enum Metric
     /** Scrubber passes. */
     DISK_SCRUB_PASSES(4217, "cairn_disk_scrub_passes_total", Type.COUNTER,
         "Completed scrubber passes over every sealed extent of the disk"),
+    /** Extent files deleted. */
+    DISK_EXTENTS_DELETED(4218, "cairn_disk_extents_deleted_total", Type.COUNTER,
+        "Extent files deleted (garbage extents, orphans the manager does not place on the node)"),
+    /** Bytes reclaimed by deletes. */
+    DISK_RECLAIMED_BYTES(4219, "cairn_disk_reclaimed_bytes_total", Type.COUNTER,
+        "Bytes of extent files deleted (their allocated size)"),
     /** Write durable latency. */
     DISK_WRITE_DURABLE_LATENCY(4230, "cairn_disk_write_durable_latency_seconds", Type.HISTOGRAM,
         "From a block write's submission to io_uring to the fdatasync covering it completing"),
