@@ -125,6 +125,9 @@ class ExtentRecoveryAgentTest
         assertEquals(1, agent.abandoned(ExtentRecoveryAgent.Cause.SOURCE_UNREACHABLE));
         assertTrue(manager.completedWith.isEmpty());
         assertFalse(peers.node(SELF).extents.containsKey(EXTENT), "nothing created before a source answered");
+        assertEquals(1, manager.releases, "an abandoned claim is released at once, not left to expire");
+        assertEquals(1, agent.claimsReleased());
+        assertEquals(ManagerStateMachine.NULL_ID, agent.activeExtentId());
 
         // Not retried before the back-off; then retried, abandoned again, and still logged once.
         nowNs[0] += TimeUnit.MILLISECONDS.toNanos(200);
@@ -148,6 +151,7 @@ class ExtentRecoveryAgentTest
 
         assertEquals(1, agent.abandoned(ExtentRecoveryAgent.Cause.CLAIM_LOST));
         assertTrue(manager.completedWith.isEmpty());
+        assertEquals(0, manager.releases, "a lost claim is not this node's to release");
         final FakeExtent partial = peers.node(SELF).extents.get(EXTENT);
         assertFalse(partial.sealed);
         assertTrue(partial.commitLength > NodeProtocol.FIRST_BLOCK_OFFSET && partial.commitLength < sealedLength);
@@ -174,6 +178,7 @@ class ExtentRecoveryAgentTest
 
         assertEquals(1, agent.abandoned(ExtentRecoveryAgent.Cause.DISK_FULL));
         assertTrue(manager.completedWith.isEmpty());
+        assertEquals(1, manager.releases);
         assertTrue(logBytes.toString(StandardCharsets.UTF_8).contains("DISK_FULL"));
     }
 
