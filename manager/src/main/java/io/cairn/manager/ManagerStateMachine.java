@@ -3961,6 +3961,11 @@ public final class ManagerStateMachine
                 .append(" stream=").append(task.streamId).append(" lost=").append(task.lostNodeId).append(" at=")
                 .append(task.createdAtMs).append(" sealed=").append(task.sealedLength).append('\n');
         }
+        for (final Garbage g : garbage.values())
+        {
+            sb.append("garbage ").append(g.extentId).append(" stream=").append(g.streamId).append(" sealed=")
+                .append(g.sealedLength).append(" pending=").append(Arrays.toString(g.pending)).append('\n');
+        }
         partitions.dump(sb);
         sb.append("revision=").append(revision).append(" watchCount=").append(watchCount).append('\n');
         kv.dump(sb);
