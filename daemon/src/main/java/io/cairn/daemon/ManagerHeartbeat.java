@@ -26,6 +26,9 @@ import java.util.concurrent.TimeUnit;
  * driver. A failed heartbeat closes the client and the next one reconnects; NO_SUCH_NODE (the manager lost or never
  * had the registration) re-registers. Nothing here stops the node: the manager decides what silence means.
  * <p>
+ * After each accepted heartbeat the optional {@link ExtentCollector} runs with the same client: extent deletes and,
+ * the first time, the reconciliation of the node's extent files with the manager.
+ * <p>
  * Wiring in {@code ExtentNode.launch}, after the one-off registration:
  * <pre>{@code
  * heartbeat = ManagerHeartbeat.start(new ManagerHeartbeat.Context()
