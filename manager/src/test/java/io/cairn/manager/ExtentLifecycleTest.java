@@ -193,6 +193,33 @@ class ExtentLifecycleTest
     }
 
     @Test
+    void aFormatFourSnapshotWithoutGarbageStillLoads()
+    {
+        final Info stream = streamWithSealedExtents("v4", 1);
+        final List<byte[]> messages = new ArrayList<>();
+        sm.takeSnapshot((buffer, offset, length) ->
+        {
+            final byte[] bytes = new byte[length];
+            buffer.getBytes(offset, bytes);
+            messages.add(bytes);
+        });
+        // The previous format: the same messages with formatVersion 4 (it had no garbage to write).
+        final UnsafeBuffer begin = new UnsafeBuffer(messages.get(0));
+        new io.cairn.sbe.manager.SnapshotBeginEncoder().wrap(begin, HEADER).formatVersion(4);
+        final ManagerStateMachine restored = new ManagerStateMachine();
+        restored.beginRestore();
+        boolean done = false;
+        for (final byte[] message : messages)
+        {
+            done = restored.onSnapshotMessage(new UnsafeBuffer(message), 0, message.length);
+        }
+        assertTrue(done);
+        assertEquals(0, restored.garbageCount());
+        assertEquals(sm.canonicalDump(), restored.canonicalDump());
+        assertEquals(2, stream.extents().size());
+    }
+
+    @Test
     void droppingAnExtentVoidsItsTasksAndAReleasedClaimIsClaimableAtOnce()
     {
         final Info stream = streamWithSealedExtents("t", 3);
