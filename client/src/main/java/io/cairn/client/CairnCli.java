@@ -52,6 +52,12 @@ public final class CairnCli
                                            replica (hedged), or with --replica from that one alone
           stream seal STREAM_ID            take ownership, fence and seal the tail on its replicas at the
                                            smallest commit length, and have the manager add a new tail
+          stream truncate --stream S --keep-from EXTENT [--owner-revision R]
+                                           drop the stream's extents before EXTENT (never the tail); their
+                                           nodes delete the files. Without --owner-revision it acts for the
+                                           current owner (refused if a writer takes over meanwhile)
+          stream punch --stream S --extent E [--owner-revision R]
+                                           remove one sealed extent that is not the tail
           extent info EXTENT_ID            the manager's record and each replica's commit length, sealed
                                            state and owner revision
 
@@ -224,7 +230,7 @@ public final class CairnCli
                 yield new Command(managers, timeoutMs, credentials, noMoreArgs(args,
                     client -> managerCommands.status(client.clusterStatus(), members)));
             }
-            case "stream" -> new Command(managers, timeoutMs, credentials, parseStream(args));
+            case "stream" -> new Command(managers, timeoutMs, credentials, parseStream(args, managerCommands));
             case "extent" -> new Command(managers, timeoutMs, credentials, parseExtent(args));
             case "nodes", "disks", "streams", "extents", "tasks", "partitions", "kv", "snapshot" ->
             {
@@ -260,11 +266,11 @@ public final class CairnCli
         };
     }
 
-    private Action parseStream(final List<String> args)
+    private Action parseStream(final List<String> args, final ManagerCommands managerCommands)
     {
         if (args.isEmpty())
         {
-            throw new UsageException("stream needs a subcommand: create, info, append, read or seal");
+            throw new UsageException("stream needs a subcommand: create, info, append, read, seal, truncate or punch");
         }
         final String sub = args.remove(0);
         switch (sub)
@@ -299,9 +305,41 @@ public final class CairnCli
                 final long streamId = parseLong("STREAM_ID", positional(args, "STREAM_ID"), 1, Long.MAX_VALUE);
                 return noMoreArgs(args, client -> streamSeal(client, streamId));
             }
+            case "truncate":
+            {
+                final long streamId = requiredLong(args, "--stream", 1);
+                final long keepFrom = requiredLong(args, "--keep-from", 1);
+                final long revision = optionalRevision(args);
+                return noMoreArgs(args,
+                    client -> managerCommands.streamTruncate(client.manager(), streamId, keepFrom, revision));
+            }
+            case "punch":
+            {
+                final long streamId = requiredLong(args, "--stream", 1);
+                final long extentId = requiredLong(args, "--extent", 1);
+                final long revision = optionalRevision(args);
+                return noMoreArgs(args,
+                    client -> managerCommands.streamPunch(client.manager(), streamId, extentId, revision));
+            }
             default:
                 throw new UsageException("unknown stream subcommand '" + sub + "'");
         }
+    }
+
+    private static long requiredLong(final List<String> args, final String option, final long min)
+    {
+        final String value = takeOption(args, option);
+        if (null == value)
+        {
+            throw new UsageException("missing " + option);
+        }
+        return parseLong(option, value, min, Long.MAX_VALUE);
+    }
+
+    private static long optionalRevision(final List<String> args)
+    {
+        final String value = takeOption(args, "--owner-revision");
+        return null == value ? -1 : parseLong("--owner-revision", value, 0, Long.MAX_VALUE);
     }
 
     private Action parseExtent(final List<String> args)

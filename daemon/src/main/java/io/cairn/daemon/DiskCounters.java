@@ -63,7 +63,11 @@ public final class DiskCounters implements AutoCloseable
         /** Repairs that ended without a verified rewrite (no good copy, refused copy, I/O error, ...). */
         REPAIR_FAILURES,
         /** Repair requests dropped because the repair queue was full (the scrubber finds the block again). */
-        REPAIR_QUEUE_DROPS
+        REPAIR_QUEUE_DROPS,
+        /** Extent files deleted (garbage and orphan extents). */
+        EXTENTS_DELETED,
+        /** Bytes of the extent files deleted. */
+        RECLAIMED_BYTES
     }
 
     static
@@ -117,6 +121,8 @@ public final class DiskCounters implements AutoCloseable
     final AtomicCounter scrubRepairedBlocks;
     final AtomicCounter repairFailures;
     final AtomicCounter repairQueueDrops;
+    final AtomicCounter extentsDeleted;
+    final AtomicCounter reclaimedBytes;
     /** A block write's submission to the covering fdatasync's completion (recorded by the disk agent only). */
     final LatencyHistogram writeDurableLatency;
     /** One fdatasync's submission to its completion (recorded by the disk agent only). */
@@ -158,6 +164,8 @@ public final class DiskCounters implements AutoCloseable
         scrubRepairedBlocks = all[Kind.SCRUB_REPAIRED_BLOCKS.ordinal()];
         repairFailures = all[Kind.REPAIR_FAILURES.ordinal()];
         repairQueueDrops = all[Kind.REPAIR_QUEUE_DROPS.ordinal()];
+        extentsDeleted = all[Kind.EXTENTS_DELETED.ordinal()];
+        reclaimedBytes = all[Kind.RECLAIMED_BYTES.ordinal()];
         final String labels = "node=" + nodeId + " disk=" + diskIndex + " dir=" + dir;
         writeDurableLatency = new LatencyHistogram(allocator::allocate, Metric.DISK_WRITE_DURABLE_LATENCY, labels);
         syncLatency = new LatencyHistogram(allocator::allocate, Metric.DISK_SYNC_LATENCY, labels);

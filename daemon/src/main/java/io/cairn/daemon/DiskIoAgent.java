@@ -549,7 +549,7 @@ public final class DiskIoAgent implements Agent
                 continue;
             }
             admit(c);
-            if (null == c.status)
+            if (null == c.status && c.kind != IoCommand.DELETE)
             {
                 prepareWrite(c);
             }
@@ -576,6 +576,7 @@ public final class DiskIoAgent implements Agent
             case IoCommand.CREATE -> createFile(c);
             case IoCommand.WRITE -> admitWrite(c);
             case IoCommand.SEAL -> admitSeal(c);
+            case IoCommand.DELETE -> c.reclaimedBytes = 0; // decided in order, once its file is idle (resolveDelete)
             default -> c.status = NodeStatus.OK; // OPEN_EXISTING: answered in order, nothing to write
         }
     }
@@ -714,6 +715,10 @@ public final class DiskIoAgent implements Agent
      */
     private boolean resolve(final IoCommand c)
     {
+        if (c.kind == IoCommand.DELETE)
+        {
+            return resolveDelete(c);
+        }
         final ExtentFile file = files.get(c.fd);
         if (c.seq > file.completedSeq)
         {
@@ -964,6 +969,70 @@ public final class DiskIoAgent implements Agent
         }
     }
 
+    /**
+     * Deletes an extent's file once nothing of it is in flight (the store sends no more I/O for it after the DELETE):
+     * closes it, unlinks it and makes the directory entry's removal durable.
+     */
+    private boolean resolveDelete(final IoCommand c)
+    {
+        if (c.fd >= 0)
+        {
+            final ExtentFile file = files.get(c.fd);
+            Verify.verify(null != file, "delete of unknown file", c.fd);
+            if (null != file.ioHead || file.syncInFlight || null != file.checkpoint || file.active ||
+                (null != scrubber && scrubber.reading(c.fd)) || repairBusyWith(file))
+            {
+                return false;
+            }
+        }
+        try
+        {
+            int fd = c.fd;
+            if (fd < 0)
+            {
+                try
+                {
+                    fd = storage.open(c.path, false);
+                }
+                catch (final NativeIoException ex)
+                {
+                    if (ex.errno() == Errno.ENOENT)
+                    {
+                        c.status = NodeStatus.OK; // nothing of it on this disk
+                        return true;
+                    }
+                    throw ex;
+                }
+            }
+            c.reclaimedBytes = storage.fileSizeBytes(fd);
+            if (c.fd >= 0)
+            {
+                final ExtentFile removed = files.remove(c.fd);
+                if (null != scrubber)
+                {
+                    scrubber.forget(c.fd);
+                }
+                if (repairFile == removed)
+                {
+                    repairFile = null;
+                }
+            }
+            storage.close(fd);
+            storage.delete(c.path);
+        }
+        catch (final IOException ex)
+        {
+            c.fail(NodeStatus.IO_ERROR, "deleting " + c.path + ": " + ex.getMessage());
+            counters.ioErrors.increment();
+            return true;
+        }
+        syncDirectory(); // fatal when it fails, like every fsync
+        counters.extentsDeleted.incrementRelease();
+        counters.reclaimedBytes.getAndAddRelease(c.reclaimedBytes);
+        c.status = NodeStatus.OK;
+        return true;
+    }
+
     private void abandon(final int fd, final Path path)
     {
         try
@@ -1183,6 +1252,16 @@ public final class DiskIoAgent implements Agent
         counters.fsyncs.incrementRelease();
         counters.bytesWritten.getAndAddRelease(io.lengthBytes);
         repairReadBackDue = true;
+    }
+
+    /**
+     * A delete must wait for a repair of the same file: the repair slot reads and rewrites it outside the store's
+     * ops, and once closed its descriptor may be reused by another extent.
+     */
+    private boolean repairBusyWith(final ExtentFile file)
+    {
+        return null != repairIo && repairFile == file &&
+            (repairReadBackDue || repairIo.state() == RepairIo.IN_FLIGHT);
     }
 
     /** @return the open file of the extent, or null (a scan of the open files: repairs are rare). */

@@ -119,6 +119,29 @@ final class DiskScrubber
         this.repairQueue = queue;
     }
 
+    /**
+     * @param fd a file about to be closed.
+     * @return whether the scrubber has a read of that file in the kernel (the close must wait).
+     */
+    boolean reading(final int fd)
+    {
+        return inFlight && this.fd == fd;
+    }
+
+    /**
+     * Stops scrubbing a file that is being closed (its descriptor may be reused): the next call moves on.
+     *
+     * @param fd the file.
+     */
+    void forget(final int fd)
+    {
+        if (this.fd == fd && !inFlight)
+        {
+            position = end;
+            resultReady = false;
+        }
+    }
+
     /** @return whether a scrub read is in the kernel (its buffer must outlive it). */
     boolean inFlight()
     {

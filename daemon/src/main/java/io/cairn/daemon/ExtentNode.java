@@ -83,6 +83,8 @@ public final class ExtentNode implements AutoCloseable
     private BlockRepairQueue repairQueue;
     private RepairIo[] repairIos;
     private BlockRepairAgent repair;
+    private ExtentDeleteAgent deleteAgent;
+    private ExtentCollector collector;
     private final List<RecoveredExtent> recovered;
     private DiskCounters[] diskCounters;
     // --- metrics, health and error log (issue 7): wiring only, the classes live in io.cairn.replication.metrics ---
@@ -203,6 +205,7 @@ public final class ExtentNode implements AutoCloseable
         {
             diskCounters[d] = disks[d].counters();
         }
+        deleteAgent = new ExtentDeleteAgent(store);
         startAgents(new ReplicationAgent(aeron, conductor, SystemNanoClock.INSTANCE), disks);
     }
 
@@ -320,7 +323,9 @@ public final class ExtentNode implements AutoCloseable
                 ManagerRegistration.register(ctx.managers(), node.driver.aeronDirectoryName(), ctx.nodeId(),
                     ctx.endpoint(), ctx.dataDirs());
                 // Without heartbeats the manager never marks this node dead, so it would keep placing extents here.
+                node.collector = new ExtentCollector(ctx.nodeId(), ctx.dataDirs(), node.deleteAgent, ctx.log());
                 node.heartbeat = ManagerHeartbeat.start(new ManagerHeartbeat.Context()
+                    .collector(node.collector)
                     .managers(ctx.managers())
                     .aeronDirectoryName(node.driver.aeronDirectoryName())
                     .nodeId(ctx.nodeId())
@@ -335,12 +340,14 @@ public final class ExtentNode implements AutoCloseable
                         ctx.recoveryLeaseMs() / 4))
                     .nodeTimeoutMs(Math.min(ExtentRecoveryAgent.Context.NODE_TIMEOUT_MS_DEFAULT,
                         ctx.recoveryLeaseMs() / 4))
+                    .collector(node.collector)
                     .log(ctx.log()), ctx.managers(), node.driver.aeronDirectoryName(), null);
                 node.repair = BlockRepairAgent.start(new BlockRepairAgent.Context()
                     .nodeId(ctx.nodeId())
                     .blocksPerSecond(ctx.repairBlocksPerSecond())
                     .log(ctx.log()), node.repairQueue, node.repairIos, node.diskCounters, ctx.managers(),
                     node.driver.aeronDirectoryName(), ctx.endpoint().substring(0, ctx.endpoint().lastIndexOf(':')));
+                node.collector.recoveringExtent(node.recovery::activeExtentId);
             }
         }
         catch (final Exception ex)
@@ -367,7 +374,7 @@ public final class ExtentNode implements AutoCloseable
             final Agent[] all = new Agent[disks.length + 4];
             all[0] = new InvokerAgent(driver.sharedAgentInvoker(), "media-driver");
             all[1] = new InvokerAgent(aeron.conductorAgentInvoker(), "aeron-client-conductor");
-            all[2] = replication;
+            all[2] = new CompositeAgent(replication, deleteAgent); // the store's one thread
             all[3] = dutyCycles;
             System.arraycopy(disks, 0, all, 4, disks.length);
             // Sleeping while a disk has I/O in flight is a wait for its completion (woken by the disk).
@@ -376,7 +383,7 @@ public final class ExtentNode implements AutoCloseable
         else
         {
             runners.add(new AgentRunner(AeronDefaults.idleStrategy(), errorHandler, null,
-                new CompositeAgent(replication, dutyCycles)));
+                new CompositeAgent(replication, deleteAgent, dutyCycles)));
             for (final DiskIoAgent disk : disks)
             {
                 runners.add(new AgentRunner(DiskIdleStrategy.forDisks(disk), errorHandler, null, disk));
@@ -411,6 +418,14 @@ public final class ExtentNode implements AutoCloseable
     public ReplicationCounters counters()
     {
         return conductor.counters();
+    }
+
+    /**
+     * @return the extent collector (deletes garbage and orphan extent files), or null without a manager.
+     */
+    public ExtentCollector collector()
+    {
+        return collector;
     }
 
     /**

@@ -41,10 +41,13 @@ import java.util.zip.CRC32C;
  * </ul>
  * One block is in flight at a time (at most {@link NodeProtocol#MAX_PAYLOAD_BYTES}), one task at a time per node,
  * and the manager caps claims per node ({@link ManagerStateMachine#MAX_TASK_CLAIMS_PER_NODE}): recovery never swamps
- * the node's hot path. Any failure abandons the task: the claim lapses at its expiry (or another node takes it over),
- * this node does not retry it for {@link Context#retryBackoffMs()}, and the cause is logged once per cause, not per
- * block or task. A partial local copy stays behind (the node protocol has no delete yet); a later attempt on this node
- * resumes after its durable prefix, which is verified again before completion.
+ * the node's hot path. Any failure abandons the task: the claim is released at once (TaskRelease) so another node can
+ * take it, this node does not retry it for {@link Context#retryBackoffMs()}, and the cause is logged once per cause,
+ * not per block or task. The partial local copy is handed to the {@link ExtentCollector} as a suspect: the manager
+ * confirms it is not placed on this node and the collector deletes it (without a collector, or before the delete, a
+ * later attempt on this node resumes after its durable prefix, which is verified again before completion). A copy
+ * whose completion was sent but not answered is left alone: the task may have completed, and the next start's
+ * reconciliation decides.
  */
 public final class ExtentRecoveryAgent implements AutoCloseable
 {
@@ -120,6 +123,7 @@ public final class ExtentRecoveryAgent implements AutoCloseable
         private long nodeTimeoutMs = NODE_TIMEOUT_MS_DEFAULT;
         private long retryBackoffMs = RETRY_BACKOFF_MS_DEFAULT;
         private NanoClock clock = System::nanoTime;
+        private ExtentCollector collector;
         private PrintStream log = System.err;
 
         /**
@@ -239,6 +243,17 @@ public final class ExtentRecoveryAgent implements AutoCloseable
             return this;
         }
 
+        /**
+         * @param collector deletes abandoned copies (once the manager agrees) and tells which extents are being
+         *                  deleted, so none is claimed meanwhile; null: none (copies stay for a resumed attempt).
+         * @return this.
+         */
+        public Context collector(final ExtentCollector collector)
+        {
+            this.collector = collector;
+            return this;
+        }
+
         /** @param log where abandoned causes are reported (once each). @return this. */
         public Context log(final PrintStream log)
         {
@@ -265,6 +280,9 @@ public final class ExtentRecoveryAgent implements AutoCloseable
     private volatile long sourceFailovers;
     private long nextPollNs;
     private String causeDetail = "";
+    private boolean completionSent;
+    private volatile long activeExtentId = ManagerStateMachine.NULL_ID;
+    private volatile long claimsReleased;
 
     /**
      * @param ctx     configuration, concluded here.
@@ -375,10 +393,18 @@ public final class ExtentRecoveryAgent implements AutoCloseable
                 {
                     continue; // gone, or this node already holds it: it cannot be the new replica
                 }
+                // Marked before the check; the collector marks an id before checking this mark (no copy is deleted).
+                activeExtentId = task.extentId();
+                if (null != ctx.collector && ctx.collector.isDeleting(task.extentId()))
+                {
+                    activeExtentId = ManagerStateMachine.NULL_ID;
+                    continue; // its local file is being deleted: claim it once that is done
+                }
                 claim = manager.claim(ctx.nodeId, task.taskId(), ctx.claimLeaseMs);
             }
             catch (final ManagerException ex)
             {
+                activeExtentId = ManagerStateMachine.NULL_ID;
                 if (null == ex.status())
                 {
                     logOnce(Cause.MANAGER_UNREACHABLE, "task " + task.taskId() + ": " + ex.getMessage());
@@ -391,14 +417,17 @@ public final class ExtentRecoveryAgent implements AutoCloseable
                 }
                 continue; // claimed by another node, or gone: try the next
             }
+            completionSent = false;
             final Cause cause = execute(claim, stream);
             if (null == cause)
             {
                 tasksCompleted++;
                 retryNotBeforeNs.remove(claim.taskId());
+                activeExtentId = ManagerStateMachine.NULL_ID;
             }
             else
             {
+                abandon(claim, cause);
                 abandoned[cause.ordinal()]++;
                 if (Cause.STOPPED != cause)
                 {
@@ -412,6 +441,34 @@ public final class ExtentRecoveryAgent implements AutoCloseable
             return 1;
         }
         return 1;
+    }
+
+    /** Releases the claim and hands the partial copy to the collector, unless the completion's outcome is unknown. */
+    private void abandon(final ManagerListing.TaskClaim claim, final Cause cause)
+    {
+        final boolean outcomeUnknown = completionSent && (Cause.MANAGER_UNREACHABLE == cause || Cause.STOPPED == cause);
+        if (!outcomeUnknown && Cause.CLAIM_LOST != cause && Cause.TASK_GONE != cause &&
+            Cause.MANAGER_UNREACHABLE != cause)
+        {
+            try
+            {
+                manager.release(ctx.nodeId, claim);
+                claimsReleased++;
+            }
+            catch (final ManagerException ex)
+            {
+                // Lost or gone meanwhile, or the manager is unreachable: the claim lapses at its expiry.
+                if (null == ex.status())
+                {
+                    manager.close();
+                }
+            }
+        }
+        activeExtentId = ManagerStateMachine.NULL_ID;
+        if (!outcomeUnknown && null != ctx.collector)
+        {
+            ctx.collector.suspect(claim.extentId()); // the manager decides whether the copy may go
+        }
     }
 
     private Cause execute(final ManagerListing.TaskClaim initialClaim, final StreamInfo stream)
@@ -694,6 +751,7 @@ public final class ExtentRecoveryAgent implements AutoCloseable
         try
         {
             manager.progress(self, claim, sealedLength - NodeProtocol.FIRST_BLOCK_OFFSET, ctx.claimLeaseMs);
+            completionSent = true;
             manager.complete(self, claim, self);
         }
         catch (final ManagerException ex)
@@ -771,6 +829,23 @@ public final class ExtentRecoveryAgent implements AutoCloseable
             case NO_SUCH_TASK -> Cause.TASK_GONE;
             default -> Cause.STALE_EXTENT;
         };
+    }
+
+    /**
+     * @return the extent this worker is about to claim or is copying, or -1 (the {@link ExtentCollector} does not
+     * delete it meanwhile).
+     */
+    public long activeExtentId()
+    {
+        return activeExtentId;
+    }
+
+    /**
+     * @return claims this worker released on abandoning their task.
+     */
+    public long claimsReleased()
+    {
+        return claimsReleased;
     }
 
     private void logOnce(final Cause cause, final String message)

@@ -20,6 +20,8 @@ final class IoCommand extends FileIo
     static final int WRITE = 3;
     static final int READ = 4;
     static final int SEAL = 5;
+    /** Close the extent's file (fd, or -1 when this disk has it not open) and delete it (path), durably. */
+    static final int DELETE = 6;
 
     final int diskIndex;
     /** Position in its agent's command array: the tag of its read or write. */
@@ -34,6 +36,8 @@ final class IoCommand extends FileIo
     long streamId;
     long extentSizeBytes;
     int fd = -1;
+    /** Bytes a DELETE reclaimed (0 when there was no file). */
+    long reclaimedBytes;
     /** Block offset (WRITE, READ) or sealed length (SEAL). */
     long blockOffset;
     /** When a write was prepared for io_uring (the disk agent's clock), for the write-to-durable latency. */

@@ -25,6 +25,21 @@ import java.util.zip.CRC32C;
  */
 public final class IoUringReplicaStore implements ReplicaStore
 {
+    /** Most extent deletes in progress at once (each takes one command of every disk). */
+    public static final int MAX_DELETES_IN_FLIGHT = 8;
+
+    /** Receives a finished delete. */
+    @FunctionalInterface
+    public interface DeleteHandler
+    {
+        /**
+         * @param extentId       the extent.
+         * @param ok             whether every disk deleted its file (or had none).
+         * @param reclaimedBytes bytes of the files deleted.
+         */
+        void onDeleted(long extentId, boolean ok, long reclaimedBytes);
+    }
+
     private final DiskIoAgent[] disks;
     private final Path[] dataDirs;
     private final IoCommand[][] freeCommands;
@@ -34,6 +49,11 @@ public final class IoUringReplicaStore implements ReplicaStore
     private final Long2ObjectHashMap<Extent> extents = new Long2ObjectHashMap<>();
     private final CRC32C crc = new CRC32C();
     private final AtomicLong failedOffers = new AtomicLong();
+    private final long[] deletedIds = new long[MAX_DELETES_IN_FLIGHT];
+    private final boolean[] deletedOk = new boolean[MAX_DELETES_IN_FLIGHT];
+    private final long[] deletedBytes = new long[MAX_DELETES_IN_FLIGHT];
+    private int deletedCount;
+    private int deletesInFlight;
     private int nextDisk;
     private boolean noDiskReported;
 
@@ -104,20 +124,24 @@ public final class IoUringReplicaStore implements ReplicaStore
     public long commitLength(final long extentId)
     {
         final Extent extent = extents.get(extentId);
-        return null == extent || extent.creating ? NO_EXTENT : extent.commitLength;
+        return null == extent || extent.creating || extent.deleting ? NO_EXTENT : extent.commitLength;
     }
 
     /** {@inheritDoc} */
     public long endOffset(final long extentId)
     {
         final Extent extent = extents.get(extentId);
-        return null == extent || extent.creating ? NO_EXTENT : extent.endOffset;
+        return null == extent || extent.creating || extent.deleting ? NO_EXTENT : extent.endOffset;
     }
 
     /** {@inheritDoc} */
     public NodeStatus submitCreate(final long extentId, final long streamId, final long token)
     {
         Extent extent = extents.get(extentId);
+        if (null != extent && extent.deleting)
+        {
+            return NodeStatus.BUSY; // its file is being deleted; a retry creates it afresh
+        }
         if (null != extent && extent.streamId != streamId)
         {
             return NodeStatus.BAD_REQUEST;
@@ -180,7 +204,7 @@ public final class IoUringReplicaStore implements ReplicaStore
         final long token)
     {
         final Extent extent = extents.get(extentId);
-        if (null == extent || extent.creating)
+        if (null == extent || extent.creating || extent.deleting)
         {
             return NodeStatus.NO_SUCH_EXTENT;
         }
@@ -221,14 +245,16 @@ public final class IoUringReplicaStore implements ReplicaStore
             extent.epoch, payload, payloadOffset, payloadLengthBytes);
         command.payloadLengthBytes = payloadLengthBytes;
         extent.endOffset = blockOffset + blockLength;
-        return offer(command);
+        final NodeStatus offered = offer(command);
+        extent.ioInFlight += offered == NodeStatus.OK ? 1 : 0;
+        return offered;
     }
 
     /** {@inheritDoc} */
     public NodeStatus submitRead(final long extentId, final long blockOffset, final long token)
     {
         final Extent extent = extents.get(extentId);
-        if (null == extent || extent.creating)
+        if (null == extent || extent.creating || extent.deleting)
         {
             return NodeStatus.NO_SUCH_EXTENT;
         }
@@ -263,7 +289,75 @@ public final class IoUringReplicaStore implements ReplicaStore
         command.fd = extent.fd;
         command.blockOffset = blockOffset;
         command.blockLengthBytes = BlockFormat.blockLengthBytes(payloadLength);
-        return offer(command);
+        final NodeStatus offered = offer(command);
+        extent.ioInFlight += offered == NodeStatus.OK ? 1 : 0;
+        return offered;
+    }
+
+    /**
+     * Deletes an extent's file on every disk (the disk that has it open closes it first; another disk deletes a
+     * stray copy, if any). From then on the extent is absent: reads, writes and seals answer NO_SUCH_EXTENT and a
+     * create BUSY until the delete finished. Only the caller decides that deleting is safe (the manager's rule).
+     *
+     * @param extentId the extent.
+     * @return OK when submitted (the outcome comes from {@link #pollDeleted(DeleteHandler)}); BUSY when I/O of the
+     * extent is in flight, a delete of it is already running, {@link #MAX_DELETES_IN_FLIGHT} are, or a disk has
+     * no free command: try again later.
+     */
+    public NodeStatus submitDelete(final long extentId)
+    {
+        Extent extent = extents.get(extentId);
+        if (null != extent && (extent.deleting || extent.creating || extent.sealing || extent.ioInFlight > 0))
+        {
+            return NodeStatus.BUSY;
+        }
+        if (deletesInFlight >= MAX_DELETES_IN_FLIGHT)
+        {
+            return NodeStatus.BUSY;
+        }
+        for (int d = 0; d < disks.length; d++)
+        {
+            if (freeCount[d] == 0)
+            {
+                return NodeStatus.BUSY;
+            }
+        }
+        if (null == extent)
+        {
+            extent = new Extent(extentId, 0, -1, 0, null); // absent here: a placeholder that refuses creates
+            extents.put(extentId, extent);
+        }
+        extent.deleting = true;
+        extent.deletesPending = disks.length;
+        extent.deleteFailed = false;
+        extent.reclaimedBytes = 0;
+        deletesInFlight++;
+        for (int d = 0; d < disks.length; d++)
+        {
+            final IoCommand command = acquire(d);
+            command.reset(IoCommand.DELETE, 0, extentId);
+            command.fd = d == extent.diskIndex ? extent.fd : -1;
+            command.path = ExtentFiles.path(dataDirs[d], extentId);
+            // Each disk's queue holds all its commands: an offer fails only if an invariant broke.
+            Verify.verify(offer(command) == NodeStatus.OK, "delete offered to disk", d);
+        }
+        return NodeStatus.OK;
+    }
+
+    /**
+     * @param handler receives each delete finished since the last call.
+     * @return deletes reported.
+     */
+    public int pollDeleted(final DeleteHandler handler)
+    {
+        final int count = deletedCount;
+        for (int i = 0; i < count; i++)
+        {
+            handler.onDeleted(deletedIds[i], deletedOk[i], deletedBytes[i]);
+        }
+        deletedCount = 0;
+        deletesInFlight -= count; // a delete counts against the limit until reported, so the report fits
+        return count;
     }
 
     /** {@inheritDoc} */
@@ -298,7 +392,7 @@ public final class IoUringReplicaStore implements ReplicaStore
     public NodeStatus submitSeal(final long extentId, final long sealedLength, final long token)
     {
         final Extent extent = extents.get(extentId);
-        if (null == extent || extent.creating)
+        if (null == extent || extent.creating || extent.deleting)
         {
             return NodeStatus.NO_SUCH_EXTENT;
         }
@@ -360,13 +454,36 @@ public final class IoUringReplicaStore implements ReplicaStore
             case IoCommand.CREATE, IoCommand.OPEN_EXISTING -> completeCreate(listener, command, extent);
             case IoCommand.WRITE -> completeWrite(listener, command, extent);
             case IoCommand.SEAL -> completeSeal(listener, command, extent);
+            case IoCommand.DELETE -> completeDelete(command, extent);
             default ->
             {
+                extent.ioInFlight--;
                 final long next = command.blockOffset + command.blockLengthBytes;
                 listener.onRead(command.token, command.extentId, command.blockOffset, command.status, command.view,
                     BlockFormat.BLOCK_HEADER_LENGTH_BYTES, command.status == NodeStatus.OK ? command.payloadLengthBytes : 0,
                     next, extent.commitLength);
             }
+        }
+    }
+
+    private void completeDelete(final IoCommand command, final Extent extent)
+    {
+        extent.deletesPending--;
+        extent.reclaimedBytes += command.reclaimedBytes;
+        if (command.status != NodeStatus.OK)
+        {
+            extent.deleteFailed = true;
+            System.err.println("cairn-node: deleting extent " + command.extentId + " on disk " + command.diskIndex +
+                " failed: " + command.error);
+        }
+        if (extent.deletesPending == 0)
+        {
+            extents.remove(extent.extentId);
+            Verify.verify(deletedCount < MAX_DELETES_IN_FLIGHT, "finished deletes within limit", deletedCount);
+            deletedIds[deletedCount] = extent.extentId;
+            deletedOk[deletedCount] = !extent.deleteFailed;
+            deletedBytes[deletedCount] = extent.reclaimedBytes;
+            deletedCount++;
         }
     }
 
@@ -407,6 +524,7 @@ public final class IoUringReplicaStore implements ReplicaStore
 
     private void completeWrite(final Listener listener, final IoCommand command, final Extent extent)
     {
+        extent.ioInFlight--;
         final long next = command.blockOffset + command.blockLengthBytes;
         if (command.status == NodeStatus.OK && !extent.failed)
         {
@@ -459,6 +577,12 @@ public final class IoUringReplicaStore implements ReplicaStore
         boolean sealed;
         boolean sealing;
         long ownerRevision;
+        /** Reads and writes offered and not yet completed: a delete waits for 0. */
+        int ioInFlight;
+        boolean deleting;
+        int deletesPending;
+        boolean deleteFailed;
+        long reclaimedBytes;
         int epoch;
         long corruptFrom = -1;
         long corruptTo = -1;

@@ -26,6 +26,9 @@ import java.util.concurrent.TimeUnit;
  * driver. A failed heartbeat closes the client and the next one reconnects; NO_SUCH_NODE (the manager lost or never
  * had the registration) re-registers. Nothing here stops the node: the manager decides what silence means.
  * <p>
+ * After each accepted heartbeat the optional {@link ExtentCollector} runs with the same client: extent deletes and,
+ * the first time, the reconciliation of the node's extent files with the manager.
+ * <p>
  * Wiring in {@code ExtentNode.launch}, after the one-off registration:
  * <pre>{@code
  * heartbeat = ManagerHeartbeat.start(new ManagerHeartbeat.Context()
@@ -57,6 +60,7 @@ public final class ManagerHeartbeat implements AutoCloseable
         private List<Path> dataDirs = List.of();
         private long intervalMs = INTERVAL_MS_DEFAULT;
         private long fullBelowBytes = FULL_BELOW_BYTES_DEFAULT;
+        private ExtentCollector collector;
 
         /**
          * @param managers manager members string.
@@ -144,6 +148,17 @@ public final class ManagerHeartbeat implements AutoCloseable
         public long intervalMs()
         {
             return intervalMs;
+        }
+
+        /**
+         * @param collector runs after each accepted heartbeat with the same manager client (extent deletes and the
+         *                  reconciliation at start); null: none.
+         * @return this.
+         */
+        public Context collector(final ExtentCollector collector)
+        {
+            this.collector = collector;
+            return this;
         }
 
         /**
@@ -288,6 +303,10 @@ public final class ManagerHeartbeat implements AutoCloseable
             lastError = "re-registered; now " + state;
         }
         heartbeatsSent++;
+        if (null != ctx.collector)
+        {
+            ctx.collector.collect(client); // records its own failures: a heartbeat that got through counts
+        }
     }
 
     private static void sleepMs(final long ms)

@@ -69,6 +69,11 @@ final class ManagerRecoveryClient implements RecoveryManager
         return client().completeTask(nodeId, claim, newNodeId);
     }
 
+    public ManagerListing.TaskClaim release(final int nodeId, final ManagerListing.TaskClaim claim)
+    {
+        return client().releaseTask(nodeId, claim);
+    }
+
     public void recordSeal(final long streamId, final long tailExtentId, final long sealLength, final long ownerRevision)
     {
         client().allocateExtent(streamId, tailExtentId, sealLength, ownerRevision);

@@ -47,6 +47,15 @@ interface RecoveryManager extends AutoCloseable
     ManagerListing.TaskClaim complete(int nodeId, ManagerListing.TaskClaim claim, int newNodeId);
 
     /**
+     * Gives the claim up at once (the task was abandoned), so another node can claim it without waiting for expiry.
+     *
+     * @param nodeId this node.
+     * @param claim  the claim.
+     * @return the task, unclaimed.
+     */
+    ManagerListing.TaskClaim release(int nodeId, ManagerListing.TaskClaim claim);
+
+    /**
      * Records the seal of a stream's tail (AllocateExtent: the manager seals it and adds a new tail).
      *
      * @param streamId      stream.

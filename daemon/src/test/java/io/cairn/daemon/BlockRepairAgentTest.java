@@ -442,6 +442,11 @@ class BlockRepairAgentTest
                 OTHER_PEER, "127.0.0.1:3"), 1);
         }
 
+        public ManagerListing.TaskClaim release(final int nodeId, final ManagerListing.TaskClaim claim)
+        {
+            throw new UnsupportedOperationException(); // the repair worker never holds a recovery claim
+        }
+
         public ManagerListing.TaskClaim claim(final int nodeId, final long taskId, final long leaseMs)
         {
             throw new UnsupportedOperationException();

@@ -125,6 +125,9 @@ class ExtentRecoveryAgentTest
         assertEquals(1, agent.abandoned(ExtentRecoveryAgent.Cause.SOURCE_UNREACHABLE));
         assertTrue(manager.completedWith.isEmpty());
         assertFalse(peers.node(SELF).extents.containsKey(EXTENT), "nothing created before a source answered");
+        assertEquals(1, manager.releases, "an abandoned claim is released at once, not left to expire");
+        assertEquals(1, agent.claimsReleased());
+        assertEquals(ManagerStateMachine.NULL_ID, agent.activeExtentId());
 
         // Not retried before the back-off; then retried, abandoned again, and still logged once.
         nowNs[0] += TimeUnit.MILLISECONDS.toNanos(200);
@@ -148,6 +151,7 @@ class ExtentRecoveryAgentTest
 
         assertEquals(1, agent.abandoned(ExtentRecoveryAgent.Cause.CLAIM_LOST));
         assertTrue(manager.completedWith.isEmpty());
+        assertEquals(0, manager.releases, "a lost claim is not this node's to release");
         final FakeExtent partial = peers.node(SELF).extents.get(EXTENT);
         assertFalse(partial.sealed);
         assertTrue(partial.commitLength > NodeProtocol.FIRST_BLOCK_OFFSET && partial.commitLength < sealedLength);
@@ -174,6 +178,7 @@ class ExtentRecoveryAgentTest
 
         assertEquals(1, agent.abandoned(ExtentRecoveryAgent.Cause.DISK_FULL));
         assertTrue(manager.completedWith.isEmpty());
+        assertEquals(1, manager.releases);
         assertTrue(logBytes.toString(StandardCharsets.UTF_8).contains("DISK_FULL"));
     }
 
@@ -291,6 +296,7 @@ class ExtentRecoveryAgentTest
         int progressReports;
         long lastProgressBytes;
         int claimLostAfterReports = Integer.MAX_VALUE;
+        int releases;
         int taskGoneAfterReports = Integer.MAX_VALUE;
 
         void addTask(final TaskKind kind, final long sealedLength, final int[] replicas)
@@ -354,6 +360,13 @@ class ExtentRecoveryAgentTest
             completedWith.add(newNodeId);
             tasks.clear();
             return claim;
+        }
+
+        public ManagerListing.TaskClaim release(final int nodeId, final ManagerListing.TaskClaim claim)
+        {
+            assertEquals(SELF, nodeId);
+            releases++;
+            return claim(0);
         }
 
         public void recordSeal(final long streamId, final long tailExtentId, final long sealLength, final long revision)

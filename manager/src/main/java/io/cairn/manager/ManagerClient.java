@@ -8,6 +8,12 @@ import io.aeron.cluster.codecs.AdminResponseCode;
 import io.aeron.cluster.codecs.EventCode;
 import io.aeron.logbuffer.Header;
 import io.cairn.replication.AeronDefaults;
+import io.cairn.sbe.manager.TruncateStreamRequestEncoder;
+import io.cairn.sbe.manager.PunchHoleRequestEncoder;
+import io.cairn.sbe.manager.ExtentReconcileRequestEncoder;
+import io.cairn.sbe.manager.ExtentDeletedRequestEncoder;
+import io.cairn.sbe.manager.ExtentReconcileResponseDecoder;
+import io.cairn.sbe.manager.TaskReleaseRequestEncoder;
 import io.cairn.sbe.manager.AllocateExtentRequestEncoder;
 import io.cairn.sbe.manager.DiskListResponseDecoder;
 import io.cairn.sbe.manager.EventType;
@@ -609,6 +615,130 @@ public final class ManagerClient implements AutoCloseable
     }
 
     /**
+     * Drops the stream's extents before {@code firstExtentIdToKeep}, as the stream's owner. Each dropped extent whose
+     * reference count reaches 0 becomes garbage: its nodes delete its files.
+     *
+     * @param streamId            the stream.
+     * @param ownerRevision       the caller's revision from {@link #openStream(long)}; 0 only for a never-opened stream.
+     * @param firstExtentIdToKeep an extent of the stream (at most its tail): it and every later one are kept.
+     * @return the stream after the truncation.
+     * @throws ManagerException LOCKED_BY_OTHER (stale owner), BAD_REQUEST (not an extent of the stream),
+     *                          NO_SUCH_STREAM, or status null on timeout.
+     */
+    public StreamInfo truncateStream(final long streamId, final long ownerRevision, final long firstExtentIdToKeep)
+    {
+        final long correlationId = nextCorrelationId();
+        final TruncateStreamRequestEncoder encoder = new TruncateStreamRequestEncoder()
+            .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .streamId(streamId)
+            .ownerRevision(ownerRevision)
+            .firstExtentIdToKeep(firstExtentIdToKeep);
+        final String what = "truncateStream(" + streamId + ", keep from " + firstExtentIdToKeep + ")";
+        call(what, correlationId, HEADER_LENGTH + encoder.encodedLength());
+        return decodeStreamInfo(what);
+    }
+
+    /**
+     * Removes one sealed extent that is not the tail from the stream, as the stream's owner.
+     *
+     * @param streamId      the stream.
+     * @param ownerRevision the caller's owner revision; 0 only for a never-opened stream.
+     * @param extentId      a sealed extent of the stream, not its tail.
+     * @return the stream after the removal.
+     * @throws ManagerException LOCKED_BY_OTHER, BAD_REQUEST (the tail, or not of the stream), NO_SUCH_STREAM.
+     */
+    public StreamInfo punchHole(final long streamId, final long ownerRevision, final long extentId)
+    {
+        final long correlationId = nextCorrelationId();
+        final PunchHoleRequestEncoder encoder = new PunchHoleRequestEncoder()
+            .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .streamId(streamId)
+            .ownerRevision(ownerRevision)
+            .extentId(extentId);
+        final String what = "punchHole(" + streamId + ", " + extentId + ")";
+        call(what, correlationId, HEADER_LENGTH + encoder.encodedLength());
+        return decodeStreamInfo(what);
+    }
+
+    /**
+     * Asks which of this node's extent files it must delete (read-only); see ManagerStateMachine's rule.
+     *
+     * @param nodeId  the asking node.
+     * @param held    extent ids of files it holds, at most {@link ManagerStateMachine#MAX_RECONCILE_IDS}; may be empty
+     *                (then only the garbage pending on the node is answered).
+     * @param from    index of the first id of {@code held} to send.
+     * @param count   how many to send.
+     * @return the ids to delete and the manager's id high-water mark.
+     * @throws ManagerException NO_SUCH_NODE, BAD_REQUEST, or status null on timeout.
+     */
+    public ManagerListing.Reconcile reconcileExtents(final int nodeId, final long[] held, final int from, final int count)
+    {
+        final long correlationId = nextCorrelationId();
+        final ExtentReconcileRequestEncoder encoder = new ExtentReconcileRequestEncoder()
+            .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .nodeId(nodeId);
+        final ExtentReconcileRequestEncoder.ExtentsEncoder group = encoder.extentsCount(count);
+        for (int i = from; i < from + count; i++)
+        {
+            group.next().extentId(held[i]);
+        }
+        final String what = "reconcileExtents(node " + nodeId + ", " + count + " ids)";
+        call(what, correlationId, HEADER_LENGTH + encoder.encodedLength());
+        return decodeReconcile(what);
+    }
+
+    /**
+     * Confirms that this node deleted (or never had) these extents' files; idempotent.
+     *
+     * @param nodeId the node.
+     * @param ids    extent ids, at most {@link ManagerStateMachine#MAX_RECONCILE_IDS} from {@code from}.
+     * @param from   index of the first id to send.
+     * @param count  how many to send.
+     * @throws ManagerException BAD_REQUEST, or status null on timeout.
+     */
+    public void confirmExtentsDeleted(final int nodeId, final long[] ids, final int from, final int count)
+    {
+        final long correlationId = nextCorrelationId();
+        final ExtentDeletedRequestEncoder encoder = new ExtentDeletedRequestEncoder()
+            .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .nodeId(nodeId);
+        final ExtentDeletedRequestEncoder.ExtentsEncoder group = encoder.extentsCount(count);
+        for (int i = from; i < from + count; i++)
+        {
+            group.next().extentId(ids[i]);
+        }
+        final String what = "confirmExtentsDeleted(node " + nodeId + ", " + count + " ids)";
+        call(what, correlationId, HEADER_LENGTH + encoder.encodedLength());
+        decodeReconcile(what);
+    }
+
+    private ManagerListing.Reconcile decodeReconcile(final String what)
+    {
+        expect(ExtentReconcileResponseDecoder.TEMPLATE_ID, what);
+        final ExtentReconcileResponseDecoder d = new ExtentReconcileResponseDecoder().wrap(
+            responseBuffer, HEADER_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+        d.correlationId();
+        final ManagerStatus status = d.status();
+        final long nextId = d.nextId();
+        final ExtentReconcileResponseDecoder.DeletesDecoder deletes = d.deletes();
+        final long[] ids = new long[deletes.count()];
+        for (int i = 0; i < ids.length; i++)
+        {
+            ids[i] = deletes.next().extentId();
+        }
+        final String message = d.errorMessage();
+        if (status != ManagerStatus.OK)
+        {
+            throw new ManagerException(status, what + " refused: " + status + ": " + message);
+        }
+        return new ManagerListing.Reconcile(nextId, ids);
+    }
+
+    /**
      * Asynchronous {@link #streamInfo(long)}; see {@link #kvPutAsync(String, byte[], long)}.
      *
      * @param streamId the stream.
@@ -939,6 +1069,31 @@ public final class ManagerClient implements AutoCloseable
     }
 
     /**
+     * @return every garbage extent (refCount 0) some replica has not confirmed deleting, by id; a replica that
+     * confirmed is node 0.
+     */
+    public List<ManagerListing.Extent> listGarbage()
+    {
+        final List<ManagerListing.Extent> extents = new ArrayList<>();
+        long from = 0;
+        while (from >= 0)
+        {
+            list(ListKind.GARBAGE, from);
+            expect(ExtentListResponseDecoder.TEMPLATE_ID, "listGarbage");
+            final ExtentListResponseDecoder decoder = new ExtentListResponseDecoder().wrap(
+                responseBuffer, HEADER_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+            decoder.correlationId();
+            from = decoder.nextFromId();
+            for (final ExtentListResponseDecoder.ExtentsDecoder e : decoder.extents())
+            {
+                extents.add(new ManagerListing.Extent(e.extentId(), e.streamId(), e.sealedLength(),
+                    new int[]{ e.replica0(), e.replica1(), e.replica2() }, e.refCount(), e.ownerRevision()));
+            }
+        }
+        return extents;
+    }
+
+    /**
      * @return every open recovery task, by id.
      */
     public List<ManagerListing.Task> listTasks()
@@ -1160,6 +1315,26 @@ public final class ManagerClient implements AutoCloseable
             .correlationId(correlationId).nodeId(nodeId).taskId(claim.taskId()).claimEpoch(claim.claimEpoch())
             .ownerRevision(claim.ownerRevision()).newNodeId(newNodeId);
         final String what = "completeTask(" + claim.taskId() + ")";
+        call(what, correlationId, HEADER_LENGTH + encoder.encodedLength());
+        return decodeTaskClaim(what);
+    }
+
+    /**
+     * Gives a claim up at once (the claimer abandoned the task), so another node can claim it without waiting for
+     * the claim to expire.
+     *
+     * @param nodeId the claimer.
+     * @param claim  the claim.
+     * @return the task, unclaimed.
+     * @throws ManagerException CLAIM_LOST when the claim is no longer this node's, NO_SUCH_TASK when it is gone.
+     */
+    public ManagerListing.TaskClaim releaseTask(final int nodeId, final ManagerListing.TaskClaim claim)
+    {
+        final long correlationId = nextCorrelationId();
+        final TaskReleaseRequestEncoder encoder = new TaskReleaseRequestEncoder()
+            .wrapAndApplyHeader(requestBuffer, 0, headerEncoder)
+            .correlationId(correlationId).nodeId(nodeId).taskId(claim.taskId()).claimEpoch(claim.claimEpoch());
+        final String what = "releaseTask(" + claim.taskId() + ")";
         call(what, correlationId, HEADER_LENGTH + encoder.encodedLength());
         return decodeTaskClaim(what);
     }

@@ -167,4 +167,22 @@ public final class ManagerListing
     public record PartitionChange(long partitionId, long version, long newPartitionId, long revision)
     {
     }
+
+    /**
+     * A manager's answer to a node's extent reconciliation.
+     *
+     * @param nextId  the manager's id high-water mark: ids at or above it are unallocated.
+     * @param deletes extent ids whose files the node must delete (then confirm), at most
+     *                {@link ManagerStateMachine#MAX_DELETES_PER_RESPONSE}.
+     */
+    public record Reconcile(long nextId, long[] deletes)
+    {
+        /**
+         * {@inheritDoc}
+         */
+        public String toString()
+        {
+            return "Reconcile[nextId=" + nextId + " deletes=" + Arrays.toString(deletes) + "]";
+        }
+    }
 }

@@ -2,6 +2,14 @@ package io.cairn.manager;
 
 import io.cairn.replication.Verify;
 import io.cairn.sbe.manager.AllocateExtentRequestDecoder;
+import io.cairn.sbe.manager.TruncateStreamRequestDecoder;
+import io.cairn.sbe.manager.PunchHoleRequestDecoder;
+import io.cairn.sbe.manager.ExtentReconcileRequestDecoder;
+import io.cairn.sbe.manager.ExtentDeletedRequestDecoder;
+import io.cairn.sbe.manager.ExtentReconcileResponseEncoder;
+import io.cairn.sbe.manager.TaskReleaseRequestDecoder;
+import io.cairn.sbe.manager.GarbageEntryEncoder;
+import io.cairn.sbe.manager.GarbageEntryDecoder;
 import io.cairn.sbe.manager.CompareResult;
 import io.cairn.sbe.manager.CompareTarget;
 import io.cairn.sbe.manager.DiskEntryDecoder;
@@ -121,7 +129,7 @@ import java.util.TreeSet;
 public final class ManagerStateMachine
 {
     /** Version of the snapshot layout written by {@link #takeSnapshot(SnapshotSink)}. */
-    public static final int SNAPSHOT_FORMAT_VERSION = 4;
+    public static final int SNAPSHOT_FORMAT_VERSION = 5;
     /** Oldest snapshot layout this build still reads. */
     public static final int SNAPSHOT_FORMAT_VERSION_MIN = 1;
     /** Default time without a heartbeat after which a node is SUSPECT: no new replicas go to it. */
@@ -168,6 +176,10 @@ public final class ManagerStateMachine
     public static final long MAX_TASK_LEASE_MS = 10 * 60 * 1000;
     /** sealedLength of an extent that is not sealed. */
     public static final long UNSEALED = -1;
+    /** Most extent ids one ExtentReconcile or ExtentDeleted command may carry. */
+    public static final int MAX_RECONCILE_IDS = 512;
+    /** Most extent ids one ExtentReconcileResponse tells a node to delete. */
+    public static final int MAX_DELETES_PER_RESPONSE = 512;
 
     private static final int MAX_ERROR_MESSAGE_LENGTH_BYTES = 512;
     /** Answers stop adding entries when they would pass this, leaving room for the header and an error. */
@@ -311,6 +323,38 @@ public final class ManagerStateMachine
         }
     }
 
+    /**
+     * An extent no stream references any more (refCount 0): a tombstone that remembers its replicas until each has
+     * confirmed deleting its file. A confirmed replica is 0.
+     */
+    private static final class Garbage
+    {
+        final long extentId;
+        final long streamId;
+        final long sealedLength;
+        final int[] pending;
+
+        Garbage(final long extentId, final long streamId, final long sealedLength, final int[] pending)
+        {
+            this.extentId = extentId;
+            this.streamId = streamId;
+            this.sealedLength = sealedLength;
+            this.pending = pending;
+        }
+
+        boolean confirmedByAll()
+        {
+            for (final int nodeId : pending)
+            {
+                if (nodeId != 0)
+                {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
     private static final class Stream
     {
         final long streamId;
@@ -351,6 +395,7 @@ public final class ManagerStateMachine
     private final TreeMap<Long, Session> sessions = new TreeMap<>();
     private final TreeMap<Long, Extent> extentsById = new TreeMap<>();
     private final TreeMap<Long, Task> tasks = new TreeMap<>();
+    private final TreeMap<Long, Garbage> garbage = new TreeMap<>();
     private final TreeMap<Long, TreeMap<Long, Watch>> watchesBySession = new TreeMap<>();
     private final KvStore kv = new KvStore();
     private final PartitionTable partitions = new PartitionTable();
@@ -440,6 +485,15 @@ public final class ManagerStateMachine
     private final PartitionListResponseEncoder partitionListEncoder = new PartitionListResponseEncoder();
     private final PartitionEntryEncoder partitionEntryEncoder = new PartitionEntryEncoder();
     private final PartitionEntryDecoder partitionEntryDecoder = new PartitionEntryDecoder();
+    private final TruncateStreamRequestDecoder truncateDecoder = new TruncateStreamRequestDecoder();
+    private final PunchHoleRequestDecoder punchDecoder = new PunchHoleRequestDecoder();
+    private final ExtentReconcileRequestDecoder reconcileDecoder = new ExtentReconcileRequestDecoder();
+    private final ExtentDeletedRequestDecoder deletedDecoder = new ExtentDeletedRequestDecoder();
+    private final ExtentReconcileResponseEncoder reconcileResponseEncoder = new ExtentReconcileResponseEncoder();
+    private final TaskReleaseRequestDecoder taskReleaseDecoder = new TaskReleaseRequestDecoder();
+    private final GarbageEntryEncoder garbageEntryEncoder = new GarbageEntryEncoder();
+    private final GarbageEntryDecoder garbageEntryDecoder = new GarbageEntryDecoder();
+    private final long[] reconcileDeletes = new long[MAX_DELETES_PER_RESPONSE];
 
     private final byte[] varBytes = new byte[Math.max(MAX_NAME_LENGTH_BYTES, MAX_ENDPOINT_LENGTH_BYTES)];
     private final CharsetDecoder utf8Decoder = StandardCharsets.UTF_8.newDecoder()
@@ -563,8 +617,14 @@ public final class ManagerStateMachine
             case NodeHeartbeatRequestDecoder.TEMPLATE_ID -> onHeartbeat(
                 buffer, bodyOffset, blockLength, version, end, clusterTimeMs, out, outOffset);
             case ListRequestDecoder.TEMPLATE_ID -> onList(buffer, bodyOffset, blockLength, version, out, outOffset);
+            case TruncateStreamRequestDecoder.TEMPLATE_ID, PunchHoleRequestDecoder.TEMPLATE_ID -> onDropExtents(
+                sessionId, templateId, buffer, bodyOffset, blockLength, version, out, outOffset);
+            case ExtentReconcileRequestDecoder.TEMPLATE_ID -> onReconcile(
+                buffer, bodyOffset, blockLength, version, end, clusterTimeMs, out, outOffset);
+            case ExtentDeletedRequestDecoder.TEMPLATE_ID -> onExtentsDeleted(
+                sessionId, buffer, bodyOffset, blockLength, version, end, out, outOffset);
             case TaskClaimRequestDecoder.TEMPLATE_ID, TaskProgressRequestDecoder.TEMPLATE_ID,
-                TaskCompleteRequestDecoder.TEMPLATE_ID -> onTaskCommand(
+                TaskCompleteRequestDecoder.TEMPLATE_ID, TaskReleaseRequestDecoder.TEMPLATE_ID -> onTaskCommand(
                 sessionId, templateId, buffer, bodyOffset, blockLength, version, clusterTimeMs, out, outOffset);
             case PartitionCreateRequestDecoder.TEMPLATE_ID, PartitionSplitRequestDecoder.TEMPLATE_ID,
                 PartitionMergeRequestDecoder.TEMPLATE_ID, PartitionAssignRequestDecoder.TEMPLATE_ID ->
@@ -657,6 +717,11 @@ public final class ManagerStateMachine
             case TaskClaimRequestDecoder.TEMPLATE_ID -> TaskClaimRequestDecoder.BLOCK_LENGTH;
             case TaskProgressRequestDecoder.TEMPLATE_ID -> TaskProgressRequestDecoder.BLOCK_LENGTH;
             case TaskCompleteRequestDecoder.TEMPLATE_ID -> TaskCompleteRequestDecoder.BLOCK_LENGTH;
+            case TaskReleaseRequestDecoder.TEMPLATE_ID -> TaskReleaseRequestDecoder.BLOCK_LENGTH;
+            case TruncateStreamRequestDecoder.TEMPLATE_ID -> TruncateStreamRequestDecoder.BLOCK_LENGTH;
+            case PunchHoleRequestDecoder.TEMPLATE_ID -> PunchHoleRequestDecoder.BLOCK_LENGTH;
+            case ExtentReconcileRequestDecoder.TEMPLATE_ID -> ExtentReconcileRequestDecoder.BLOCK_LENGTH;
+            case ExtentDeletedRequestDecoder.TEMPLATE_ID -> ExtentDeletedRequestDecoder.BLOCK_LENGTH;
             case PartitionCreateRequestDecoder.TEMPLATE_ID -> PartitionCreateRequestDecoder.BLOCK_LENGTH;
             case PartitionSplitRequestDecoder.TEMPLATE_ID -> PartitionSplitRequestDecoder.BLOCK_LENGTH;
             case PartitionMergeRequestDecoder.TEMPLATE_ID -> PartitionMergeRequestDecoder.BLOCK_LENGTH;
@@ -890,6 +955,292 @@ public final class ManagerStateMachine
         return writeStreamInfo(out, outOffset, correlationId, stream);
     }
 
+    // ---------------------------------------------------------------------------------------------------------------
+    // Extent lifecycle: TruncateStream and PunchHole drop references; an extent at refCount 0 becomes garbage, a
+    // tombstone with its replicas, until every replica node confirmed deleting its file (ExtentDeleted). Nodes learn
+    // what to delete from ExtentReconcile (docs/internals/replication.md, "Extent lifecycle").
+    // ---------------------------------------------------------------------------------------------------------------
+
+    private int onDropExtents(
+        final long sessionId,
+        final int templateId,
+        final DirectBuffer buffer,
+        final int bodyOffset,
+        final int blockLength,
+        final int version,
+        final MutableDirectBuffer out,
+        final int outOffset)
+    {
+        final boolean truncate = templateId == TruncateStreamRequestDecoder.TEMPLATE_ID;
+        final long correlationId;
+        final long streamId;
+        final long ownerRevision;
+        final long extentId;
+        if (truncate)
+        {
+            final TruncateStreamRequestDecoder d = truncateDecoder.wrap(buffer, bodyOffset, blockLength, version);
+            correlationId = d.correlationId();
+            streamId = d.streamId();
+            ownerRevision = Math.max(0, d.ownerRevision());
+            extentId = d.firstExtentIdToKeep();
+        }
+        else
+        {
+            final PunchHoleRequestDecoder d = punchDecoder.wrap(buffer, bodyOffset, blockLength, version);
+            correlationId = d.correlationId();
+            streamId = d.streamId();
+            ownerRevision = Math.max(0, d.ownerRevision());
+            extentId = d.extentId();
+        }
+        if (isDuplicate(sessionId, correlationId))
+        {
+            return writeDuplicateAnswer(sessionId, correlationId, out, outOffset);
+        }
+        final Stream stream = streams.get(streamId);
+        if (stream == null)
+        {
+            return writeStreamError(out, outOffset, correlationId, ManagerStatus.NO_SUCH_STREAM, streamId,
+                "no stream with id " + streamId);
+        }
+        if (stream.ownerRevision != 0 && ownerRevision != stream.ownerRevision)
+        {
+            return writeStreamInfo(out, outOffset, correlationId, ManagerStatus.LOCKED_BY_OTHER, stream,
+                "owner revision " + ownerRevision + " does not own stream " + streamId + "; its owner revision is " +
+                stream.ownerRevision);
+        }
+        int index = -1;
+        for (int i = 0; i < stream.extents.size(); i++)
+        {
+            if (stream.extents.get(i).extentId == extentId)
+            {
+                index = i;
+                break;
+            }
+        }
+        if (index < 0)
+        {
+            return writeStreamInfo(out, outOffset, correlationId, ManagerStatus.BAD_REQUEST, stream,
+                (truncate ? "firstExtentIdToKeep " : "extentId ") + extentId + " is not an extent of stream " + streamId);
+        }
+        final int last = stream.extents.size() - 1;
+        if (!truncate && index == last)
+        {
+            return writeStreamInfo(out, outOffset, correlationId, ManagerStatus.BAD_REQUEST, stream,
+                "extentId " + extentId + " is the tail of stream " + streamId + "; only sealed extents before it " +
+                "can be punched out");
+        }
+
+        // The tail is never dropped: truncate keeps firstExtentIdToKeep (at most the tail), punch refused it above.
+        if (!truncate || index > 0)
+        {
+            revision++;
+            final int from = truncate ? 0 : index;
+            final int to = truncate ? index : index + 1;
+            for (int i = from; i < to; i++)
+            {
+                releaseExtent(stream.extents.get(i));
+            }
+            stream.extents.subList(from, to).clear();
+        }
+        recordApplied(sessionId, correlationId, streamId, true);
+        verifyStream(stream);
+
+        return writeStreamInfo(out, outOffset, correlationId, stream);
+    }
+
+    /** Drops one reference; at 0 the extent leaves the index, its open tasks are void and it becomes garbage. */
+    private void releaseExtent(final Extent extent)
+    {
+        Verify.verify(extent.refCount > 0, "released extent is referenced", extent.extentId);
+        Verify.verify(extent.sealedLength != UNSEALED, "only sealed extents are released", extent.extentId);
+        extent.refCount--;
+        if (extent.refCount > 0)
+        {
+            return;
+        }
+        extentsById.remove(extent.extentId);
+        extentCount--;
+        for (final int nodeId : extent.replicas)
+        {
+            nodes.get(nodeId).extentCount--;
+        }
+        // A copy in progress is pointless now; its worker's next progress report is answered NO_SUCH_TASK.
+        tasks.values().removeIf(task -> task.extentId == extent.extentId);
+        garbage.put(extent.extentId, new Garbage(extent.extentId, extent.streamId, extent.sealedLength,
+            extent.replicas.clone()));
+    }
+
+    /**
+     * Read-only. Which of the node's extent files must go: a file is deleted only when the manager does not list the
+     * extent on this node (garbage, never placed here, or moved away by a completed re-replication), its id is below
+     * the id high-water mark (an id at or above it may be a create not yet applied), and no live claim of this node
+     * on a recovery task for it exists (that is its copy in progress). Pending garbage of the node is added.
+     */
+    private int onReconcile(
+        final DirectBuffer buffer,
+        final int bodyOffset,
+        final int blockLength,
+        final int version,
+        final int end,
+        final long clusterTimeMs,
+        final MutableDirectBuffer out,
+        final int outOffset)
+    {
+        final ExtentReconcileRequestDecoder d = reconcileDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        final long correlationId = d.correlationId();
+        final int nodeId = d.nodeId();
+        final int count = groupCount(buffer, d.limit(), end, MAX_RECONCILE_IDS);
+        if (count < 0)
+        {
+            return writeReconcileResponse(out, outOffset, correlationId, ManagerStatus.BAD_REQUEST, 0,
+                "extents group is truncated or has more than MAX_RECONCILE_IDS (" + MAX_RECONCILE_IDS + ") entries");
+        }
+        if (!nodes.containsKey(nodeId))
+        {
+            return writeReconcileResponse(out, outOffset, correlationId, ManagerStatus.NO_SUCH_NODE, 0,
+                "node " + nodeId + " is not registered");
+        }
+        int deletes = 0;
+        for (final ExtentReconcileRequestDecoder.ExtentsDecoder e : d.extents())
+        {
+            final long extentId = e.extentId();
+            if (deletes < MAX_DELETES_PER_RESPONSE && mayDelete(nodeId, extentId, clusterTimeMs))
+            {
+                reconcileDeletes[deletes++] = extentId;
+            }
+        }
+        for (final Garbage g : garbage.values())
+        {
+            if (deletes >= MAX_DELETES_PER_RESPONSE)
+            {
+                break;
+            }
+            if (pendingIndex(g, nodeId) >= 0 && !contains(reconcileDeletes, deletes, g.extentId))
+            {
+                reconcileDeletes[deletes++] = g.extentId;
+            }
+        }
+        return writeReconcileResponse(out, outOffset, correlationId, ManagerStatus.OK, deletes, "");
+    }
+
+    private boolean mayDelete(final int nodeId, final long extentId, final long clusterTimeMs)
+    {
+        if (extentId <= 0 || extentId >= nextId)
+        {
+            return false; // not yet allocated: maybe a create the manager has not applied yet
+        }
+        final Extent extent = extentsById.get(extentId);
+        if (extent == null)
+        {
+            return true; // garbage, or an id that never was an extent on this node
+        }
+        if (replicaIndex(extent, nodeId) >= 0)
+        {
+            return false; // a live replica: never deleted
+        }
+        for (final Task task : tasks.values())
+        {
+            if (task.extentId == extentId && task.claimNodeId == nodeId && task.claimExpiresAtMs > clusterTimeMs)
+            {
+                return false; // this node's re-replication copy in progress
+            }
+        }
+        return true;
+    }
+
+    private static int pendingIndex(final Garbage g, final int nodeId)
+    {
+        for (int i = 0; i < g.pending.length; i++)
+        {
+            if (g.pending[i] == nodeId)
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static boolean contains(final long[] ids, final int count, final long id)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            if (ids[i] == id)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private int writeReconcileResponse(
+        final MutableDirectBuffer out,
+        final int outOffset,
+        final long correlationId,
+        final ManagerStatus status,
+        final int deletes,
+        final String message)
+    {
+        final ExtentReconcileResponseEncoder encoder = reconcileResponseEncoder
+            .wrapAndApplyHeader(out, outOffset, headerEncoder)
+            .correlationId(correlationId)
+            .status(status)
+            .nextId(nextId);
+        final ExtentReconcileResponseEncoder.DeletesEncoder group = encoder.deletesCount(deletes);
+        for (int i = 0; i < deletes; i++)
+        {
+            group.next().extentId(reconcileDeletes[i]);
+        }
+        putBounded(message, (bytes, length) -> encoder.putErrorMessage(bytes, 0, length));
+        return HEADER_LENGTH + encoder.encodedLength();
+    }
+
+    /** A node deleted these extents' files: it leaves their tombstones. Idempotent; unknown ids are ignored. */
+    private int onExtentsDeleted(
+        final long sessionId,
+        final DirectBuffer buffer,
+        final int bodyOffset,
+        final int blockLength,
+        final int version,
+        final int end,
+        final MutableDirectBuffer out,
+        final int outOffset)
+    {
+        final ExtentDeletedRequestDecoder d = deletedDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        final long correlationId = d.correlationId();
+        final int nodeId = d.nodeId();
+        final int count = groupCount(buffer, d.limit(), end, MAX_RECONCILE_IDS);
+        if (count < 0)
+        {
+            return writeReconcileResponse(out, outOffset, correlationId, ManagerStatus.BAD_REQUEST, 0,
+                "extents group is truncated or has more than MAX_RECONCILE_IDS (" + MAX_RECONCILE_IDS + ") entries");
+        }
+        if (isDuplicate(sessionId, correlationId))
+        {
+            return writeReconcileResponse(out, outOffset, correlationId, ManagerStatus.OK, 0, "");
+        }
+        boolean changed = false;
+        for (final ExtentDeletedRequestDecoder.ExtentsDecoder e : d.extents())
+        {
+            final Garbage g = garbage.get(e.extentId());
+            final int index = g == null ? -1 : pendingIndex(g, nodeId);
+            if (index >= 0)
+            {
+                g.pending[index] = 0;
+                changed = true;
+                if (g.confirmedByAll())
+                {
+                    garbage.remove(g.extentId);
+                }
+            }
+        }
+        if (changed)
+        {
+            revision++;
+        }
+        recordApplied(sessionId, correlationId, NULL_ID, false);
+        return writeReconcileResponse(out, outOffset, correlationId, ManagerStatus.OK, 0, "");
+    }
+
     private int onStreamInfo(
         final DirectBuffer buffer,
         final int bodyOffset,
@@ -1098,6 +1449,7 @@ public final class ManagerStateMachine
             Verify.verify(node.disks.size() <= MAX_DISKS_PER_NODE, "disks per node within limit", node.nodeId);
         }
         verifyExtentReferences();
+        verifyGarbage();
         for (final Task task : tasks.values())
         {
             Verify.verify(task.taskId < nextId, "task id was allocated", task.taskId);
@@ -1142,6 +1494,24 @@ public final class ManagerStateMachine
         {
             Verify.verify(extent.refCount == references.getOrDefault(extent.extentId, 0),
                 "extent refCount matches its references", extent.extentId);
+        }
+    }
+
+    private void verifyGarbage()
+    {
+        for (final Garbage g : garbage.values())
+        {
+            Verify.verify(g.extentId < nextId, "garbage extent id was allocated", g.extentId);
+            Verify.verify(!extentsById.containsKey(g.extentId), "a garbage extent is not referenced", g.extentId);
+            Verify.verify(!g.confirmedByAll(), "a garbage extent some replica has not confirmed", g.extentId);
+            final int[] p = g.pending;
+            Verify.verify(p.length == Placement.REPLICA_COUNT &&
+                (p[0] == 0 || (p[0] != p[1] && p[0] != p[2])) && (p[1] == 0 || p[1] != p[2]),
+                "pending replicas of a garbage extent are distinct", g.extentId);
+            for (final int nodeId : p)
+            {
+                Verify.verify(nodeId == 0 || nodes.containsKey(nodeId), "garbage replica node is registered", nodeId);
+            }
         }
     }
 
@@ -1511,6 +1881,8 @@ public final class ManagerStateMachine
                 claimTask(buffer, bodyOffset, blockLength, version, clusterTimeMs, out, outOffset);
             case TaskProgressRequestDecoder.TEMPLATE_ID ->
                 progressTask(buffer, bodyOffset, blockLength, version, clusterTimeMs, out, outOffset);
+            case TaskReleaseRequestDecoder.TEMPLATE_ID ->
+                releaseTask(buffer, bodyOffset, blockLength, version, out, outOffset);
             default -> completeTask(buffer, bodyOffset, blockLength, version, out, outOffset);
         };
         final ManagerStatus status = taskClaimResponseDecoder.wrap(out, outOffset + HEADER_LENGTH,
@@ -1625,6 +1997,31 @@ public final class ManagerStateMachine
         }
         task.progressBytes = Math.max(task.progressBytes, progressBytes);
         task.claimExpiresAtMs = clusterTimeMs + leaseMs;
+        return writeTaskResponse(out, outOffset, correlationId, task);
+    }
+
+    /** The claimer gives its claim up at once (it abandoned the task): any node may claim it now. */
+    private int releaseTask(
+        final DirectBuffer buffer,
+        final int bodyOffset,
+        final int blockLength,
+        final int version,
+        final MutableDirectBuffer out,
+        final int outOffset)
+    {
+        final TaskReleaseRequestDecoder d = taskReleaseDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        final long correlationId = d.correlationId();
+        final Task task = tasks.get(d.taskId());
+        final String refusal = claimRefusal(task, d.taskId(), d.nodeId(), d.claimEpoch());
+        if (refusal != null)
+        {
+            return writeTaskError(out, outOffset, correlationId,
+                task == null ? ManagerStatus.NO_SUCH_TASK : ManagerStatus.CLAIM_LOST, refusal);
+        }
+        // The epoch stays: the next claim bumps it, which fences this claimer if it ever comes back.
+        task.claimNodeId = 0;
+        task.claimExpiresAtMs = 0;
+        task.progressBytes = 0;
         return writeTaskResponse(out, outOffset, correlationId, task);
     }
 
@@ -1834,6 +2231,7 @@ public final class ManagerStateMachine
             case EXTENTS -> writeExtentList(out, outOffset, correlationId, fromId, maxCount);
             case TASKS -> writeTaskList(out, outOffset, correlationId, fromId, maxCount);
             case PARTITIONS -> writePartitionList(out, outOffset, correlationId, fromId, maxCount);
+            case GARBAGE -> writeGarbageList(out, outOffset, correlationId, fromId, maxCount);
             default -> writeError(out, outOffset, correlationId, "unsupported list kind " + kind);
         };
     }
@@ -1936,6 +2334,34 @@ public final class ManagerStateMachine
             group.next().extentId(extent.extentId).streamId(extent.streamId).sealedLength(extent.sealedLength)
                 .replica0(extent.replicas[0]).replica1(extent.replicas[1]).replica2(extent.replicas[2])
                 .refCount(extent.refCount).ownerRevision(extent.ownerRevision);
+        }
+        return HEADER_LENGTH + encoder.encodedLength();
+    }
+
+    private int writeGarbageList(
+        final MutableDirectBuffer out, final int outOffset, final long correlationId, final long fromId,
+        final int maxCount)
+    {
+        final ArrayList<Garbage> page = new ArrayList<>();
+        long nextFromId = NULL_ID;
+        for (final Garbage g : garbage.tailMap(fromId, true).values())
+        {
+            if (page.size() == maxCount)
+            {
+                nextFromId = g.extentId;
+                break;
+            }
+            page.add(g);
+        }
+        final ExtentListResponseEncoder encoder = extentListEncoder.wrapAndApplyHeader(out, outOffset, headerEncoder)
+            .correlationId(correlationId)
+            .nextFromId(nextFromId);
+        final ExtentListResponseEncoder.ExtentsEncoder group = encoder.extentsCount(page.size());
+        for (final Garbage g : page)
+        {
+            group.next().extentId(g.extentId).streamId(g.streamId).sealedLength(g.sealedLength)
+                .replica0(g.pending[0]).replica1(g.pending[1]).replica2(g.pending[2])
+                .refCount(0).ownerRevision(0);
         }
         return HEADER_LENGTH + encoder.encodedLength();
     }
@@ -2921,6 +3347,15 @@ public final class ManagerStateMachine
 
         entryCount += snapshotPartitions(sink);
 
+        for (final Garbage g : garbage.values())
+        {
+            garbageEntryEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder)
+                .extentId(g.extentId).streamId(g.streamId).sealedLength(g.sealedLength)
+                .replica0(g.pending[0]).replica1(g.pending[1]).replica2(g.pending[2]);
+            sink.write(snapshotBuffer, 0, HEADER_LENGTH + garbageEntryEncoder.encodedLength());
+            entryCount++;
+        }
+
         snapshotEndEncoder.wrapAndApplyHeader(snapshotBuffer, 0, headerEncoder).entryCount(entryCount);
         sink.write(snapshotBuffer, 0, HEADER_LENGTH + snapshotEndEncoder.encodedLength());
     }
@@ -3048,6 +3483,7 @@ public final class ManagerStateMachine
         sessions.clear();
         extentsById.clear();
         tasks.clear();
+        garbage.clear();
         watchesBySession.clear();
         watchCount = 0;
         kv.clear();
@@ -3108,6 +3544,7 @@ public final class ManagerStateMachine
             case KvEventEntryDecoder.TEMPLATE_ID -> restoreEvent(buffer, bodyOffset, blockLength, version);
             case TaskEntryDecoder.TEMPLATE_ID -> restoreTask(buffer, bodyOffset, blockLength, version);
             case PartitionEntryDecoder.TEMPLATE_ID -> restorePartition(buffer, bodyOffset, blockLength, version);
+            case GarbageEntryDecoder.TEMPLATE_ID -> restoreGarbage(buffer, bodyOffset, blockLength, version);
             case SnapshotEndDecoder.TEMPLATE_ID ->
             {
                 final int expected = snapshotEndDecoder.wrap(buffer, bodyOffset, blockLength, version).entryCount();
@@ -3353,6 +3790,15 @@ public final class ManagerStateMachine
         Verify.verify(tasks.put(task.taskId, task) == null, "snapshot task is unique", task.taskId);
     }
 
+    private void restoreGarbage(final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version)
+    {
+        finishRestoringStream();
+        final GarbageEntryDecoder d = garbageEntryDecoder.wrap(buffer, bodyOffset, blockLength, version);
+        final Garbage g = new Garbage(d.extentId(), d.streamId(), d.sealedLength(),
+            new int[]{ d.replica0(), d.replica1(), d.replica2() });
+        Verify.verify(garbage.put(g.extentId, g) == null, "snapshot garbage extent is unique", g.extentId);
+    }
+
     private void finishRestoringStream()
     {
         if (restoringStream != null)
@@ -3412,6 +3858,33 @@ public final class ManagerStateMachine
     public PartitionTable partitions()
     {
         return partitions;
+    }
+
+    /**
+     * @return number of garbage extents (tombstones some replica has not confirmed deleting).
+     */
+    public int garbageCount()
+    {
+        return garbage.size();
+    }
+
+    /**
+     * @param extentId an extent.
+     * @return the nodes that have not yet confirmed deleting the garbage extent (0 for one that did), or null when it
+     * is not garbage.
+     */
+    public int[] garbagePending(final long extentId)
+    {
+        final Garbage g = garbage.get(extentId);
+        return g == null ? null : g.pending.clone();
+    }
+
+    /**
+     * @return the id allocator's high-water mark: every id at or above it is unallocated.
+     */
+    public long nextId()
+    {
+        return nextId;
     }
 
     /**
@@ -3487,6 +3960,11 @@ public final class ManagerStateMachine
             sb.append("task ").append(task.taskId).append(' ').append(task.kind).append(" extent=").append(task.extentId)
                 .append(" stream=").append(task.streamId).append(" lost=").append(task.lostNodeId).append(" at=")
                 .append(task.createdAtMs).append(" sealed=").append(task.sealedLength).append('\n');
+        }
+        for (final Garbage g : garbage.values())
+        {
+            sb.append("garbage ").append(g.extentId).append(" stream=").append(g.streamId).append(" sealed=")
+                .append(g.sealedLength).append(" pending=").append(Arrays.toString(g.pending)).append('\n');
         }
         partitions.dump(sb);
         sb.append("revision=").append(revision).append(" watchCount=").append(watchCount).append('\n');

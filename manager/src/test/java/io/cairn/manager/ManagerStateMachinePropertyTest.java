@@ -1,5 +1,10 @@
 package io.cairn.manager;
 
+import io.cairn.sbe.manager.TruncateStreamRequestEncoder;
+import io.cairn.sbe.manager.PunchHoleRequestEncoder;
+import io.cairn.sbe.manager.ExtentReconcileRequestEncoder;
+import io.cairn.sbe.manager.ExtentReconcileResponseDecoder;
+import io.cairn.sbe.manager.ExtentDeletedRequestEncoder;
 import io.cairn.sbe.manager.AllocateExtentRequestEncoder;
 import io.cairn.sbe.manager.CompareResult;
 import io.cairn.sbe.manager.CompareTarget;
@@ -44,6 +49,8 @@ import java.util.TreeMap;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -150,6 +157,9 @@ class ManagerStateMachinePropertyTest
     private int expiredLeases;
     private int releasedPartitions;
     private int maxTasks;
+    private int maxGarbage;
+    private int garbageCleared;
+    private int lastGarbageCount;
     private int placements;
     private int casSucceeded;
     private int casFailed;
@@ -182,6 +192,9 @@ class ManagerStateMachinePropertyTest
         expiredLeases = 0;
         releasedPartitions = 0;
         maxTasks = 0;
+        maxGarbage = 0;
+        garbageCleared = 0;
+        lastGarbageCount = 0;
         placements = 0;
         casSucceeded = 0;
         casFailed = 0;
@@ -246,11 +259,17 @@ class ManagerStateMachinePropertyTest
                 snapshotAndRestore();
             }
             maxTasks = Math.max(maxTasks, sm.taskCount());
+            final int garbage = sm.garbageCount();
+            garbageCleared += garbage < lastGarbageCount ? 1 : 0;
+            lastGarbageCount = garbage;
+            maxGarbage = Math.max(maxGarbage, garbage);
         }
         // The generator must reach the interesting paths, or the checks above prove little.
         assertTrue(expiredLeases > 0, "some leases expired: " + expiredLeases);
         assertTrue(releasedPartitions > 0, "some owner leases ended holding partitions: " + releasedPartitions);
         assertTrue(maxTasks > 0, "some node died holding replicas: " + maxTasks);
+        assertTrue(maxGarbage > 0 && garbageCleared > 0, "extents dropped and their tombstones confirmed: " +
+            maxGarbage + "/" + garbageCleared);
         assertTrue(placements > 10, "extents were placed: " + placements);
         assertTrue(casSucceeded > 0 && casFailed > 0, "CAS both ways: " + casSucceeded + "/" + casFailed);
         for (final ManagerStatus status : new ManagerStatus[]{ ManagerStatus.OK, ManagerStatus.UNAUTHORISED,
@@ -524,6 +543,11 @@ class ManagerStateMachinePropertyTest
     private void nodeCommand(final long session, final Random random)
     {
         final int nodeId = 1 + random.nextInt(6);
+        if (random.nextInt(5) == 0)
+        {
+            collectGarbage(session, nodeId, random);
+            return;
+        }
         if (random.nextInt(4) == 0)
         {
             final int length = HEADER + new RegisterNodeRequestEncoder().wrapAndApplyHeader(command, 0, headerEncoder)
@@ -549,10 +573,26 @@ class ManagerStateMachinePropertyTest
     private void streamCommand(final long session, final Random random)
     {
         final int length;
+        boolean places = true;
         if (streams.isEmpty() || random.nextInt(3) == 0)
         {
             length = HEADER + new CreateStreamRequestEncoder().wrapAndApplyHeader(command, 0, headerEncoder)
                 .correlationId(nextCorrelation(session)).name("s" + random.nextInt(30)).encodedLength();
+        }
+        else if (random.nextInt(3) == 0)
+        {
+            // Drop extents: truncate to, or punch out, a random extent of the stream (the tail is refused by punch).
+            final long streamId = streams.iterator().next();
+            final List<Long> ids = extentIdsOf(streamId);
+            final long extentId = ids.get(random.nextInt(ids.size()));
+            places = false; // the answer's tail was placed earlier, when its nodes were alive
+            length = random.nextBoolean() ?
+                HEADER + new TruncateStreamRequestEncoder().wrapAndApplyHeader(command, 0, headerEncoder)
+                    .correlationId(nextCorrelation(session)).streamId(streamId).ownerRevision(0)
+                    .firstExtentIdToKeep(extentId).encodedLength() :
+                HEADER + new PunchHoleRequestEncoder().wrapAndApplyHeader(command, 0, headerEncoder)
+                    .correlationId(nextCorrelation(session)).streamId(streamId).ownerRevision(0)
+                    .extentId(extentId).encodedLength();
         }
         else
         {
@@ -581,7 +621,7 @@ class ManagerStateMachinePropertyTest
             n.nodeId();
             n.skipEndpoint();
         }
-        if (status == ManagerStatus.OK && tail != null)
+        if (status == ManagerStatus.OK && tail != null && places)
         {
             streams.add(streamId);
             checkPlacement(tail);
@@ -609,6 +649,85 @@ class ManagerStateMachinePropertyTest
         {
             assertEquals(Placement.REPLICA_COUNT, used.size(), "replicas in distinct failure domains");
         }
+    }
+
+    /** A node's collection: what must it delete (it holds every extent id so far), then it confirms them all. */
+    private void collectGarbage(final long session, final int nodeId, final Random random)
+    {
+        final ExtentReconcileRequestEncoder encoder = new ExtentReconcileRequestEncoder()
+            .wrapAndApplyHeader(command, 0, headerEncoder).correlationId(nextCorrelation(session)).nodeId(nodeId);
+        final int held = random.nextInt(8);
+        final ExtentReconcileRequestEncoder.ExtentsEncoder group = encoder.extentsCount(held);
+        for (int i = 0; i < held; i++)
+        {
+            group.next().extentId(1 + random.nextInt((int)Math.min(Integer.MAX_VALUE, sm.nextId() + 5)));
+        }
+        apply(session, HEADER + encoder.encodedLength());
+        assertEquals(ExtentReconcileResponseDecoder.TEMPLATE_ID, headerDecoder.templateId());
+        final ExtentReconcileResponseDecoder answer = new ExtentReconcileResponseDecoder().wrap(
+            response, HEADER, headerDecoder.blockLength(), headerDecoder.version());
+        answer.correlationId();
+        if (answer.status() != ManagerStatus.OK)
+        {
+            return; // an unregistered node
+        }
+        final List<Long> deletes = new ArrayList<>();
+        for (final ExtentReconcileResponseDecoder.DeletesDecoder d : answer.deletes())
+        {
+            deletes.add(d.extentId());
+            assertTrue(d.extentId() < answer.nextId(), "never an id at or above the high-water mark");
+        }
+        final String dump = sm.canonicalDump();
+        for (final long id : deletes)
+        {
+            for (final String line : dump.split("\n"))
+            {
+                if (line.startsWith("  extent " + id + " "))
+                {
+                    final String replicas = line.substring(line.indexOf("replicas=") + "replicas=".length(),
+                        line.indexOf(" refCount"));
+                    assertFalse(java.util.Arrays.asList(replicas.split(",")).contains(Integer.toString(nodeId)),
+                        "a live replica of node " + nodeId + " is never to be deleted: " + line);
+                }
+            }
+        }
+        final ExtentDeletedRequestEncoder confirm = new ExtentDeletedRequestEncoder()
+            .wrapAndApplyHeader(command, 0, headerEncoder).correlationId(nextCorrelation(session)).nodeId(nodeId);
+        final ExtentDeletedRequestEncoder.ExtentsEncoder confirmed = confirm.extentsCount(deletes.size());
+        for (final long id : deletes)
+        {
+            confirmed.next().extentId(id);
+        }
+        apply(session, HEADER + confirm.encodedLength());
+        for (final long id : deletes)
+        {
+            final int[] pending = sm.garbagePending(id);
+            if (pending != null)
+            {
+                for (final int p : pending)
+                {
+                    assertNotEquals(nodeId, p, "a confirmed delete leaves the tombstone's pending nodes");
+                }
+            }
+        }
+    }
+
+    private List<Long> extentIdsOf(final long streamId)
+    {
+        final List<Long> ids = new ArrayList<>();
+        boolean inStream = false;
+        for (final String line : sm.canonicalDump().split("\n"))
+        {
+            if (line.startsWith("stream "))
+            {
+                inStream = line.startsWith("stream " + streamId + " ");
+            }
+            else if (inStream && line.startsWith("  extent "))
+            {
+                ids.add(Long.parseLong(line.substring("  extent ".length(), line.indexOf(" sealed"))));
+            }
+        }
+        return ids;
     }
 
     private ManagerListing.Extent lastExtentOf(final long streamId)

@@ -6,6 +6,7 @@ import io.cairn.manager.ManagerClient;
 import io.cairn.manager.ManagerEndpoints;
 import io.cairn.manager.ManagerException;
 import io.cairn.manager.ManagerListing;
+import io.cairn.manager.StreamInfo;
 import io.cairn.sbe.manager.ManagerStatus;
 
 import java.io.PrintStream;
@@ -43,7 +44,8 @@ public final class ManagerCommands
           nodes                            extent nodes: liveness, failure domain, space, load
           disks                            disks as last reported by node heartbeats
           streams                          every stream with its extent count and tail
-          extents                          every extent: stream, sealed length, replicas, refcount
+          extents                          every extent: stream, state (live, or garbage until each replica
+                                           deleted its file), sealed length, replicas, refcount
           tasks                            open recovery tasks (created when a node is declared dead)
           partitions                       the partition table: key ranges, owners, streams, versions
           partitions create START END [--log-stream ID] [--table-stream ID] [--meta-stream ID]
@@ -411,28 +413,107 @@ public final class ManagerCommands
     private int extents(final ManagerClient client)
     {
         final List<ManagerListing.Extent> extents = client.listExtents();
+        final List<ManagerListing.Extent> garbage = client.listGarbage();
         if (json)
         {
             final List<String> rows = new ArrayList<>();
             for (final ManagerListing.Extent e : extents)
             {
-                rows.add("{\"extentId\":" + e.extentId() + ",\"streamId\":" + e.streamId() + ",\"sealedLength\":" +
-                    e.sealedLength() + ",\"replicas\":" + Arrays.toString(e.replicas()).replace(" ", "") +
-                    ",\"refCount\":" + e.refCount() + ",\"ownerRevision\":" + e.ownerRevision() + "}");
+                rows.add("{\"extentId\":" + e.extentId() + ",\"streamId\":" + e.streamId() + ",\"state\":\"live\"" +
+                    ",\"sealedLength\":" + e.sealedLength() + ",\"replicas\":" +
+                    Arrays.toString(e.replicas()).replace(" ", "") + ",\"refCount\":" + e.refCount() +
+                    ",\"ownerRevision\":" + e.ownerRevision() + "}");
+            }
+            for (final ManagerListing.Extent e : garbage)
+            {
+                // replicas: the nodes that still have to delete the file (0 = confirmed deleted).
+                rows.add("{\"extentId\":" + e.extentId() + ",\"streamId\":" + e.streamId() +
+                    ",\"state\":\"garbage\",\"sealedLength\":" + e.sealedLength() + ",\"replicas\":" +
+                    Arrays.toString(e.replicas()).replace(" ", "") + ",\"refCount\":0,\"ownerRevision\":0}");
             }
             out.println("[" + String.join(",", rows) + "]");
             return 0;
         }
-        out.printf("%-10s %-10s %-14s %-16s %-8s %s%n", "EXTENT", "STREAM", "SEALED_LENGTH", "REPLICAS", "REFS",
-            "OWNER_REVISION");
+        out.printf("%-10s %-10s %-8s %-14s %-16s %-8s %s%n", "EXTENT", "STREAM", "STATE", "SEALED_LENGTH", "REPLICAS",
+            "REFS", "OWNER_REVISION");
         for (final ManagerListing.Extent e : extents)
         {
             final int[] r = e.replicas();
-            out.printf("%-10d %-10d %-14s %-16s %-8d %d%n", e.extentId(), e.streamId(),
+            out.printf("%-10d %-10d %-8s %-14s %-16s %-8d %d%n", e.extentId(), e.streamId(), "live",
                 e.sealedLength() < 0 ? "open" : Long.toString(e.sealedLength()), r[0] + "," + r[1] + "," + r[2],
                 e.refCount(), e.ownerRevision());
         }
+        for (final ManagerListing.Extent e : garbage)
+        {
+            // REPLICAS of a garbage extent: nodes still to delete its file; '-' confirmed.
+            final StringBuilder pending = new StringBuilder();
+            for (final int nodeId : e.replicas())
+            {
+                pending.append(pending.isEmpty() ? "" : ",").append(nodeId == 0 ? "-" : Integer.toString(nodeId));
+            }
+            out.printf("%-10d %-10d %-8s %-14d %-16s %-8d %s%n", e.extentId(), e.streamId(), "garbage",
+                e.sealedLength(), pending, 0, "-");
+        }
         return 0;
+    }
+
+    /**
+     * {@code cairn stream truncate}: drops the stream's extents before {@code keepFrom}. Without an owner revision it
+     * acts for the stream's current owner (read first, so a writer that took the stream over in between is refused
+     * LOCKED_BY_OTHER); it never takes ownership, so the writer is not fenced.
+     *
+     * @param client        connected.
+     * @param streamId      the stream.
+     * @param keepFrom      first extent kept.
+     * @param ownerRevision the owner revision to present; -1: the stream's current one.
+     * @return exit status 0.
+     */
+    public int streamTruncate(final ManagerClient client, final long streamId, final long keepFrom,
+        final long ownerRevision)
+    {
+        final long revision = ownerRevision >= 0 ? ownerRevision : client.streamInfo(streamId).ownerRevision();
+        final int before = client.streamInfo(streamId).extents().size();
+        final StreamInfo after = client.truncateStream(streamId, revision, keepFrom);
+        printDropped("truncated", after, before);
+        return 0;
+    }
+
+    /**
+     * {@code cairn stream punch}: removes one sealed, non-tail extent; owner revision as for
+     * {@link #streamTruncate(ManagerClient, long, long, long)}.
+     *
+     * @param client        connected.
+     * @param streamId      the stream.
+     * @param extentId      the extent removed.
+     * @param ownerRevision the owner revision to present; -1: the stream's current one.
+     * @return exit status 0.
+     */
+    public int streamPunch(final ManagerClient client, final long streamId, final long extentId,
+        final long ownerRevision)
+    {
+        final long revision = ownerRevision >= 0 ? ownerRevision : client.streamInfo(streamId).ownerRevision();
+        final int before = client.streamInfo(streamId).extents().size();
+        final StreamInfo after = client.punchHole(streamId, revision, extentId);
+        printDropped("punched", after, before);
+        return 0;
+    }
+
+    private void printDropped(final String what, final StreamInfo after, final int before)
+    {
+        final List<String> ids = new ArrayList<>();
+        for (final io.cairn.manager.ExtentInfo e : after.extents())
+        {
+            ids.add(Long.toString(e.extentId()));
+        }
+        if (json)
+        {
+            out.println("{\"streamId\":" + after.streamId() + ",\"dropped\":" + (before - after.extents().size()) +
+                ",\"extents\":[" + String.join(",", ids) + "]}");
+            return;
+        }
+        out.println(what + " stream " + after.streamId() + ": dropped " + (before - after.extents().size()) +
+            " extent(s); extents now " + String.join(",", ids) + " (dropped ones are deleted by their nodes: " +
+            "see 'cairn extents')");
     }
 
     private int tasks(final ManagerClient client)

@@ -61,6 +61,12 @@ public enum Metric
     /** Repair queue drops. */
     DISK_REPAIR_QUEUE_DROPS(4220, "cairn_disk_repair_queue_drops_total", Type.COUNTER,
         "Repair requests dropped because the repair queue was full"),
+    /** Extent files deleted. */
+    DISK_EXTENTS_DELETED(4221, "cairn_disk_extents_deleted_total", Type.COUNTER,
+        "Extent files deleted (garbage extents, orphans the manager does not place on the node)"),
+    /** Bytes reclaimed by deletes. */
+    DISK_RECLAIMED_BYTES(4222, "cairn_disk_reclaimed_bytes_total", Type.COUNTER,
+        "Bytes of extent files deleted (their allocated size)"),
     /** Write durable latency. */
     DISK_WRITE_DURABLE_LATENCY(4230, "cairn_disk_write_durable_latency_seconds", Type.HISTOGRAM,
         "From a block write's submission to io_uring to the fdatasync covering it completing"),
