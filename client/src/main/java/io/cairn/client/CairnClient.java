@@ -10,6 +10,7 @@ import io.cairn.manager.ManagerClient;
 import io.cairn.manager.ManagerEndpoints;
 import io.cairn.manager.StreamInfo;
 import io.cairn.replication.AeronDefaults;
+import io.cairn.replication.BlockFormat;
 import io.cairn.replication.NodeProtocol;
 import io.cairn.sbe.node.NodeStatus;
 import org.agrona.CloseHelper;
@@ -287,6 +288,8 @@ public final class CairnClient implements AutoCloseable
     /** Set by {@link #readPair}: whether the hedge replica was asked too (and so counts as tried). */
     private boolean pairSecondTried;
     private long hedgesSent;
+    /** Scratch for the second and later blocks of a record being reassembled by {@link #readRecord}. */
+    private final ReadResult recordBlock = new ReadResult();
     private long hedgeWins;
     private final org.agrona.collections.Long2LongHashMap readFailedAtNs =
         new org.agrona.collections.Long2LongHashMap(NO_FAILURE);
@@ -418,13 +421,13 @@ public final class CairnClient implements AutoCloseable
     }
 
     /**
-     * Appends one block to the stream's tail and returns once all three replicas have it durably.
+     * Appends one record to the stream's tail and returns once all three replicas have all of it durably.
      *
      * @param streamId      stream to append to.
      * @param payload       bytes to append.
      * @param payloadOffset where they start.
-     * @param payloadLength how many, 1 to {@link NodeProtocol#MAX_PAYLOAD_BYTES}.
-     * @param result        filled with where the block landed.
+     * @param payloadLength how many, 1 to {@link NodeProtocol#MAX_RECORD_BYTES}.
+     * @param result        filled with where the record landed.
      * @throws CairnException when no extent took the append within the allowed attempts.
      */
     public void append(
@@ -434,10 +437,44 @@ public final class CairnClient implements AutoCloseable
         final int payloadLength,
         final AppendResult result)
     {
-        if (payloadLength < 1 || payloadLength > NodeProtocol.MAX_PAYLOAD_BYTES)
+        append(streamId, null, 0, 0, payload, payloadOffset, payloadLength, result);
+    }
+
+    /**
+     * Appends one record with user metadata. A record of up to {@link NodeProtocol#MAX_RECORD_BYTES} is sent in
+     * chunks of {@link NodeProtocol#MAX_PAYLOAD_BYTES} (one block each) and is visible whole or not at all; a retry
+     * carries the same request id, so the record lands exactly once.
+     *
+     * @param streamId       stream to append to.
+     * @param metadata       user metadata, or null.
+     * @param metadataOffset where it starts.
+     * @param metadataLength 0 to {@link NodeProtocol#MAX_USER_METADATA_BYTES}.
+     * @param payload        bytes to append.
+     * @param payloadOffset  where they start.
+     * @param payloadLength  how many, 1 to {@link NodeProtocol#MAX_RECORD_BYTES}.
+     * @param result         filled with where the record landed (its start and end).
+     * @throws CairnException when no extent took the append within the allowed attempts.
+     */
+    public void append(
+        final long streamId,
+        final DirectBuffer metadata,
+        final int metadataOffset,
+        final int metadataLength,
+        final DirectBuffer payload,
+        final int payloadOffset,
+        final int payloadLength,
+        final AppendResult result)
+    {
+        if (payloadLength < 1 || payloadLength > NodeProtocol.MAX_RECORD_BYTES)
         {
             throw new IllegalArgumentException(
-                "payloadLength=" + payloadLength + " must be in [1, " + NodeProtocol.MAX_PAYLOAD_BYTES + "]");
+                "payloadLength=" + payloadLength + " must be in [1, " + NodeProtocol.MAX_RECORD_BYTES + "]");
+        }
+        if (metadataLength < 0 || metadataLength > NodeProtocol.MAX_USER_METADATA_BYTES ||
+            (metadataLength > 0 && null == metadata))
+        {
+            throw new IllegalArgumentException("metadataLength=" + metadataLength + " must be in [0, " +
+                NodeProtocol.MAX_USER_METADATA_BYTES + "] with metadata given");
         }
         final StreamState state = stream(streamId);
         if (0 == state.ownerRevision)
@@ -457,10 +494,8 @@ public final class CairnClient implements AutoCloseable
                     openTail(state);
                 }
                 final ExtentNodeProxy primary = connectedNode(tail.primary());
-                final long correlationId = nextCorrelationId++;
-                final int length = primary.encodeAppend(correlationId, clientId, tail.extentId(),
-                    NodeProtocol.NULL_OFFSET, state.ownerRevision, requestId, payload, payloadOffset, payloadLength);
-                status = request(primary, length, correlationId, null);
+                status = sendRecord(primary, tail.extentId(), state.ownerRevision, requestId, metadata, metadataOffset,
+                    metadataLength, payload, payloadOffset, payloadLength);
             }
             catch (final CairnException ex)
             {
@@ -508,6 +543,66 @@ public final class CairnClient implements AutoCloseable
     }
 
     /**
+     * Sends a record to the primary, in chunks, and waits for its one answer (an early error answer stops it).
+     *
+     * @return the status, or null on time-out.
+     */
+    private NodeStatus sendRecord(
+        final ExtentNodeProxy primary,
+        final long extentId,
+        final long ownerRevision,
+        final long requestId,
+        final DirectBuffer metadata,
+        final int metadataOffset,
+        final int metadataLength,
+        final DirectBuffer payload,
+        final int payloadOffset,
+        final int payloadLength)
+    {
+        final long correlationId = nextCorrelationId++;
+        if (payloadLength <= NodeProtocol.MAX_PAYLOAD_BYTES)
+        {
+            final int length = primary.encodeAppendChunk(correlationId, clientId, extentId, NodeProtocol.NULL_OFFSET,
+                ownerRevision, requestId, payloadLength, 0, metadata, metadataOffset, metadataLength, payload,
+                payloadOffset, payloadLength);
+            return request(primary, length, correlationId, null);
+        }
+        manager.poll();
+        adapter.await(correlationId, null);
+        for (int chunkOffset = 0; chunkOffset < payloadLength && !adapter.received();
+            chunkOffset += NodeProtocol.MAX_PAYLOAD_BYTES)
+        {
+            final int chunkLength = Math.min(NodeProtocol.MAX_PAYLOAD_BYTES, payloadLength - chunkOffset);
+            final int length = primary.encodeAppendChunk(correlationId, clientId, extentId, NodeProtocol.NULL_OFFSET,
+                ownerRevision, requestId, payloadLength, chunkOffset, metadata, metadataOffset,
+                0 == chunkOffset ? metadataLength : 0, payload, payloadOffset + chunkOffset, chunkLength);
+            // The deadline runs per chunk: a large record takes as long as it takes, a stalled node does not.
+            if (!send(primary, length, clock.nanoTime() + ctx.nodeTimeoutNs()))
+            {
+                primary.handshakeDone(false);
+                return null;
+            }
+        }
+        return awaitAnswer(primary, clock.nanoTime() + ctx.nodeTimeoutNs());
+    }
+
+    private NodeStatus awaitAnswer(final ExtentNodeProxy node, final long deadlineNs)
+    {
+        idle.reset();
+        while (!adapter.received())
+        {
+            final int work = responses.poll(assembler, 16);
+            if (0 == work && clock.nanoTime() - deadlineNs > 0)
+            {
+                node.handshakeDone(false);
+                return null;
+            }
+            idle.idle(work);
+        }
+        return adapter.status();
+    }
+
+    /**
      * Convenience form of {@link #append(long, DirectBuffer, int, int, AppendResult)}; allocates.
      *
      * @param streamId stream to append to.
@@ -547,7 +642,60 @@ public final class CairnClient implements AutoCloseable
     }
 
     /**
-     * Receives blocks in stream order from {@link #readStream(long, int, BlockHandler)}.
+     * Reads one whole record from one replica: the block at {@code recordOffset} must be a record's first; the
+     * client reads the record's following blocks (the node checks each one's CRC32C) and reassembles the payload,
+     * at most {@link NodeProtocol#MAX_RECORD_BYTES}. The result then holds the whole record: its payload, its user
+     * metadata, and as next offset the record's end.
+     *
+     * @param nodeId       replica to read from.
+     * @param extentId     extent holding the record.
+     * @param recordOffset record start, as returned by an append or a previous read's next offset.
+     * @param result       filled with the record.
+     * @return the node's status: OK, or END_OF_EXTENT, OUT_OF_RANGE (also: the offset is inside a record), CORRUPT...
+     * @throws CairnException when the node does not answer in time, or the blocks do not frame one record.
+     */
+    public NodeStatus readRecord(final int nodeId, final long extentId, final long recordOffset, final ReadResult result)
+    {
+        NodeStatus status = read(nodeId, extentId, recordOffset, result);
+        if (NodeStatus.OK != status)
+        {
+            return status;
+        }
+        int flags = result.recordFlags();
+        if ((flags & BlockFormat.RECORD_FIRST) == 0)
+        {
+            return NodeStatus.OUT_OF_RANGE;
+        }
+        int totalBytes = result.lengthBytes();
+        long nextOffset = result.nextOffset();
+        long commitLength = result.commitLength();
+        while ((flags & BlockFormat.RECORD_LAST) == 0)
+        {
+            status = read(nodeId, extentId, nextOffset, recordBlock);
+            if (NodeStatus.OK != status)
+            {
+                return status;
+            }
+            flags = recordBlock.recordFlags();
+            final int length = recordBlock.lengthBytes();
+            if ((flags & BlockFormat.RECORD_FIRST) != 0 || totalBytes + length > NodeProtocol.MAX_RECORD_BYTES)
+            {
+                throw new CairnException(NodeStatus.CORRUPT, "record at " + recordOffset + " of extent " + extentId +
+                    " on node " + nodeId + " is not framed as one record of at most " + NodeProtocol.MAX_RECORD_BYTES +
+                    " bytes (block at " + nextOffset + " has flags " + flags + ", " + totalBytes + " bytes before it)");
+            }
+            result.payloadBuffer().putBytes(totalBytes, recordBlock.payload(), 0, length);
+            totalBytes += length;
+            nextOffset = recordBlock.nextOffset();
+            commitLength = recordBlock.commitLength();
+        }
+        result.set(totalBytes, recordOffset, nextOffset, commitLength);
+        result.record(BlockFormat.RECORD_WHOLE, result.metadataArray(), result.metadataLengthBytes());
+        return NodeStatus.OK;
+    }
+
+    /**
+     * Receives records in stream order from {@link #readStream(long, int, BlockHandler)}.
      */
     @FunctionalInterface
     public interface BlockHandler
@@ -567,8 +715,8 @@ public final class CairnClient implements AutoCloseable
      *
      * @param streamId     stream to read.
      * @param replicaIndex 0 for each extent's primary, 1 or 2 for a secondary.
-     * @param handler      receives every block.
-     * @return blocks read.
+     * @param handler      receives every record (reassembled from its blocks).
+     * @return records read.
      * @throws CairnException on any status other than OK before the end (e.g. CORRUPT), naming where.
      */
     public long readStream(final long streamId, final int replicaIndex, final BlockHandler handler)
@@ -588,7 +736,7 @@ public final class CairnClient implements AutoCloseable
             long offset = NodeProtocol.FIRST_BLOCK_OFFSET;
             while (offset < endOffset)
             {
-                final NodeStatus status = read(nodeId, extent.extentId(), offset, result);
+                final NodeStatus status = readRecord(nodeId, extent.extentId(), offset, result);
                 if (NodeStatus.OK != status)
                 {
                     throw new CairnException(status, describe(status, "read of stream " + streamId + " extent " +
@@ -870,7 +1018,11 @@ public final class CairnClient implements AutoCloseable
         final int payloadLength,
         final AppendResult result)
     {
+        // Record by record, block by block: a record matches when every block's bytes and the total length do.
         long offset = from;
+        long recordStart = offset;
+        int position = 0;
+        boolean matching = false;
         while (offset < to)
         {
             final NodeStatus status = readAnyReplica(tail, offset, checkResult);
@@ -878,10 +1030,20 @@ public final class CairnClient implements AutoCloseable
             {
                 return false;
             }
-            if (checkResult.lengthBytes() == payloadLength &&
-                sameBytes(checkResult.payload(), payload, payloadOffset, payloadLength))
+            final int flags = checkResult.recordFlags();
+            final int length = checkResult.lengthBytes();
+            if ((flags & BlockFormat.RECORD_FIRST) != 0)
             {
-                result.set(tail.extentId(), offset, checkResult.nextOffset());
+                recordStart = offset;
+                position = 0;
+                matching = true;
+            }
+            matching = matching && position + length <= payloadLength &&
+                sameBytes(checkResult.payload(), payload, payloadOffset + position, length);
+            position += length;
+            if ((flags & BlockFormat.RECORD_LAST) != 0 && matching && position == payloadLength)
+            {
+                result.set(tail.extentId(), recordStart, checkResult.nextOffset());
                 return true;
             }
             offset = checkResult.nextOffset();

@@ -254,7 +254,8 @@ public final class NodeRequestAdapter implements FragmentHandler
             return;
         }
         final int metadataPosition = position + 4 + payloadLength;
-        final int metadataLength = version >= 3 ?
+        // An encoder that stops after the payload sends no metadata: the same as empty metadata.
+        final int metadataLength = version >= 3 && metadataPosition < end ?
             varLength(buffer, metadataPosition, end, 0, NodeProtocol.MAX_USER_METADATA_BYTES) : 0;
         if (metadataLength < 0)
         {
@@ -292,7 +293,8 @@ public final class NodeRequestAdapter implements FragmentHandler
             return;
         }
         final int metadataPosition = position + 4 + payloadLength;
-        final int metadataLength = version >= 3 ?
+        // An encoder that stops after the payload sends no metadata: the same as empty metadata.
+        final int metadataLength = version >= 3 && metadataPosition < end ?
             varLength(buffer, metadataPosition, end, 0, NodeProtocol.MAX_USER_METADATA_BYTES) : 0;
         if (metadataLength < 0 || !BlockFormat.validFraming(recordFlags, metadataLength))
         {

@@ -88,7 +88,7 @@ public final class TestClient
     {
         final AppendRequestEncoder e = new AppendRequestEncoder().wrapAndApplyHeader(buffer, 0, header)
             .correlationId(nextCorrelationId++).clientId(clientId).extentId(extentId).expectedOffset(expectedOffset)
-            .ownerRevision(ownerRevision).requestId(requestId)
+            .ownerRevision(ownerRevision).requestId(requestId).recordLengthBytes(payload.length).chunkOffset(0)
             .putPayload(payload, 0, payload.length);
         return copy(MessageHeaderEncoder.ENCODED_LENGTH + e.encodedLength());
     }
