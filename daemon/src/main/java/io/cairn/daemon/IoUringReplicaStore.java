@@ -109,6 +109,13 @@ public final class IoUringReplicaStore implements ReplicaStore
     }
 
     /** {@inheritDoc} */
+    public long durableEnd(final long extentId)
+    {
+        final Extent extent = extents.get(extentId);
+        return null == extent ? NO_EXTENT : extent.durableEnd;
+    }
+
+    /** {@inheritDoc} */
     public long endOffset(final long extentId)
     {
         final Extent extent = extents.get(extentId);

@@ -34,7 +34,7 @@ import java.util.zip.CRC32C;
  *  16  long  blockOffset       this block's own offset in the extent
  *  24  int   CRC32C over [0, 32 + payloadLength) computed with this field zeroed
  *  28  int   epoch             the extent's epoch when written; never decreases along the extent
- *  32  byte  recordFlags       RECORD_FIRST (1) | RECORD_LAST (2): the block's place in its record (format 3)
+ *  32  byte  recordFlags       RECORD_FIRST (1) | RECORD_LAST (2), 0 in a middle block (format 3)
  *  33  byte  metadataLength    0..MAX_USER_METADATA_BYTES; non-zero only on a record's first block
  *  34  6 bytes zero
  *  40  64 bytes user metadata  (metadataLength used, the rest zero)
@@ -297,11 +297,12 @@ public final class BlockFormat
     /**
      * @param recordFlags         flags of a block.
      * @param metadataLengthBytes its metadata length.
-     * @return true when the pair is a valid block framing: some flags, nothing else, metadata only on FIRST.
+     * @return true when the pair is a valid block framing: only FIRST and LAST flags (none: a middle block),
+     * metadata only on a FIRST block.
      */
     public static boolean validFraming(final int recordFlags, final int metadataLengthBytes)
     {
-        return (recordFlags & RECORD_WHOLE) != 0 && (recordFlags & ~RECORD_WHOLE) == 0 &&
+        return (recordFlags & ~RECORD_WHOLE) == 0 &&
             metadataLengthBytes >= 0 && metadataLengthBytes <= NodeProtocol.MAX_USER_METADATA_BYTES &&
             (metadataLengthBytes == 0 || (recordFlags & RECORD_FIRST) != 0);
     }

@@ -46,6 +46,13 @@ public interface ReplicaStore extends AutoCloseable
 
     /**
      * @param extentId extent.
+     * @return end of the durable blocks (at or past the commit length: a record's blocks durable before its last
+     * one), or {@link #NO_EXTENT}; equal to {@link #endOffset} when no write is in flight.
+     */
+    long durableEnd(long extentId);
+
+    /**
+     * @param extentId extent.
      * @return end of the last submitted write (the offset the next write must use), or {@link #NO_EXTENT}.
      */
     long endOffset(long extentId);

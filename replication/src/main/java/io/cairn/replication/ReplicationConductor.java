@@ -369,6 +369,11 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
             record = freeRecords[--freeRecordCount];
             record.begin(session.clientId, correlationId, requestId, extentId, expectedOffset, ownerRevision,
                 recordLength, metadata, metadataOffset, metadataLength);
+            // Reserve the whole record now, so a record once started can always be staged to its end.
+            while (record.slabCount < record.blockCount)
+            {
+                record.slab[record.slabCount++] = staging.acquire();
+            }
             stagingByClientId.put(session.clientId, record);
         }
         else
@@ -386,9 +391,8 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
                 return;
             }
         }
-        final int slab = staging.acquire();
-        record.slab[record.slabCount++] = slab;
-        buffer.getBytes(payloadOffset, staging.slab(slab), 0, payloadLength);
+        buffer.getBytes(payloadOffset, staging.slab(record.slab[chunkOffset / NodeProtocol.MAX_PAYLOAD_BYTES]), 0,
+            payloadLength);
         record.stagedBytes += payloadLength;
         if (record.isComplete())
         {
@@ -1018,7 +1022,7 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
                 commitLength, same ? null : "already sealed at " + commitLength);
             return true;
         }
-        if (store.endOffset(extentId) != commitLength)
+        if (store.endOffset(extentId) != store.durableEnd(extentId))
         {
             if (nowNs - seal.deadlineNs > 0)
             {
