@@ -62,6 +62,12 @@ public final class CairnClient implements AutoCloseable
          * the first valid answer wins. 0 turns hedging off.
          */
         public static final long HEDGE_DELAY_NS_DEFAULT = TimeUnit.MILLISECONDS.toNanos(5);
+        /**
+         * Extra time a record's answer may take per MiB of record, on top of the node timeout: the primary writes
+         * and replicates a record only once all its chunks are in, so a 64 MiB record's answer comes seconds after
+         * its last chunk.
+         */
+        public static final long RECORD_TIMEOUT_NS_PER_MIB_DEFAULT = TimeUnit.MILLISECONDS.toNanos(250);
 
         private String managers = MANAGERS_DEFAULT;
         private String aeronDirectoryName;
@@ -70,8 +76,28 @@ public final class CairnClient implements AutoCloseable
         private int maxAppendAttempts = MAX_APPEND_ATTEMPTS_DEFAULT;
         private String responseHost = RESPONSE_HOST_DEFAULT;
         private long hedgeDelayNs = HEDGE_DELAY_NS_DEFAULT;
+        private long recordTimeoutNsPerMib = RECORD_TIMEOUT_NS_PER_MIB_DEFAULT;
         private NanoClock nanoClock = SystemNanoClock.INSTANCE;
         private boolean concluded;
+
+        /**
+         * @param timeoutNsPerMib extra time a record's answer may take per MiB of the record, beyond
+         *                        {@link #nodeTimeoutNs()}.
+         * @return this.
+         */
+        public Context recordTimeoutNsPerMib(final long timeoutNsPerMib)
+        {
+            this.recordTimeoutNsPerMib = timeoutNsPerMib;
+            return this;
+        }
+
+        /**
+         * @return extra time a record's answer may take per MiB of the record.
+         */
+        public long recordTimeoutNsPerMib()
+        {
+            return recordTimeoutNsPerMib;
+        }
 
         /**
          * @param managers manager ingress endpoints, {@code "0=host:port,1=host:port,2=host:port"}.
@@ -212,6 +238,11 @@ public final class CairnClient implements AutoCloseable
             ManagerEndpoints.parse(managers); // Throws naming the bad entry.
             requirePositive("nodeTimeoutNs", nodeTimeoutNs);
             requirePositive("managerTimeoutNs", managerTimeoutNs);
+            if (recordTimeoutNsPerMib < 0 || recordTimeoutNsPerMib > TimeUnit.MINUTES.toNanos(1))
+            {
+                throw new IllegalArgumentException("recordTimeoutNsPerMib=" + recordTimeoutNsPerMib +
+                    " must be in [0, 60 s]");
+            }
             if (maxAppendAttempts < 1 || maxAppendAttempts > 100)
             {
                 throw new IllegalArgumentException("maxAppendAttempts=" + maxAppendAttempts + " must be in [1, 100]");
@@ -583,7 +614,8 @@ public final class CairnClient implements AutoCloseable
                 return null;
             }
         }
-        return awaitAnswer(primary, clock.nanoTime() + ctx.nodeTimeoutNs());
+        final long recordMib = payloadLength >> 20;
+        return awaitAnswer(primary, clock.nanoTime() + ctx.nodeTimeoutNs() + recordMib * ctx.recordTimeoutNsPerMib());
     }
 
     private NodeStatus awaitAnswer(final ExtentNodeProxy node, final long deadlineNs)
