@@ -753,6 +753,37 @@ public final class CairnClient implements AutoCloseable
      */
     public long readStream(final long streamId, final int replicaIndex, final BlockHandler handler)
     {
+        return readStream(streamId, replicaIndex,
+            (RecordHandler)(extentId, offset, record) -> handler.onBlock(extentId, offset, record.payload(),
+                record.lengthBytes()));
+    }
+
+    /**
+     * Receives whole records, with their metadata, in stream order from
+     * {@link #readStream(long, int, RecordHandler)}.
+     */
+    @FunctionalInterface
+    public interface RecordHandler
+    {
+        /**
+         * @param extentId     extent of the record.
+         * @param recordOffset its offset in the extent.
+         * @param record       the record (payload, metadata, next offset), valid only during the call.
+         */
+        void onRecord(long extentId, long recordOffset, ReadResult record);
+    }
+
+    /**
+     * As {@link #readStream(long, int, BlockHandler)}, handing over each record with its user metadata.
+     *
+     * @param streamId     stream to read.
+     * @param replicaIndex 0 for each extent's primary, 1 or 2 for a secondary.
+     * @param handler      receives every record.
+     * @return records read.
+     * @throws CairnException on any status other than OK before the end (e.g. CORRUPT), naming where.
+     */
+    public long readStream(final long streamId, final int replicaIndex, final RecordHandler handler)
+    {
         if (replicaIndex < 0 || replicaIndex >= NodeProtocol.REPLICA_COUNT)
         {
             throw new IllegalArgumentException("replicaIndex=" + replicaIndex + " must be in [0, " +
@@ -774,7 +805,7 @@ public final class CairnClient implements AutoCloseable
                     throw new CairnException(status, describe(status, "read of stream " + streamId + " extent " +
                         extent.extentId() + " at offset " + offset + " from node " + nodeId));
                 }
-                handler.onBlock(extent.extentId(), offset, result.payload(), result.lengthBytes());
+                handler.onRecord(extent.extentId(), offset, result);
                 blocks++;
                 offset = result.nextOffset();
             }
