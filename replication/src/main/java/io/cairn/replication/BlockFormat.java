@@ -417,8 +417,33 @@ public final class BlockFormat
         final long streamId,
         final long extentSizeBytes)
     {
+        encodeExtentHeader(byteBuffer, view, crc, extentId, streamId, extentSizeBytes, FORMAT_VERSION);
+    }
+
+    /**
+     * As {@link #encodeExtentHeader(ByteBuffer, MutableDirectBuffer, CRC32C, long, long, long)} with an explicit
+     * format version (an offline upgrade keeps an older version for blocks this build cannot rewrite).
+     *
+     * @param byteBuffer      direct little-endian buffer of at least 4096 bytes.
+     * @param view            Agrona view of the same memory.
+     * @param crc             reusable checksum.
+     * @param extentId        extent id.
+     * @param streamId        stream the extent belongs to.
+     * @param extentSizeBytes the extent's size limit.
+     * @param formatVersion   extent format version to record.
+     */
+    public static void encodeExtentHeader(
+        final ByteBuffer byteBuffer,
+        final MutableDirectBuffer view,
+        final CRC32C crc,
+        final long extentId,
+        final long streamId,
+        final long extentSizeBytes,
+        final int formatVersion)
+    {
         final ExtentHeaderPage header = new ExtentHeaderPage();
         header.set(extentId, streamId, extentSizeBytes, STORE_MAX_BLOCK_LENGTH_BYTES);
+        header.formatVersion = formatVersion;
         final ExtentStatePage state = new ExtentStatePage();
         state.set(1, extentId, 1, false, EXTENT_HEADER_LENGTH_BYTES, -1);
         encodeHeaderPage(byteBuffer, view, crc, header, state, null);
