@@ -361,9 +361,13 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
             final String refusal = checkFirstChunk(recordLength, payloadLength, metadataLength);
             if (null != refusal)
             {
-                counters.increment(Counter.APPENDS_BUSY);
+                final boolean busy = refusal.startsWith("staging full");
+                if (busy)
+                {
+                    counters.increment(Counter.APPENDS_BUSY);
+                }
                 sendAppendResponse(session.sink, correlationId, extentId,
-                    refusal.startsWith("staging") ? NodeStatus.BUSY : NodeStatus.BAD_REQUEST, -1, -1, refusal);
+                    busy ? NodeStatus.BUSY : NodeStatus.BAD_REQUEST, -1, -1, refusal);
                 return;
             }
             record = freeRecords[--freeRecordCount];
