@@ -43,13 +43,15 @@ public final class CairnCli
         %s
           stream create NAME               create a stream (its first extent goes on 3 distinct nodes)
           stream info STREAM_ID            extents of a stream, their replicas and sealed lengths
-          stream append STREAM_ID (--data TEXT | --file PATH | --random-bytes N) [--count K]
-                                           append K blocks (default 1); each is acknowledged once durable
-                                           on all 3 replicas (max %d bytes per block)
+          stream append STREAM_ID (--data TEXT | --file PATH | --random-bytes N) [--count K] [--meta TEXT]
+                                           append K records (default 1); each is acknowledged once all of
+                                           it is durable on all 3 replicas (max %d bytes per record, sent
+                                           in chunks of %d; --meta: user metadata, max %d bytes UTF-8)
           stream read STREAM_ID [--replica 0|1|2] [--out PATH]
-                                           read every block (CRC32C checked by the node), list them, and
-                                           with --out write the payloads there, concatenated; from any
-                                           replica (hedged), or with --replica from that one alone
+                                           read every record (CRC32C of each block checked by the node),
+                                           list them with their metadata, and with --out write the
+                                           payloads there, concatenated; from any replica (hedged), or
+                                           with --replica from that one alone
           stream seal STREAM_ID            take ownership, fence and seal the tail on its replicas at the
                                            smallest commit length, and have the manager add a new tail
           stream truncate --stream S --keep-from EXTENT [--owner-revision R]
@@ -66,7 +68,7 @@ public final class CairnCli
         --credentials defaults to $CAIRN_MANAGER_CREDENTIALS, else the local cluster's client credentials; for
           'snapshot' and partition changes to $CAIRN_ADMIN_CREDENTIALS, else the local cluster's admin credentials.
         """.formatted(ManagerCommands.USAGE.stripTrailing(), DaemonCommands.USAGE.stripTrailing(),
-        NodeProtocol.MAX_PAYLOAD_BYTES,
+        NodeProtocol.MAX_RECORD_BYTES, NodeProtocol.MAX_PAYLOAD_BYTES, NodeProtocol.MAX_USER_METADATA_BYTES,
         CairnClient.Context.MANAGERS_DEFAULT);
 
     private final PrintStream out;
@@ -400,7 +402,14 @@ public final class CairnCli
         final String file = takeOption(args, "--file");
         final String randomBytes = takeOption(args, "--random-bytes");
         final String countFlag = takeOption(args, "--count");
+        final String metaFlag = takeOption(args, "--meta");
         final long streamId = parseLong("STREAM_ID", positional(args, "STREAM_ID"), 1, Long.MAX_VALUE);
+        final byte[] meta = null == metaFlag ? new byte[0] : metaFlag.getBytes(StandardCharsets.UTF_8);
+        if (meta.length > NodeProtocol.MAX_USER_METADATA_BYTES)
+        {
+            throw new UsageException("--meta is " + meta.length + " bytes in UTF-8; at most " +
+                NodeProtocol.MAX_USER_METADATA_BYTES + " allowed");
+        }
         final int sources = (null == data ? 0 : 1) + (null == file ? 0 : 1) + (null == randomBytes ? 0 : 1);
         if (1 != sources)
         {
@@ -425,15 +434,15 @@ public final class CairnCli
         }
         else
         {
-            payload = new byte[(int)parseLong("--random-bytes", randomBytes, 1, NodeProtocol.MAX_PAYLOAD_BYTES)];
+            payload = new byte[(int)parseLong("--random-bytes", randomBytes, 1, NodeProtocol.MAX_RECORD_BYTES)];
             new java.util.Random().nextBytes(payload);
         }
-        if (payload.length < 1 || payload.length > NodeProtocol.MAX_PAYLOAD_BYTES)
+        if (payload.length < 1 || payload.length > NodeProtocol.MAX_RECORD_BYTES)
         {
-            throw new UsageException("a block must be 1 to " + NodeProtocol.MAX_PAYLOAD_BYTES + " bytes, got " +
+            throw new UsageException("a record must be 1 to " + NodeProtocol.MAX_RECORD_BYTES + " bytes, got " +
                 payload.length);
         }
-        return noMoreArgs(args, client -> streamAppend(client, streamId, payload, count));
+        return noMoreArgs(args, client -> streamAppend(client, streamId, meta, payload, count));
     }
 
     private int streamCreate(final CairnClient client, final String name)
@@ -467,13 +476,15 @@ public final class CairnCli
         }
     }
 
-    private int streamAppend(final CairnClient client, final long streamId, final byte[] payload, final long count)
+    private int streamAppend(
+        final CairnClient client, final long streamId, final byte[] meta, final byte[] payload, final long count)
     {
         final AppendResult result = new AppendResult();
         final org.agrona.concurrent.UnsafeBuffer buffer = new org.agrona.concurrent.UnsafeBuffer(payload);
+        final org.agrona.concurrent.UnsafeBuffer metaBuffer = new org.agrona.concurrent.UnsafeBuffer(meta);
         for (long i = 0; i < count; i++)
         {
-            client.append(streamId, buffer, 0, payload.length, result);
+            client.append(streamId, metaBuffer, 0, meta.length, buffer, 0, payload.length, result);
             if (count <= 20 || i == count - 1 || (i + 1) % 1000 == 0)
             {
                 out.println("appended " + payload.length + " bytes: " + result + "  (" + (i + 1) + "/" + count + ")");
@@ -491,16 +502,18 @@ public final class CairnCli
         {
             final long[] bytes = { 0 };
             final IOException[] failure = { null };
-            final CairnClient.BlockHandler handler = (extentId, blockOffset, payload, length) ->
+            final CairnClient.RecordHandler handler = (extentId, blockOffset, record) ->
             {
+                final int length = record.lengthBytes();
                 if (scratch[0].length < length)
                 {
                     scratch[0] = new byte[length];
                 }
-                payload.getBytes(0, scratch[0], 0, length);
+                record.payload().getBytes(0, scratch[0], 0, length);
                 crc.reset();
                 crc.update(scratch[0], 0, length);
-                out.printf("extent=%d offset=%d length=%d crc32c=%08x%n", extentId, blockOffset, length, crc.getValue());
+                out.printf("extent=%d offset=%d length=%d crc32c=%08x%s%n", extentId, blockOffset, length,
+                    crc.getValue(), record.metadataLengthBytes() == 0 ? "" : " meta=" + quoted(record.metadata()));
                 bytes[0] += length;
                 try
                 {
@@ -518,11 +531,29 @@ public final class CairnCli
             {
                 throw failure[0];
             }
-            out.println("read " + blocks + " blocks, " + bytes[0] + " bytes from " +
+            out.println("read " + blocks + " records, " + bytes[0] + " bytes from " +
                 (ANY_REPLICA == replica ? "any replica" : "replica " + replica) +
                 (null == outPath ? "" : " into " + outPath));
         }
         return EXIT_OK;
+    }
+
+    /** Metadata as a quoted string: printable ASCII as is, every other byte as \xNN. */
+    static String quoted(final byte[] bytes)
+    {
+        final StringBuilder text = new StringBuilder("\"");
+        for (final byte b : bytes)
+        {
+            if (b >= 0x20 && b < 0x7F && b != '"' && b != '\\')
+            {
+                text.append((char)b);
+            }
+            else
+            {
+                text.append(String.format("\\x%02x", b & 0xFF));
+            }
+        }
+        return text.append('"').toString();
     }
 
     private static Action noMoreArgs(final List<String> args, final Action action)

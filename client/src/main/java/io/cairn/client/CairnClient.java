@@ -10,6 +10,7 @@ import io.cairn.manager.ManagerClient;
 import io.cairn.manager.ManagerEndpoints;
 import io.cairn.manager.StreamInfo;
 import io.cairn.replication.AeronDefaults;
+import io.cairn.replication.BlockFormat;
 import io.cairn.replication.NodeProtocol;
 import io.cairn.replication.Verify;
 import io.cairn.sbe.node.NodeStatus;
@@ -71,6 +72,12 @@ public final class CairnClient implements AutoCloseable
         public static final int MAX_NODE_SESSIONS_LIMIT = 1024;
         /** A session with an extent node unused for this long is closed. */
         public static final long SESSION_IDLE_TIMEOUT_NS_DEFAULT = TimeUnit.SECONDS.toNanos(60);
+        /**
+         * Extra time a record's answer may take per MiB of record, on top of the node timeout: the primary writes
+         * and replicates a record only once all its chunks are in, so a 64 MiB record's answer comes seconds after
+         * its last chunk.
+         */
+        public static final long RECORD_TIMEOUT_NS_PER_MIB_DEFAULT = TimeUnit.MILLISECONDS.toNanos(250);
 
         private String managers = MANAGERS_DEFAULT;
         private String aeronDirectoryName;
@@ -81,8 +88,28 @@ public final class CairnClient implements AutoCloseable
         private long hedgeDelayNs = HEDGE_DELAY_NS_DEFAULT;
         private int maxNodeSessions = MAX_NODE_SESSIONS_DEFAULT;
         private long sessionIdleTimeoutNs = SESSION_IDLE_TIMEOUT_NS_DEFAULT;
+        private long recordTimeoutNsPerMib = RECORD_TIMEOUT_NS_PER_MIB_DEFAULT;
         private NanoClock nanoClock = SystemNanoClock.INSTANCE;
         private boolean concluded;
+
+        /**
+         * @param timeoutNsPerMib extra time a record's answer may take per MiB of the record, beyond
+         *                        {@link #nodeTimeoutNs()}.
+         * @return this.
+         */
+        public Context recordTimeoutNsPerMib(final long timeoutNsPerMib)
+        {
+            this.recordTimeoutNsPerMib = timeoutNsPerMib;
+            return this;
+        }
+
+        /**
+         * @return extra time a record's answer may take per MiB of the record.
+         */
+        public long recordTimeoutNsPerMib()
+        {
+            return recordTimeoutNsPerMib;
+        }
 
         /**
          * @param managers manager ingress endpoints, {@code "0=host:port,1=host:port,2=host:port"}.
@@ -257,6 +284,11 @@ public final class CairnClient implements AutoCloseable
             ManagerEndpoints.parse(managers); // Throws naming the bad entry.
             requirePositive("nodeTimeoutNs", nodeTimeoutNs);
             requirePositive("managerTimeoutNs", managerTimeoutNs);
+            if (recordTimeoutNsPerMib < 0 || recordTimeoutNsPerMib > TimeUnit.MINUTES.toNanos(1))
+            {
+                throw new IllegalArgumentException("recordTimeoutNsPerMib=" + recordTimeoutNsPerMib +
+                    " must be in [0, 60 s]");
+            }
             if (maxAppendAttempts < 1 || maxAppendAttempts > 100)
             {
                 throw new IllegalArgumentException("maxAppendAttempts=" + maxAppendAttempts + " must be in [1, 100]");
@@ -357,6 +389,8 @@ public final class CairnClient implements AutoCloseable
     /** The last failure status of the hedged read in progress (null: none answered). */
     private NodeStatus readFailure;
     private long hedgesSent;
+    /** Scratch for the second and later blocks of a record being reassembled by {@link #readRecord}. */
+    private final ReadResult recordBlock = new ReadResult();
     private long hedgeWins;
     private final org.agrona.collections.Long2LongHashMap readFailedAtNs =
         new org.agrona.collections.Long2LongHashMap(NO_FAILURE);
@@ -495,13 +529,13 @@ public final class CairnClient implements AutoCloseable
     }
 
     /**
-     * Appends one block to the stream's tail and returns once all three replicas have it durably.
+     * Appends one record to the stream's tail and returns once all three replicas have all of it durably.
      *
      * @param streamId      stream to append to.
      * @param payload       bytes to append.
      * @param payloadOffset where they start.
-     * @param payloadLength how many, 1 to {@link NodeProtocol#MAX_PAYLOAD_BYTES}.
-     * @param result        filled with where the block landed.
+     * @param payloadLength how many, 1 to {@link NodeProtocol#MAX_RECORD_BYTES}.
+     * @param result        filled with where the record landed.
      * @throws CairnException when no extent took the append within the allowed attempts.
      */
     public void append(
@@ -511,10 +545,44 @@ public final class CairnClient implements AutoCloseable
         final int payloadLength,
         final AppendResult result)
     {
-        if (payloadLength < 1 || payloadLength > NodeProtocol.MAX_PAYLOAD_BYTES)
+        append(streamId, null, 0, 0, payload, payloadOffset, payloadLength, result);
+    }
+
+    /**
+     * Appends one record with user metadata. A record of up to {@link NodeProtocol#MAX_RECORD_BYTES} is sent in
+     * chunks of {@link NodeProtocol#MAX_PAYLOAD_BYTES} (one block each) and is visible whole or not at all; a retry
+     * carries the same request id, so the record lands exactly once.
+     *
+     * @param streamId       stream to append to.
+     * @param metadata       user metadata, or null.
+     * @param metadataOffset where it starts.
+     * @param metadataLength 0 to {@link NodeProtocol#MAX_USER_METADATA_BYTES}.
+     * @param payload        bytes to append.
+     * @param payloadOffset  where they start.
+     * @param payloadLength  how many, 1 to {@link NodeProtocol#MAX_RECORD_BYTES}.
+     * @param result         filled with where the record landed (its start and end).
+     * @throws CairnException when no extent took the append within the allowed attempts.
+     */
+    public void append(
+        final long streamId,
+        final DirectBuffer metadata,
+        final int metadataOffset,
+        final int metadataLength,
+        final DirectBuffer payload,
+        final int payloadOffset,
+        final int payloadLength,
+        final AppendResult result)
+    {
+        if (payloadLength < 1 || payloadLength > NodeProtocol.MAX_RECORD_BYTES)
         {
             throw new IllegalArgumentException(
-                "payloadLength=" + payloadLength + " must be in [1, " + NodeProtocol.MAX_PAYLOAD_BYTES + "]");
+                "payloadLength=" + payloadLength + " must be in [1, " + NodeProtocol.MAX_RECORD_BYTES + "]");
+        }
+        if (metadataLength < 0 || metadataLength > NodeProtocol.MAX_USER_METADATA_BYTES ||
+            (metadataLength > 0 && null == metadata))
+        {
+            throw new IllegalArgumentException("metadataLength=" + metadataLength + " must be in [0, " +
+                NodeProtocol.MAX_USER_METADATA_BYTES + "] with metadata given");
         }
         final StreamState state = stream(streamId);
         if (0 == state.ownerRevision)
@@ -534,10 +602,8 @@ public final class CairnClient implements AutoCloseable
                     openTail(state);
                 }
                 final ExtentNodeProxy primary = connectedNode(tail.primary());
-                final long correlationId = nextCorrelationId++;
-                final int length = primary.encodeAppend(correlationId, clientId, tail.extentId(),
-                    NodeProtocol.NULL_OFFSET, state.ownerRevision, requestId, payload, payloadOffset, payloadLength);
-                status = request(primary, length, correlationId, null);
+                status = sendRecord(primary, tail.extentId(), state.ownerRevision, requestId, metadata, metadataOffset,
+                    metadataLength, payload, payloadOffset, payloadLength);
             }
             catch (final CairnException ex)
             {
@@ -585,6 +651,67 @@ public final class CairnClient implements AutoCloseable
     }
 
     /**
+     * Sends a record to the primary, in chunks, and waits for its one answer (an early error answer stops it).
+     *
+     * @return the status, or null on time-out.
+     */
+    private NodeStatus sendRecord(
+        final ExtentNodeProxy primary,
+        final long extentId,
+        final long ownerRevision,
+        final long requestId,
+        final DirectBuffer metadata,
+        final int metadataOffset,
+        final int metadataLength,
+        final DirectBuffer payload,
+        final int payloadOffset,
+        final int payloadLength)
+    {
+        final long correlationId = nextCorrelationId++;
+        if (payloadLength <= NodeProtocol.MAX_PAYLOAD_BYTES)
+        {
+            final int length = primary.encodeAppendChunk(correlationId, clientId, extentId, NodeProtocol.NULL_OFFSET,
+                ownerRevision, requestId, payloadLength, 0, metadata, metadataOffset, metadataLength, payload,
+                payloadOffset, payloadLength);
+            return request(primary, length, correlationId, null);
+        }
+        manager.poll();
+        adapter.await(correlationId, null);
+        for (int chunkOffset = 0; chunkOffset < payloadLength && !adapter.received();
+            chunkOffset += NodeProtocol.MAX_PAYLOAD_BYTES)
+        {
+            final int chunkLength = Math.min(NodeProtocol.MAX_PAYLOAD_BYTES, payloadLength - chunkOffset);
+            final int length = primary.encodeAppendChunk(correlationId, clientId, extentId, NodeProtocol.NULL_OFFSET,
+                ownerRevision, requestId, payloadLength, chunkOffset, metadata, metadataOffset,
+                0 == chunkOffset ? metadataLength : 0, payload, payloadOffset + chunkOffset, chunkLength);
+            // The deadline runs per chunk: a large record takes as long as it takes, a stalled node does not.
+            if (!send(primary, length, clock.nanoTime() + ctx.nodeTimeoutNs()))
+            {
+                primary.handshakeDone(false);
+                return null;
+            }
+        }
+        final long recordMib = payloadLength >> 20;
+        return awaitAnswer(primary, clock.nanoTime() + ctx.nodeTimeoutNs() + recordMib * ctx.recordTimeoutNsPerMib());
+    }
+
+    private NodeStatus awaitAnswer(final ExtentNodeProxy node, final long deadlineNs)
+    {
+        idle.reset();
+        while (!adapter.received())
+        {
+            final int work = responses.poll(assembler, 16);
+            if (0 == work && clock.nanoTime() - deadlineNs > 0)
+            {
+                node.handshakeDone(false);
+                return null;
+            }
+            idle.idle(work);
+        }
+        return adapter.status();
+    }
+
+    /**
      * Convenience form of {@link #append(long, DirectBuffer, int, int, AppendResult)}; allocates.
      *
      * @param streamId stream to append to.
@@ -626,7 +753,78 @@ public final class CairnClient implements AutoCloseable
     }
 
     /**
-     * Receives blocks in stream order from {@link #readStream(long, int, BlockHandler)} and
+     * Reads one whole record from one replica: the block at {@code recordOffset} must be a record's first; the
+     * client reads the record's following blocks (the node checks each one's CRC32C) and reassembles the payload,
+     * at most {@link NodeProtocol#MAX_RECORD_BYTES}. The result then holds the whole record: its payload, its user
+     * metadata, and as next offset the record's end.
+     *
+     * @param nodeId       replica to read from.
+     * @param extentId     extent holding the record.
+     * @param recordOffset record start, as returned by an append or a previous read's next offset.
+     * @param result       filled with the record.
+     * @return the node's status: OK, or END_OF_EXTENT, OUT_OF_RANGE (also: the offset is inside a record), CORRUPT...
+     * @throws CairnException when the node does not answer in time, or the blocks do not frame one record.
+     */
+    public NodeStatus readRecord(final int nodeId, final long extentId, final long recordOffset, final ReadResult result)
+    {
+        final NodeStatus status = read(nodeId, extentId, recordOffset, result);
+        if (NodeStatus.OK != status)
+        {
+            return status;
+        }
+        return completeRecord(nodeId, null, 0, UNKNOWN_LENGTH, extentId, recordOffset, result);
+    }
+
+    /**
+     * The record's first block is in {@code result}: reads its following blocks, from {@code nodeId} alone, or (when
+     * {@code nodeId} is negative) from any replica of {@code extent}, hedged; and reassembles the record there.
+     */
+    private NodeStatus completeRecord(
+        final int nodeId,
+        final ExtentInfo extent,
+        final int replicaIndex,
+        final long endOffset,
+        final long extentId,
+        final long recordOffset,
+        final ReadResult result)
+    {
+        int flags = result.recordFlags();
+        if ((flags & BlockFormat.RECORD_FIRST) == 0)
+        {
+            return NodeStatus.OUT_OF_RANGE;
+        }
+        int totalBytes = result.lengthBytes();
+        long nextOffset = result.nextOffset();
+        long commitLength = result.commitLength();
+        while ((flags & BlockFormat.RECORD_LAST) == 0)
+        {
+            final NodeStatus status = nodeId >= 0 ? read(nodeId, extentId, nextOffset, recordBlock) :
+                readAnyReplica(extent, replicaIndex, endOffset, nextOffset, recordBlock);
+            if (NodeStatus.OK != status)
+            {
+                return status;
+            }
+            flags = recordBlock.recordFlags();
+            final int length = recordBlock.lengthBytes();
+            if ((flags & BlockFormat.RECORD_FIRST) != 0 || totalBytes + length > NodeProtocol.MAX_RECORD_BYTES)
+            {
+                throw new CairnException(NodeStatus.CORRUPT, "record at " + recordOffset + " of extent " + extentId +
+                    (nodeId >= 0 ? " on node " + nodeId : "") + " is not framed as one record of at most " +
+                    NodeProtocol.MAX_RECORD_BYTES + " bytes (block at " + nextOffset + " has flags " + flags + ", " +
+                    totalBytes + " bytes before it)");
+            }
+            result.payloadBuffer().putBytes(totalBytes, recordBlock.payload(), 0, length);
+            totalBytes += length;
+            nextOffset = recordBlock.nextOffset();
+            commitLength = recordBlock.commitLength();
+        }
+        result.set(totalBytes, recordOffset, nextOffset, commitLength);
+        result.record(BlockFormat.RECORD_WHOLE, result.metadataArray(), result.metadataLengthBytes());
+        return NodeStatus.OK;
+    }
+
+    /**
+     * Receives whole records' payloads in stream order from {@link #readStream(long, int, BlockHandler)} and
      * {@link #readStreamFromReplica(long, int, BlockHandler)}.
      */
     @FunctionalInterface
@@ -642,24 +840,57 @@ public final class CairnClient implements AutoCloseable
     }
 
     /**
-     * Reads a whole stream in order, extent by extent, each block through the same (hedged) any-replica path as
-     * {@link #readAnyReplica}: sealed extents up to their sealed length, the tail up to the commit length reported
-     * by the replica that answers its first read. A replica that is slow, fails, or is behind (answers the end below
-     * a sealed length) is read around; corrupt data is never passed on.
+     * Receives whole records, with their metadata, in stream order from {@link #readStream(long, int, RecordHandler)}
+     * and {@link #readStreamFromReplica(long, int, RecordHandler)}.
+     */
+    @FunctionalInterface
+    public interface RecordHandler
+    {
+        /**
+         * @param extentId     extent of the record.
+         * @param recordOffset its offset in the extent.
+         * @param record       the record (payload, metadata, next offset), valid only during the call.
+         */
+        void onRecord(long extentId, long recordOffset, ReadResult record);
+    }
+
+    /**
+     * As {@link #readStream(long, int, RecordHandler)}, handing over each record's payload only.
+     *
+     * @param streamId     stream to read.
+     * @param replicaIndex the replica position asked first for each block.
+     * @param handler      receives every record's payload.
+     * @return records read.
+     */
+    public long readStream(final long streamId, final int replicaIndex, final BlockHandler handler)
+    {
+        return readStream(streamId, replicaIndex,
+            (RecordHandler)(extentId, offset, record) -> handler.onBlock(extentId, offset, record.payload(),
+                record.lengthBytes()));
+    }
+
+    /**
+     * Reads a whole stream in order, extent by extent, record by record, each block through the same (hedged)
+     * any-replica path as {@link #readAnyReplica}: sealed extents up to their sealed length, the tail up to the
+     * commit length reported by the replica that answers its first read. A replica that is slow, fails, or is behind
+     * (answers the end below a sealed length) is read around; corrupt data is never passed on. A record's blocks
+     * are reassembled (at most {@link NodeProtocol#MAX_RECORD_BYTES}); committed bytes are the same on every
+     * replica, so its blocks may come from different replicas.
      *
      * @param streamId     stream to read.
      * @param replicaIndex the replica position asked first for each block (0: the primary, 1 or 2: a secondary),
      *                     unless it failed lately.
-     * @param handler      receives every block.
-     * @return blocks read.
-     * @throws CairnException when no replica answers a block validly before the end, naming where.
+     * @param handler      receives every record.
+     * @return records read.
+     * @throws CairnException when no replica answers a block validly before the end, or the blocks do not frame
+     *                        records, naming where.
      */
-    public long readStream(final long streamId, final int replicaIndex, final BlockHandler handler)
+    public long readStream(final long streamId, final int replicaIndex, final RecordHandler handler)
     {
         checkReplicaIndex(replicaIndex);
         final StreamInfo info = streamInfo(streamId);
         final ReadResult result = new ReadResult();
-        long blocks = 0;
+        long records = 0;
         for (final ExtentInfo extent : info.extents())
         {
             long endOffset = extent.sealed() ? extent.sealedLength() : UNKNOWN_LENGTH;
@@ -681,50 +912,72 @@ public final class CairnClient implements AutoCloseable
                     throw new CairnException(status, describe(status, "read of stream " + streamId + " extent " +
                         extent.extentId() + " at offset " + offset + " from any replica"));
                 }
-                handler.onBlock(extent.extentId(), offset, result.payload(), result.lengthBytes());
-                blocks++;
+                final NodeStatus recordStatus =
+                    completeRecord(-1, extent, replicaIndex, endOffset, extent.extentId(), offset, result);
+                if (NodeStatus.OK != recordStatus)
+                {
+                    throw new CairnException(recordStatus, describe(recordStatus, "read of stream " + streamId +
+                        " extent " + extent.extentId() + " record at offset " + offset + " from any replica"));
+                }
+                handler.onRecord(extent.extentId(), offset, result);
+                records++;
                 offset = result.nextOffset();
             }
         }
-        return blocks;
+        return records;
+    }
+
+    /**
+     * As {@link #readStreamFromReplica(long, int, RecordHandler)}, handing over each record's payload only.
+     *
+     * @param streamId     stream to read.
+     * @param replicaIndex 0 for each extent's primary, 1 or 2 for a secondary.
+     * @param handler      receives every record's payload.
+     * @return records read.
+     */
+    public long readStreamFromReplica(final long streamId, final int replicaIndex, final BlockHandler handler)
+    {
+        return readStreamFromReplica(streamId, replicaIndex,
+            (RecordHandler)(extentId, offset, record) -> handler.onBlock(extentId, offset, record.payload(),
+                record.lengthBytes()));
     }
 
     /**
      * Reads a whole stream, extent by extent, from one replica position of each extent and no other: sealed
      * extents up to their sealed length, the tail up to the commit length its replica reports. The diagnostic
-     * form of {@link #readStream} (it checks that replica position holds every block), like {@link #read}.
+     * form of {@link #readStream} (it checks that replica position holds every record), like {@link #read}.
      *
      * @param streamId     stream to read.
      * @param replicaIndex 0 for each extent's primary, 1 or 2 for a secondary.
-     * @param handler      receives every block.
-     * @return blocks read.
+     * @param handler      receives every record (reassembled from its blocks).
+     * @return records read.
      * @throws CairnException on any status other than OK before the end (e.g. CORRUPT), naming where.
      */
-    public long readStreamFromReplica(final long streamId, final int replicaIndex, final BlockHandler handler)
+    public long readStreamFromReplica(final long streamId, final int replicaIndex, final RecordHandler handler)
     {
         checkReplicaIndex(replicaIndex);
         final StreamInfo info = streamInfo(streamId);
         final ReadResult result = new ReadResult();
-        long blocks = 0;
+        long records = 0;
         for (final ExtentInfo extent : info.extents())
         {
-            final int nodeId = extent.replicas()[replicaIndex];
+            final int nodeId = extent.replica(replicaIndex);
             final long endOffset = extent.sealed() ? extent.sealedLength() : tailLength(nodeId, extent.extentId());
             long offset = NodeProtocol.FIRST_BLOCK_OFFSET;
             while (offset < endOffset)
             {
-                final NodeStatus status = read(nodeId, extent.extentId(), offset, result);
+                final NodeStatus status = readRecord(nodeId, extent.extentId(), offset, result);
                 if (NodeStatus.OK != status)
                 {
                     throw new CairnException(status, describe(status, "read of stream " + streamId + " extent " +
                         extent.extentId() + " at offset " + offset + " from node " + nodeId));
                 }
-                handler.onBlock(extent.extentId(), offset, result.payload(), result.lengthBytes());
-                blocks++;
+                handler.onRecord(extent.extentId(), offset, result);
+                records++;
                 offset = result.nextOffset();
             }
         }
-        return blocks;
+        return records;
     }
 
     private static void checkReplicaIndex(final int replicaIndex)
@@ -1036,7 +1289,11 @@ public final class CairnClient implements AutoCloseable
         final int payloadLength,
         final AppendResult result)
     {
+        // Record by record, block by block: a record matches when every block's bytes and the total length do.
         long offset = from;
+        long recordStart = offset;
+        int position = 0;
+        boolean matching = false;
         while (offset < to)
         {
             final NodeStatus status = readAnyReplica(tail, offset, checkResult);
@@ -1044,10 +1301,20 @@ public final class CairnClient implements AutoCloseable
             {
                 return false;
             }
-            if (checkResult.lengthBytes() == payloadLength &&
-                sameBytes(checkResult.payload(), payload, payloadOffset, payloadLength))
+            final int flags = checkResult.recordFlags();
+            final int length = checkResult.lengthBytes();
+            if ((flags & BlockFormat.RECORD_FIRST) != 0)
             {
-                result.set(tail.extentId(), offset, checkResult.nextOffset());
+                recordStart = offset;
+                position = 0;
+                matching = true;
+            }
+            matching = matching && position + length <= payloadLength &&
+                sameBytes(checkResult.payload(), payload, payloadOffset + position, length);
+            position += length;
+            if ((flags & BlockFormat.RECORD_LAST) != 0 && matching && position == payloadLength)
+            {
+                result.set(tail.extentId(), recordStart, checkResult.nextOffset());
                 return true;
             }
             offset = checkResult.nextOffset();

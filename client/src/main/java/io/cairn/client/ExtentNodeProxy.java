@@ -2,6 +2,7 @@ package io.cairn.client;
 
 import io.aeron.ExclusivePublication;
 import io.aeron.Publication;
+import io.cairn.replication.NodeProtocol;
 import io.cairn.replication.Verify;
 import io.cairn.sbe.node.AppendRequestEncoder;
 import io.cairn.sbe.node.ConnectRequestEncoder;
@@ -291,6 +292,29 @@ final class ExtentNodeProxy implements AutoCloseable
         final int payloadOffset,
         final int payloadLength)
     {
+        return encodeAppendChunk(correlationId, clientId, extentId, expectedOffset, ownerRevision, requestId,
+            payloadLength, 0, null, 0, 0, payload, payloadOffset, payloadLength);
+    }
+
+    /**
+     * Encode one chunk of a record: every chunk but the last carries exactly {@link NodeProtocol#MAX_PAYLOAD_BYTES}.
+     */
+    int encodeAppendChunk(
+        final long correlationId,
+        final long clientId,
+        final long extentId,
+        final long expectedOffset,
+        final long ownerRevision,
+        final long requestId,
+        final int recordLength,
+        final int chunkOffset,
+        final DirectBuffer metadata,
+        final int metadataOffset,
+        final int metadataLength,
+        final DirectBuffer payload,
+        final int payloadOffset,
+        final int payloadLength)
+    {
         appendEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
             .correlationId(correlationId)
             .clientId(clientId)
@@ -298,9 +322,14 @@ final class ExtentNodeProxy implements AutoCloseable
             .expectedOffset(expectedOffset)
             .ownerRevision(ownerRevision)
             .requestId(requestId)
-            .putPayload(payload, payloadOffset, payloadLength);
+            .recordLengthBytes(recordLength)
+            .chunkOffset(chunkOffset)
+            .putPayload(payload, payloadOffset, payloadLength)
+            .putMetadata(null == metadata ? EMPTY : metadata, metadataOffset, metadataLength);
         return MessageHeaderEncoder.ENCODED_LENGTH + appendEncoder.encodedLength();
     }
+
+    private static final DirectBuffer EMPTY = new org.agrona.concurrent.UnsafeBuffer(new byte[0]);
 
     int encodeRead(final long correlationId, final long clientId, final long extentId, final long blockOffset)
     {

@@ -2,6 +2,8 @@ package io.cairn.client;
 
 import io.aeron.logbuffer.FragmentHandler;
 import io.aeron.logbuffer.Header;
+import io.cairn.replication.BlockFormat;
+import io.cairn.replication.NodeProtocol;
 import io.cairn.sbe.node.AppendResponseDecoder;
 import io.cairn.sbe.node.ConnectResponseDecoder;
 import io.cairn.sbe.node.ErrorResponseDecoder;
@@ -47,6 +49,8 @@ final class NodeResponseAdapter implements FragmentHandler
     private final OpenExtentResponseDecoder openDecoder = new OpenExtentResponseDecoder();
     private final AppendResponseDecoder appendDecoder = new AppendResponseDecoder();
     private final ReadResponseDecoder readDecoder = new ReadResponseDecoder();
+    private final org.agrona.concurrent.UnsafeBuffer metadataScratch =
+        new org.agrona.concurrent.UnsafeBuffer(new byte[NodeProtocol.MAX_USER_METADATA_BYTES]);
     private final ExtentStatusResponseDecoder statusDecoder = new ExtentStatusResponseDecoder();
     private final ErrorResponseDecoder errorDecoder = new ErrorResponseDecoder();
     private final SealExtentResponseDecoder sealDecoder = new SealExtentResponseDecoder();
@@ -275,6 +279,7 @@ final class NodeResponseAdapter implements FragmentHandler
         final long next = readDecoder.nextOffset();
         final long commit = readDecoder.commitLength();
         final int payloadLength = readDecoder.payloadLength();
+        final int recordFlags = version >= 3 ? readDecoder.recordFlags() : BlockFormat.RECORD_WHOLE;
         if (null != readResult)
         {
             readResult.payloadBuffer().checkLimit(payloadLength);
@@ -285,7 +290,22 @@ final class NodeResponseAdapter implements FragmentHandler
         {
             readDecoder.skipPayload();
         }
-        complete(s, s == NodeStatus.OK ? "" : readDecoder.errorMessage(), blockOffset, next, commit);
+        final String error = readDecoder.errorMessage();
+        if (null != readResult)
+        {
+            final int metadataLength = version >= 3 ? readDecoder.metadataLength() : 0;
+            if (metadataLength > NodeProtocol.MAX_USER_METADATA_BYTES)
+            {
+                malformedResponses++;
+                return;
+            }
+            if (metadataLength > 0)
+            {
+                readDecoder.getMetadata(metadataScratch, 0, metadataLength);
+            }
+            readResult.record(recordFlags, metadataScratch, 0, metadataLength);
+        }
+        complete(s, s == NodeStatus.OK ? "" : error, blockOffset, next, commit);
     }
 
     private boolean matches(final long correlationId)

@@ -15,6 +15,53 @@ public final class ReadResult
     private long nextOffset;
     private long commitLength;
     private int nodeId = -1;
+    private int recordFlags = io.cairn.replication.BlockFormat.RECORD_WHOLE;
+    private final byte[] metadata = new byte[io.cairn.replication.NodeProtocol.MAX_USER_METADATA_BYTES];
+    private int metadataLengthBytes;
+
+    void record(final int recordFlags, final DirectBuffer metadataSource, final int offset, final int length)
+    {
+        this.recordFlags = recordFlags;
+        this.metadataLengthBytes = length;
+        metadataSource.getBytes(offset, metadata, 0, length);
+    }
+
+    void record(final int recordFlags, final byte[] metadataSource, final int length)
+    {
+        this.recordFlags = recordFlags;
+        this.metadataLengthBytes = length;
+        System.arraycopy(metadataSource, 0, metadata, 0, length);
+    }
+
+    /**
+     * @return the record flags of the block read (BlockFormat.RECORD_FIRST / RECORD_LAST); a whole record read
+     * with {@code CairnClient#readRecord} has both.
+     */
+    public int recordFlags()
+    {
+        return recordFlags;
+    }
+
+    /**
+     * @return the record's user metadata (empty when none, or when the block read is not a record's first).
+     */
+    public byte[] metadata()
+    {
+        return java.util.Arrays.copyOf(metadata, metadataLengthBytes);
+    }
+
+    /**
+     * @return the user metadata length.
+     */
+    public int metadataLengthBytes()
+    {
+        return metadataLengthBytes;
+    }
+
+    byte[] metadataArray()
+    {
+        return metadata;
+    }
 
     ExpandableArrayBuffer payloadBuffer()
     {

@@ -181,7 +181,8 @@ class LocalClusterSystemTest
         assertTrue(m.find(), create.out);
         final String streamId = m.group(1);
 
-        final Cli append = Cli.run("--managers", managers, "stream", "append", streamId, "--data", "hello cairn", "--count", "3");
+        final Cli append = Cli.run("--managers", managers, "stream", "append", streamId, "--data", "hello cairn", "--count", "3",
+            "--meta", "k=v");
         assertEquals(0, append.exitCode, append.err);
         assertTrue(append.out.contains("(3/3)"), append.out);
 
@@ -191,7 +192,8 @@ class LocalClusterSystemTest
             final Cli read = Cli.run("--managers", managers, "stream", "read", streamId,
                 "--replica", Integer.toString(replica), "--out", out.toString());
             assertEquals(0, read.exitCode, read.err);
-            assertTrue(read.out.contains("read 3 blocks, 33 bytes"), read.out);
+            assertTrue(read.out.contains("read 3 records, 33 bytes"), read.out);
+            assertTrue(read.out.contains("length=11 crc32c=") && read.out.contains(" meta=\"k=v\""), read.out);
             assertEquals("hello cairnhello cairnhello cairn", java.nio.file.Files.readString(out));
         }
 

@@ -7,6 +7,7 @@ import io.aeron.Publication;
 import io.aeron.Subscription;
 import io.aeron.logbuffer.Header;
 import io.cairn.replication.AeronDefaults;
+import io.cairn.replication.BlockFormat;
 import io.cairn.replication.NodeProtocol;
 import io.cairn.sbe.node.ConnectRequestEncoder;
 import io.cairn.sbe.node.ConnectResponseDecoder;
@@ -81,8 +82,12 @@ final class AeronRecoveryPeers implements RecoveryPeers
     private long commitLength;
     private boolean sealed;
     private long ownerRevision;
+    private static final UnsafeBuffer EMPTY = new UnsafeBuffer(new byte[0]);
     private long nextOffset;
     private int payloadLengthBytes;
+    private int readRecordFlags = BlockFormat.RECORD_WHOLE;
+    private final UnsafeBuffer readMetadata = new UnsafeBuffer(new byte[NodeProtocol.MAX_USER_METADATA_BYTES]);
+    private int readMetadataLength;
     private String errorMessage = "";
     private MutableDirectBuffer readInto;
 
@@ -213,6 +218,15 @@ final class AeronRecoveryPeers implements RecoveryPeers
         final int nodeId, final String endpoint, final long extentId, final long blockOffset, final long ownerRevision,
         final DirectBuffer payload, final int lengthBytes)
     {
+        return replicate(nodeId, endpoint, extentId, blockOffset, ownerRevision, BlockFormat.RECORD_WHOLE, null, 0,
+            payload, lengthBytes);
+    }
+
+    public NodeStatus replicate(
+        final int nodeId, final String endpoint, final long extentId, final long blockOffset, final long ownerRevision,
+        final int recordFlags, final DirectBuffer metadata, final int metadataLength, final DirectBuffer payload,
+        final int lengthBytes)
+    {
         final Peer peer = connected(nodeId, endpoint);
         if (null == peer)
         {
@@ -221,7 +235,8 @@ final class AeronRecoveryPeers implements RecoveryPeers
         final long correlationId = nextCorrelationId++;
         replicateEncoder.wrapAndApplyHeader(sendBuffer, 0, headerEncoder)
             .correlationId(correlationId).clientId(clientId).extentId(extentId).blockOffset(blockOffset)
-            .ownerRevision(ownerRevision).putPayload(payload, 0, lengthBytes);
+            .ownerRevision(ownerRevision).recordFlags((short)recordFlags).putPayload(payload, 0, lengthBytes)
+            .putMetadata(null == metadata ? EMPTY : metadata, 0, metadataLength);
         return request(peer, MessageHeaderEncoder.ENCODED_LENGTH + replicateEncoder.encodedLength(), correlationId);
     }
 
@@ -248,6 +263,21 @@ final class AeronRecoveryPeers implements RecoveryPeers
     public int payloadLengthBytes()
     {
         return payloadLengthBytes;
+    }
+
+    public int recordFlags()
+    {
+        return readRecordFlags;
+    }
+
+    public DirectBuffer metadata()
+    {
+        return readMetadata;
+    }
+
+    public int metadataLength()
+    {
+        return readMetadataLength;
     }
 
     public String errorMessage()
@@ -396,6 +426,9 @@ final class AeronRecoveryPeers implements RecoveryPeers
                             payloadLengthBytes = -1;
                         }
                         errorMessage = readDecoder.errorMessage();
+                        readRecordFlags = version >= 3 ? readDecoder.recordFlags() : BlockFormat.RECORD_WHOLE;
+                        readMetadataLength = version >= 3 ? readDecoder.getMetadata(readMetadata, 0,
+                            Math.min(readDecoder.metadataLength(), NodeProtocol.MAX_USER_METADATA_BYTES)) : 0;
                         complete(s, commit);
                     }
                 }

@@ -151,13 +151,19 @@ public final class DiskFormat
             final long extentId = page.getLong(8);
             final long streamId = page.getLong(16);
             final long sizeBytes = page.getLong(24);
+            // Version-1 blocks have 32-byte headers, readable only by extent format 2 (see extent-format.md).
+            page.clear().limit(4);
+            final boolean hasBlocks = channel.read(page, BlockFormat.EXTENT_HEADER_LENGTH_BYTES) == 4 &&
+                page.getInt(0) == BlockFormat.BLOCK_MAGIC;
+            final int version = hasBlocks ? 2 : BlockFormat.FORMAT_VERSION;
             page.clear();
-            BlockFormat.encodeExtentHeader(page, new UnsafeBuffer(page), crc, extentId, streamId, sizeBytes);
+            BlockFormat.encodeExtentHeader(page, new UnsafeBuffer(page), crc, extentId, streamId, sizeBytes, version);
             page.clear();
             channel.write(page, 0);
             channel.force(false);
             log.println("cairn-node format --upgrade: extent " + extentId + " header rewritten in format " +
-                BlockFormat.FORMAT_VERSION + " (" + file + ")");
+                version + " (" + file + ")" + (hasBlocks ? ": it holds blocks with 32-byte headers, which this " +
+                "build does not read; see docs/internals/extent-format.md" : ""));
         }
     }
 

@@ -126,6 +126,8 @@ public final class ExtentFiles
         private int syncResult;
         private long chunkStart = -1;
         private int chunkLength;
+        /** End of the last whole record seen by the current scan (a block flagged RECORD_LAST ends there). */
+        private long lastRecordEnd;
 
         Scanner(final DiskStorage storage, final IoEngine engine, final long address, final ByteBuffer byteBuffer)
         {
@@ -211,10 +213,22 @@ public final class ExtentFiles
                 return new RecoveredExtent(extentId, header.streamId, diskIndex, fd, state.sealedLength,
                     header.extentSizeBytes, fileSize, index, header, state, null, corruptFrom, trusted);
             }
-            final long end = verifyTail(fd, extentId, Math.max(trusted, walk.end), limit, walk.maxEpoch, index);
-            if (end < limit && end > trusted)
+            if (corruptFrom >= 0)
             {
-                log.println("cairn-node: " + file + ": tail cut at " + end + " (the block there is torn or absent)");
+                // Headers below the checkpoint are damaged, so record ends there are unknown: keep the checkpoint.
+                lastRecordEnd = trusted;
+            }
+            final long blocksEnd = verifyTail(fd, extentId, Math.max(trusted, walk.end), limit, walk.maxEpoch, index);
+            // Only whole records are ever acknowledged: a tail that ends inside a record is cut to its start.
+            final long end = lastRecordEnd;
+            index.truncate(end);
+            if (end < blocksEnd)
+            {
+                log.println("cairn-node: " + file + ": partial record [" + end + ", " + blocksEnd + ") cut at recovery");
+            }
+            if (blocksEnd < limit && blocksEnd > trusted)
+            {
+                log.println("cairn-node: " + file + ": tail cut at " + blocksEnd + " (the block there is torn or absent)");
             }
             final BlockFormat.ExtentStatePage previous = new BlockFormat.ExtentStatePage().copyFrom(state);
             final BlockFormat.ExtentStatePage next = new BlockFormat.ExtentStatePage().set(state.sequence + 1, extentId,
@@ -240,6 +254,7 @@ public final class ExtentFiles
         {
             long offset = BlockFormat.EXTENT_HEADER_LENGTH_BYTES;
             int epoch = 0;
+            lastRecordEnd = offset;
             while (offset < trusted)
             {
                 if (!ensure(fd, offset, BlockFormat.BLOCK_HEADER_LENGTH_BYTES, trusted))
@@ -257,11 +272,15 @@ public final class ExtentFiles
                 epoch = blockEpoch;
                 index.add(offset, payloadLength);
                 offset += BlockFormat.blockLengthBytes(payloadLength);
+                lastRecordEnd = (BlockFormat.recordFlags(view, at) & BlockFormat.RECORD_LAST) != 0 ? offset : lastRecordEnd;
             }
             return new Walk(offset, epoch);
         }
 
-        /** Full verification from the checkpoint: returns the end of the last whole valid block. */
+        /**
+         * Full verification from the checkpoint: returns the end of the last whole valid block, and leaves the end of
+         * the last whole record in {@link #lastRecordEnd}.
+         */
         private long verifyTail(
             final int fd, final long extentId, final long from, final long limit, final int minEpoch,
             final BlockIndex index) throws NativeIoException
@@ -295,6 +314,7 @@ public final class ExtentFiles
                 epoch = blockEpoch;
                 index.add(offset, payloadLength);
                 offset += blockLength;
+                lastRecordEnd = (BlockFormat.recordFlags(view, at) & BlockFormat.RECORD_LAST) != 0 ? offset : lastRecordEnd;
             }
             return offset;
         }

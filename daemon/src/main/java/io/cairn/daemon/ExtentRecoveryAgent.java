@@ -683,12 +683,15 @@ public final class ExtentRecoveryAgent implements AutoCloseable
             sourceDigest.update(block.byteBuffer().duplicate().position(0).limit(length));
             if (offset >= localLength)
             {
-                status = peers.replicate(self, ctx.endpoint, extentId, offset, revision, block, length);
+                final int recordFlags = peers.recordFlags();
+                status = peers.replicate(self, ctx.endpoint, extentId, offset, revision, recordFlags, peers.metadata(),
+                    peers.metadataLength(), block, length);
                 if (NodeStatus.OK != status)
                 {
                     return localCause(status, "write of extent " + extentId + " at " + offset);
                 }
-                if (peers.commitLength() != next)
+                // The commit length moves past a record only with its last block.
+                if ((recordFlags & BlockFormat.RECORD_LAST) != 0 && peers.commitLength() != next)
                 {
                     causeDetail = "write of extent " + extentId + " at " + offset + " left commit length " +
                         peers.commitLength() + ", expected " + next;

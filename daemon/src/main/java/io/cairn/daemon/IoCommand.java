@@ -44,6 +44,8 @@ final class IoCommand extends FileIo
     long submittedNs;
     int blockLengthBytes;
     int payloadLengthBytes;
+    /** Record framing of a WRITE (BlockFormat.RECORD_*): the store advances its commit length past a LAST block. */
+    int recordFlags;
     Path path;
     NodeStatus status;
     String error;

@@ -88,6 +88,7 @@ public final class IoUringReplicaStore implements ReplicaStore
             extent.fd = r.fd();
             extent.commitLength = r.commitLength();
             extent.endOffset = r.commitLength();
+            extent.durableEnd = r.commitLength();
             extent.epoch = r.state().epoch;
             extent.sealed = r.sealed();
             extent.corruptFrom = r.corruptFrom();
@@ -125,6 +126,13 @@ public final class IoUringReplicaStore implements ReplicaStore
     {
         final Extent extent = extents.get(extentId);
         return null == extent || extent.creating || extent.deleting ? NO_EXTENT : extent.commitLength;
+    }
+
+    /** {@inheritDoc} */
+    public long durableEnd(final long extentId)
+    {
+        final Extent extent = extents.get(extentId);
+        return null == extent ? NO_EXTENT : extent.durableEnd;
     }
 
     /** {@inheritDoc} */
@@ -198,6 +206,10 @@ public final class IoUringReplicaStore implements ReplicaStore
     public NodeStatus submitWrite(
         final long extentId,
         final long blockOffset,
+        final int recordFlags,
+        final DirectBuffer metadata,
+        final int metadataOffset,
+        final int metadataLengthBytes,
         final DirectBuffer payload,
         final int payloadOffset,
         final int payloadLengthBytes,
@@ -220,7 +232,8 @@ public final class IoUringReplicaStore implements ReplicaStore
         {
             return NodeStatus.IO_ERROR;
         }
-        if (payloadLengthBytes <= 0 || payloadLengthBytes > maxPayloadBytes)
+        if (payloadLengthBytes <= 0 || payloadLengthBytes > maxPayloadBytes ||
+            !BlockFormat.validFraming(recordFlags, metadataLengthBytes))
         {
             return NodeStatus.BAD_REQUEST;
         }
@@ -242,8 +255,10 @@ public final class IoUringReplicaStore implements ReplicaStore
         command.fd = extent.fd;
         command.blockOffset = blockOffset;
         command.blockLengthBytes = BlockFormat.encodeBlock(command.byteBuffer, command.view, crc, extentId, blockOffset,
-            extent.epoch, payload, payloadOffset, payloadLengthBytes);
+            extent.epoch, recordFlags, metadata, metadataOffset, metadataLengthBytes, payload, payloadOffset,
+            payloadLengthBytes);
         command.payloadLengthBytes = payloadLengthBytes;
+        command.recordFlags = recordFlags;
         extent.endOffset = blockOffset + blockLength;
         final NodeStatus offered = offer(command);
         extent.ioInFlight += offered == NodeStatus.OK ? 1 : 0;
@@ -400,7 +415,7 @@ public final class IoUringReplicaStore implements ReplicaStore
         {
             return NodeStatus.SEALED;
         }
-        if (extent.endOffset != extent.commitLength)
+        if (extent.endOffset != extent.durableEnd)
         {
             return NodeStatus.BUSY;
         }
@@ -519,6 +534,8 @@ public final class IoUringReplicaStore implements ReplicaStore
         }
         extent.sealing = false;
         extent.endOffset = extent.commitLength;
+        extent.durableEnd = extent.commitLength;
+        extent.index.truncate(extent.commitLength);
         listener.onSealed(command.token, command.extentId, command.status, extent.commitLength);
     }
 
@@ -528,10 +545,14 @@ public final class IoUringReplicaStore implements ReplicaStore
         final long next = command.blockOffset + command.blockLengthBytes;
         if (command.status == NodeStatus.OK && !extent.failed)
         {
-            Verify.verify(command.blockOffset == extent.commitLength, "write completed out of order",
-                command.blockOffset, extent.commitLength);
-            extent.commitLength = next;
+            Verify.verify(command.blockOffset == extent.durableEnd, "write completed out of order",
+                command.blockOffset, extent.durableEnd);
+            extent.durableEnd = next;
             extent.index.add(command.blockOffset, command.payloadLengthBytes);
+            if ((command.recordFlags & BlockFormat.RECORD_LAST) != 0)
+            {
+                extent.commitLength = next;
+            }
         }
         else if (!extent.failed)
         {
@@ -571,6 +592,8 @@ public final class IoUringReplicaStore implements ReplicaStore
         int fd = -1;
         long commitLength = BlockFormat.EXTENT_HEADER_LENGTH_BYTES;
         long endOffset = BlockFormat.EXTENT_HEADER_LENGTH_BYTES;
+        /** End of the durable blocks; the commit length lags it while a record's blocks are being written. */
+        long durableEnd = BlockFormat.EXTENT_HEADER_LENGTH_BYTES;
         boolean creating;
         boolean failed;
         NodeStatus failedStatus = NodeStatus.IO_ERROR;

@@ -82,6 +82,47 @@ interface RecoveryPeers extends AutoCloseable
         int nodeId, String endpoint, long extentId, long blockOffset, long ownerRevision, DirectBuffer payload,
         int lengthBytes);
 
+    /**
+     * Replicate one block of a record, keeping its framing and user metadata (a copy must read back as the same
+     * records). Implementations that predate records write a whole one-block record.
+     *
+     * @param nodeId         node.
+     * @param endpoint       its host:port.
+     * @param extentId       extent.
+     * @param blockOffset    the node's end of extent.
+     * @param ownerRevision  fencing revision.
+     * @param recordFlags    the block's record flags (BlockFormat.RECORD_*).
+     * @param metadata       user metadata (FIRST block only).
+     * @param metadataLength its length, 0 when none.
+     * @param payload        the payload.
+     * @param lengthBytes    its length.
+     * @return status or null on time-out.
+     */
+    default NodeStatus replicate(
+        int nodeId, String endpoint, long extentId, long blockOffset, long ownerRevision, int recordFlags,
+        DirectBuffer metadata, int metadataLength, DirectBuffer payload, int lengthBytes)
+    {
+        return replicate(nodeId, endpoint, extentId, blockOffset, ownerRevision, payload, lengthBytes);
+    }
+
+    /** @return from the last Read answer: the block's record flags (BlockFormat.RECORD_*). */
+    default int recordFlags()
+    {
+        return io.cairn.replication.BlockFormat.RECORD_WHOLE;
+    }
+
+    /** @return from the last Read answer: the record's user metadata (its length is {@link #metadataLength()}). */
+    default DirectBuffer metadata()
+    {
+        return null;
+    }
+
+    /** @return from the last Read answer: the user metadata length. */
+    default int metadataLength()
+    {
+        return 0;
+    }
+
     /** @return from the last answer: the durable length (sealed length when sealed). */
     long commitLength();
 

@@ -130,6 +130,39 @@ class DiskFormatTest
         assertEquals(BlockFormat.EXTENT_HEADER_LENGTH_BYTES, found.get(0).commitLength());
     }
 
+    @Test
+    void extentFormatTwoIsRefusedByNameAndAVersionOneExtentWithBlocksIsNotRelabelledThree() throws IOException
+    {
+        DiskFormat.format(dir, 1, 0);
+        final ByteBuffer page = ByteBuffer.allocateDirect(3 * 4096).order(ByteOrder.LITTLE_ENDIAN);
+        BlockFormat.encodeExtentHeader(page, new org.agrona.concurrent.UnsafeBuffer(page), new java.util.zip.CRC32C(),
+            5, 9, 3 * 4096, 2);
+        final byte[] v2 = new byte[3 * 4096];
+        page.get(0, v2);
+        Files.write(ExtentFiles.path(dir, 5), v2);
+        final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        List<RecoveredExtent> found = ExtentFiles.recover(UringDiskStorage.INSTANCE, dir, 0, new PrintStream(out));
+        found.forEach(r -> closeQuietly(r.fd()));
+        assertEquals(0, found.size());
+        assertTrue(out.toString().contains("5.ext: extent format version 2 (32-byte block headers, no records): " +
+            "this build reads version " + BlockFormat.FORMAT_VERSION), out.toString());
+        Files.delete(ExtentFiles.path(dir, 5));
+
+        // A version-1 extent holding a block (32-byte header) stays readable only as format 2.
+        final byte[] v1 = versionOneExtent(6, 9);
+        ByteBuffer.wrap(v1).order(ByteOrder.LITTLE_ENDIAN).putInt(4096, BlockFormat.BLOCK_MAGIC);
+        Files.write(ExtentFiles.path(dir, 6), v1);
+        Files.delete(dir.resolve(DiskFormat.COOKIE_FILE));
+        final ByteArrayOutputStream upgradeLog = new ByteArrayOutputStream();
+        DiskFormat.upgrade(dir, 1, 0, new PrintStream(upgradeLog));
+        assertTrue(upgradeLog.toString().contains("header rewritten in format 2"), upgradeLog.toString());
+        final ByteArrayOutputStream after = new ByteArrayOutputStream();
+        found = ExtentFiles.recover(UringDiskStorage.INSTANCE, dir, 0, new PrintStream(after));
+        found.forEach(r -> closeQuietly(r.fd()));
+        assertEquals(0, found.size());
+        assertTrue(after.toString().contains("6.ext: extent format version 2"), after.toString());
+    }
+
     static byte[] versionOneExtent(final long extentId, final long streamId)
     {
         final ByteBuffer page = ByteBuffer.allocate(3 * 4096).order(ByteOrder.LITTLE_ENDIAN);

@@ -277,6 +277,8 @@ class ExtentStoreTest
         NodeStatus lastStatus;
         long lastCommitLength;
         byte[] lastPayload;
+        int lastRecordFlags;
+        byte[] lastMetadata;
 
         public void onCreated(final long token, final long extentId, final NodeStatus status, final long commitLength)
         {
@@ -300,11 +302,58 @@ class ExtentStoreTest
             count++;
             lastStatus = status;
             lastPayload = null;
+            lastRecordFlags = -1;
+            lastMetadata = null;
             if (status == NodeStatus.OK)
             {
                 lastPayload = new byte[payloadLengthBytes];
                 payload.getBytes(payloadOffset, lastPayload);
+                final int header = payloadOffset - BlockFormat.BLOCK_HEADER_LENGTH_BYTES;
+                lastRecordFlags = BlockFormat.recordFlags(payload, header);
+                lastMetadata = new byte[BlockFormat.metadataLength(payload, header)];
+                payload.getBytes(header + BlockFormat.METADATA_OFFSET, lastMetadata);
             }
         }
+    }
+
+    long appendBlock(final int flags, final byte[] metadata, final byte[] payload) throws Exception
+    {
+        final long offset = store.endOffset(EXTENT);
+        final int before = completions.count;
+        assertEquals(NodeStatus.OK, store.submitWrite(EXTENT, offset, flags, new UnsafeBuffer(metadata), 0,
+            metadata.length, new UnsafeBuffer(payload), 0, payload.length, 1));
+        awaitCompletions(before + 1);
+        assertEquals(NodeStatus.OK, completions.lastStatus);
+        return offset;
+    }
+
+    @Test
+    void tornMultiBlockRecordIsCutAtRecoveryAndMetadataSurvives() throws Exception
+    {
+        create();
+        final byte[] meta = "m=1".getBytes();
+        final long first = appendBlock(BlockFormat.RECORD_FIRST, meta, new byte[5000]);
+        final long last = appendBlock(BlockFormat.RECORD_LAST, new byte[0], new byte[300]);
+        final long recordEnd = store.commitLength(EXTENT);
+        assertEquals(last + BlockFormat.blockLengthBytes(300), recordEnd);
+        // A second record whose first two blocks are durable but whose last block never was.
+        appendBlock(BlockFormat.RECORD_FIRST, new byte[0], new byte[7000]);
+        appendBlock(0, new byte[0], new byte[7000]);
+        assertEquals(recordEnd, store.commitLength(EXTENT), "a partial record is never committed");
+        assertEquals(NodeStatus.END_OF_EXTENT, read(recordEnd).status());
+        stop();
+
+        start();
+        assertEquals(recordEnd, store.commitLength(EXTENT), "recovery cuts the partial record");
+        assertEquals(recordEnd, store.endOffset(EXTENT));
+        final TestRead head = read(first);
+        assertEquals(NodeStatus.OK, head.status());
+        assertEquals(BlockFormat.RECORD_FIRST, completions.lastRecordFlags);
+        assertArrayEquals(meta, completions.lastMetadata);
+        assertEquals(NodeStatus.OK, read(last).status());
+        assertEquals(BlockFormat.RECORD_LAST, completions.lastRecordFlags);
+        // The cut space is written over by the next record.
+        appendBlock(BlockFormat.RECORD_WHOLE, new byte[0], new byte[10]);
+        assertEquals(recordEnd + BlockFormat.blockLengthBytes(10), store.commitLength(EXTENT));
     }
 }

@@ -34,8 +34,16 @@ import java.util.zip.CRC32C;
  *  16  long  blockOffset       this block's own offset in the extent
  *  24  int   CRC32C over [0, 32 + payloadLength) computed with this field zeroed
  *  28  int   epoch             the extent's epoch when written; never decreases along the extent
- *  32  payload, then zero padding up to the next multiple of 4096
+ *  32  byte  recordFlags       RECORD_FIRST (1) | RECORD_LAST (2), 0 in a middle block (format 3)
+ *  33  byte  metadataLength    0..MAX_USER_METADATA_BYTES; non-zero only on a record's first block
+ *  34  6 bytes zero
+ *  40  64 bytes user metadata  (metadataLength used, the rest zero)
+ * 104  24 bytes zero (reserved)
+ * 128  payload, then zero padding up to the next multiple of 4096
  * </pre>
+ * A record (one append) is 1..N consecutive blocks, the first flagged FIRST and the last LAST (a one-block
+ * record carries both). A replica's commit length only ever lands just past a LAST block, so a record is
+ * visible whole or not at all; recovery cuts a tail that ends inside a record.
  * A block is valid only when magic, length, extentId, blockOffset and CRC all match and its epoch is not
  * below the previous block's, so a torn write, a misdirected write, zeroed space, or a stale block left
  * beyond an earlier truncation all end the extent at recovery.
@@ -49,12 +57,23 @@ public final class BlockFormat
     public static final int BLOCK_MAGIC = 0x4B4C4243;
     /** Magic of the extent header: "CAIRNEXT". */
     public static final long EXTENT_MAGIC = 0x5458454E52494143L;
-    /** Extent format version written in the extent header (1 was the walking skeleton's fixed header). */
-    public static final int FORMAT_VERSION = 2;
+    /**
+     * Extent format version written in the extent header (1 was the walking skeleton's fixed header, 2 had
+     * 32-byte block headers without record framing or user metadata).
+     */
+    public static final int FORMAT_VERSION = 3;
+    /** Flag of a record's first block. */
+    public static final int RECORD_FIRST = 1;
+    /** Flag of a record's last block. */
+    public static final int RECORD_LAST = 2;
+    /** Flags of a one-block record. */
+    public static final int RECORD_WHOLE = RECORD_FIRST | RECORD_LAST;
     /** Length of the extent header region; the first block starts here. */
     public static final int EXTENT_HEADER_LENGTH_BYTES = NodeProtocol.BLOCK_ALIGNMENT_BYTES;
-    /** Length of a block header. */
-    public static final int BLOCK_HEADER_LENGTH_BYTES = 32;
+    /** Length of a block header (format 3; format 2's was 32). */
+    public static final int BLOCK_HEADER_LENGTH_BYTES = 128;
+    /** Where the user metadata starts in a block header. */
+    public static final int METADATA_OFFSET = 40;
     /** Largest block the wire can carry: header plus the largest network payload, aligned. */
     public static final int MAX_BLOCK_LENGTH_BYTES = blockLengthBytes(NodeProtocol.MAX_PAYLOAD_BYTES);
     /** Largest block the store format allows (4 MiB, header included); a store may configure less. */
@@ -72,6 +91,8 @@ public final class BlockFormat
     static final int BLOCK_OFFSET_OFFSET = 16;
     static final int CRC_OFFSET = 24;
     static final int EPOCH_OFFSET = 28;
+    static final int RECORD_FLAGS_OFFSET = 32;
+    static final int METADATA_LENGTH_OFFSET = 33;
 
     private BlockFormat()
     {
@@ -139,6 +160,45 @@ public final class BlockFormat
         final int srcOffset,
         final int payloadLengthBytes)
     {
+        return encodeBlock(byteBuffer, view, crc, extentId, blockOffset, epoch, RECORD_WHOLE, null, 0, 0, src,
+            srcOffset, payloadLengthBytes);
+    }
+
+    /**
+     * Encode one block of a record, with its framing flags and (first block only) user metadata.
+     *
+     * @param byteBuffer direct little-endian buffer, at least {@link #blockLengthBytes(int)} long.
+     * @param view       Agrona view of the same memory.
+     * @param crc        reusable checksum.
+     * @param extentId   extent the block belongs to.
+     * @param blockOffset where the block will be written.
+     * @param epoch      the extent's epoch.
+     * @param recordFlags {@link #RECORD_FIRST} and/or {@link #RECORD_LAST}.
+     * @param metadata   user metadata source, or null when metadataLengthBytes is 0.
+     * @param metadataOffset offset of the metadata in its source.
+     * @param metadataLengthBytes 0..{@link NodeProtocol#MAX_USER_METADATA_BYTES}; only on a FIRST block.
+     * @param src        payload source.
+     * @param srcOffset  payload offset in src.
+     * @param payloadLengthBytes payload length, 1..STORE_MAX_PAYLOAD_BYTES.
+     * @return the block length written (a multiple of 4096).
+     */
+    public static int encodeBlock(
+        final ByteBuffer byteBuffer,
+        final MutableDirectBuffer view,
+        final CRC32C crc,
+        final long extentId,
+        final long blockOffset,
+        final int epoch,
+        final int recordFlags,
+        final DirectBuffer metadata,
+        final int metadataOffset,
+        final int metadataLengthBytes,
+        final DirectBuffer src,
+        final int srcOffset,
+        final int payloadLengthBytes)
+    {
+        Verify.verify(validFraming(recordFlags, metadataLengthBytes), "bad record flags or metadata length",
+            recordFlags, metadataLengthBytes);
         Verify.verify(payloadLengthBytes > 0 && payloadLengthBytes <= STORE_MAX_PAYLOAD_BYTES,
             "payload length out of range", payloadLengthBytes);
         Verify.verify((blockOffset & (NodeProtocol.BLOCK_ALIGNMENT_BYTES - 1)) == 0 &&
@@ -152,6 +212,13 @@ public final class BlockFormat
         view.putLong(BLOCK_OFFSET_OFFSET, blockOffset, ByteOrder.LITTLE_ENDIAN);
         view.putInt(CRC_OFFSET, 0, ByteOrder.LITTLE_ENDIAN);
         view.putInt(EPOCH_OFFSET, epoch, ByteOrder.LITTLE_ENDIAN);
+        view.setMemory(RECORD_FLAGS_OFFSET, BLOCK_HEADER_LENGTH_BYTES - RECORD_FLAGS_OFFSET, (byte)0);
+        view.putByte(RECORD_FLAGS_OFFSET, (byte)recordFlags);
+        view.putByte(METADATA_LENGTH_OFFSET, (byte)metadataLengthBytes);
+        if (metadataLengthBytes > 0)
+        {
+            metadata.getBytes(metadataOffset, view, METADATA_OFFSET, metadataLengthBytes);
+        }
         src.getBytes(srcOffset, view, BLOCK_HEADER_LENGTH_BYTES, payloadLengthBytes);
         final int end = BLOCK_HEADER_LENGTH_BYTES + payloadLengthBytes;
         view.setMemory(end, blockLength - end, (byte)0);
@@ -228,6 +295,39 @@ public final class BlockFormat
     }
 
     /**
+     * @param recordFlags         flags of a block.
+     * @param metadataLengthBytes its metadata length.
+     * @return true when the pair is a valid block framing: only FIRST and LAST flags (none: a middle block),
+     * metadata only on a FIRST block.
+     */
+    public static boolean validFraming(final int recordFlags, final int metadataLengthBytes)
+    {
+        return (recordFlags & ~RECORD_WHOLE) == 0 &&
+            metadataLengthBytes >= 0 && metadataLengthBytes <= NodeProtocol.MAX_USER_METADATA_BYTES &&
+            (metadataLengthBytes == 0 || (recordFlags & RECORD_FIRST) != 0);
+    }
+
+    /**
+     * @param view     buffer holding a block header.
+     * @param position where the header starts.
+     * @return the record flags of the block (unverified).
+     */
+    public static int recordFlags(final DirectBuffer view, final int position)
+    {
+        return view.getByte(position + RECORD_FLAGS_OFFSET) & 0xFF;
+    }
+
+    /**
+     * @param view     buffer holding a block header.
+     * @param position where the header starts.
+     * @return the user metadata length of the block (unverified); the bytes start at position + METADATA_OFFSET.
+     */
+    public static int metadataLength(final DirectBuffer view, final int position)
+    {
+        return view.getByte(position + METADATA_LENGTH_OFFSET) & 0xFF;
+    }
+
+    /**
      * @param view block buffer.
      * @return the epoch field of a block header (unverified).
      */
@@ -256,7 +356,8 @@ public final class BlockFormat
             return -1;
         }
         final int payloadLength = view.getInt(position + PAYLOAD_LENGTH_OFFSET, ByteOrder.LITTLE_ENDIAN);
-        return payloadLength > 0 && payloadLength <= STORE_MAX_PAYLOAD_BYTES ? payloadLength : -1;
+        return payloadLength > 0 && payloadLength <= STORE_MAX_PAYLOAD_BYTES &&
+            validFraming(recordFlags(view, position), metadataLength(view, position)) ? payloadLength : -1;
     }
 
     /**
@@ -316,8 +417,33 @@ public final class BlockFormat
         final long streamId,
         final long extentSizeBytes)
     {
+        encodeExtentHeader(byteBuffer, view, crc, extentId, streamId, extentSizeBytes, FORMAT_VERSION);
+    }
+
+    /**
+     * As {@link #encodeExtentHeader(ByteBuffer, MutableDirectBuffer, CRC32C, long, long, long)} with an explicit
+     * format version (an offline upgrade keeps an older version for blocks this build cannot rewrite).
+     *
+     * @param byteBuffer      direct little-endian buffer of at least 4096 bytes.
+     * @param view            Agrona view of the same memory.
+     * @param crc             reusable checksum.
+     * @param extentId        extent id.
+     * @param streamId        stream the extent belongs to.
+     * @param extentSizeBytes the extent's size limit.
+     * @param formatVersion   extent format version to record.
+     */
+    public static void encodeExtentHeader(
+        final ByteBuffer byteBuffer,
+        final MutableDirectBuffer view,
+        final CRC32C crc,
+        final long extentId,
+        final long streamId,
+        final long extentSizeBytes,
+        final int formatVersion)
+    {
         final ExtentHeaderPage header = new ExtentHeaderPage();
         header.set(extentId, streamId, extentSizeBytes, STORE_MAX_BLOCK_LENGTH_BYTES);
+        header.formatVersion = formatVersion;
         final ExtentStatePage state = new ExtentStatePage();
         state.set(1, extentId, 1, false, EXTENT_HEADER_LENGTH_BYTES, -1);
         encodeHeaderPage(byteBuffer, view, crc, header, state, null);
@@ -415,6 +541,11 @@ public final class BlockFormat
             if (checksum(byteBuffer, crc, 0, crcAt) != decoder.crc32c())
             {
                 return "extent header CRC mismatch";
+            }
+            if (decoder.formatVersion() == 2)
+            {
+                return "extent format version 2 (32-byte block headers, no records): this build reads version " +
+                    FORMAT_VERSION + "; see docs/internals/extent-format.md, \"Upgrading from format 2\"";
             }
             if (decoder.formatVersion() != FORMAT_VERSION)
             {

@@ -53,6 +53,19 @@ public final class BlockIndex
     }
 
     /**
+     * Forget the blocks at or beyond {@code end} (a partial record cut at recovery, or by a seal).
+     *
+     * @param end the new end of the indexed blocks.
+     */
+    public void truncate(final long end)
+    {
+        while (count > 0 && offsets[count - 1] >= end)
+        {
+            count--;
+        }
+    }
+
+    /**
      * @return number of blocks indexed.
      */
     public int count()

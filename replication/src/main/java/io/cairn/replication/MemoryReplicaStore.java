@@ -66,7 +66,8 @@ public final class MemoryReplicaStore implements ReplicaStore
 
     /**
      * Model a crash of the node: operations not yet completed are lost (their writes were never durable), so each
-     * extent's end falls back to its durable commit length. Sealed state, data and owner revisions survive.
+     * extent's end falls back to its durable commit length (recovery cuts a durable partial record at the tail
+     * as well). Sealed state, data and owner revisions survive.
      */
     public void crash()
     {
@@ -75,6 +76,8 @@ public final class MemoryReplicaStore implements ReplicaStore
         for (final Extent extent : extents.values())
         {
             extent.endOffset = extent.commitLength;
+            extent.durableEnd = extent.commitLength;
+            extent.index.truncate(extent.commitLength);
         }
     }
 
@@ -133,6 +136,13 @@ public final class MemoryReplicaStore implements ReplicaStore
     {
         final Extent extent = extents.get(extentId);
         return null == extent ? NO_EXTENT : extent.commitLength;
+    }
+
+    /** {@inheritDoc} */
+    public long durableEnd(final long extentId)
+    {
+        final Extent extent = extents.get(extentId);
+        return null == extent ? NO_EXTENT : extent.durableEnd;
     }
 
     /** {@inheritDoc} */
@@ -196,6 +206,10 @@ public final class MemoryReplicaStore implements ReplicaStore
     public NodeStatus submitWrite(
         final long extentId,
         final long blockOffset,
+        final int recordFlags,
+        final DirectBuffer metadata,
+        final int metadataOffset,
+        final int metadataLengthBytes,
         final DirectBuffer payload,
         final int payloadOffset,
         final int payloadLengthBytes,
@@ -214,7 +228,8 @@ public final class MemoryReplicaStore implements ReplicaStore
         {
             return NodeStatus.IO_ERROR;
         }
-        if (payloadLengthBytes <= 0 || payloadLengthBytes > NodeProtocol.MAX_PAYLOAD_BYTES)
+        if (payloadLengthBytes <= 0 || payloadLengthBytes > NodeProtocol.MAX_PAYLOAD_BYTES ||
+            !BlockFormat.validFraming(recordFlags, metadataLengthBytes))
         {
             return NodeStatus.BAD_REQUEST;
         }
@@ -232,11 +247,11 @@ public final class MemoryReplicaStore implements ReplicaStore
             return NodeStatus.BUSY;
         }
         final ByteBuffer slice = extent.byteBuffer.slice((int)blockOffset, blockLength).order(ByteOrder.LITTLE_ENDIAN);
-        BlockFormat.encodeBlock(
-            slice, new UnsafeBuffer(slice), crc, extentId, blockOffset, payload, payloadOffset, payloadLengthBytes);
+        BlockFormat.encodeBlock(slice, new UnsafeBuffer(slice), crc, extentId, blockOffset, 0, recordFlags, metadata,
+            metadataOffset, metadataLengthBytes, payload, payloadOffset, payloadLengthBytes);
         extent.endOffset = blockOffset + blockLength;
         writesSubmitted++;
-        pending.add(new Op(OP_WRITE, token, extent, blockOffset, blockLength, payloadLengthBytes));
+        pending.add(new Op(OP_WRITE, token, extent, blockOffset, blockLength, payloadLengthBytes, recordFlags));
         return NodeStatus.OK;
     }
 
@@ -277,7 +292,7 @@ public final class MemoryReplicaStore implements ReplicaStore
         {
             return NodeStatus.SEALED;
         }
-        if (extent.endOffset != extent.commitLength || pending.size() >= maxPendingOps)
+        if (extent.endOffset != extent.durableEnd || pending.size() >= maxPendingOps)
         {
             return NodeStatus.BUSY;
         }
@@ -289,6 +304,8 @@ public final class MemoryReplicaStore implements ReplicaStore
         extent.sealed = true;
         extent.commitLength = sealedLength;
         extent.endOffset = sealedLength;
+        extent.durableEnd = sealedLength;
+        extent.index.truncate(sealedLength);
         pending.add(new Op(OP_SEAL, token, extent, sealedLength, 0, 0));
         return NodeStatus.OK;
     }
@@ -329,9 +346,13 @@ public final class MemoryReplicaStore implements ReplicaStore
             listener.onWritten(op.token, extent.extentId, op.blockOffset, NodeStatus.IO_ERROR, next, extent.commitLength);
             return;
         }
-        Verify.verify(op.blockOffset == extent.commitLength, "write completed out of order", op.blockOffset);
-        extent.commitLength = next;
+        Verify.verify(op.blockOffset == extent.durableEnd, "write completed out of order", op.blockOffset);
+        extent.durableEnd = next;
         extent.index.add(op.blockOffset, op.payloadLength);
+        if ((op.recordFlags & BlockFormat.RECORD_LAST) != 0)
+        {
+            extent.commitLength = next;
+        }
         listener.onWritten(op.token, extent.extentId, op.blockOffset, NodeStatus.OK, next, extent.commitLength);
     }
 
@@ -364,6 +385,8 @@ public final class MemoryReplicaStore implements ReplicaStore
         final BlockIndex index = new BlockIndex(64);
         long commitLength = BlockFormat.EXTENT_HEADER_LENGTH_BYTES;
         long endOffset = BlockFormat.EXTENT_HEADER_LENGTH_BYTES;
+        /** End of the durable blocks; the commit length lags it while a record's blocks are being written. */
+        long durableEnd = BlockFormat.EXTENT_HEADER_LENGTH_BYTES;
         boolean failed;
         boolean sealed;
 
@@ -376,7 +399,13 @@ public final class MemoryReplicaStore implements ReplicaStore
         }
     }
 
-    private record Op(int kind, long token, Extent extent, long blockOffset, int blockLength, int payloadLength)
+    private record Op(
+        int kind, long token, Extent extent, long blockOffset, int blockLength, int payloadLength, int recordFlags)
     {
+        Op(final int kind, final long token, final Extent extent, final long blockOffset, final int blockLength,
+            final int payloadLength)
+        {
+            this(kind, token, extent, blockOffset, blockLength, payloadLength, 0);
+        }
     }
 }

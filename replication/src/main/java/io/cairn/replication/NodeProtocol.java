@@ -16,11 +16,21 @@ public final class NodeProtocol
     public static final int REPLICA_COUNT = 3;
 
     /**
-     * Largest payload of one append. A block (header + payload, rounded up to 4 KiB) must fit one Aeron
-     * message, and the largest message is termLength / 8 (2 MiB with the default 16 MiB term).
-     * Larger values need chunking, which is a later step.
+     * Largest payload of one block on the wire, and so the chunk size of a record: every chunk of a record but
+     * its last carries exactly this many bytes, and each chunk becomes one block. A block (header + payload,
+     * rounded up to 4 KiB) must fit one Aeron message, and the largest message is termLength / 8 (2 MiB with
+     * the default 16 MiB term).
      */
     public static final int MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+    /** Largest record (one append, all its blocks' payloads together): sent in chunks of MAX_PAYLOAD_BYTES. */
+    public static final int MAX_RECORD_BYTES = 64 * 1024 * 1024;
+
+    /** Most blocks of one record. */
+    public static final int MAX_RECORD_BLOCKS = MAX_RECORD_BYTES / MAX_PAYLOAD_BYTES;
+
+    /** Largest user metadata of one record (kept in its first block's header, covered by the CRC). */
+    public static final int MAX_USER_METADATA_BYTES = 64;
 
     /** Disk blocks are written with O_DIRECT and so start and end on this alignment. */
     public static final int BLOCK_ALIGNMENT_BYTES = 4096;
@@ -33,6 +43,15 @@ public final class NodeProtocol
 
     private NodeProtocol()
     {
+    }
+
+    /**
+     * @param recordLengthBytes a record's length, 1..MAX_RECORD_BYTES.
+     * @return how many blocks (chunks) it takes.
+     */
+    public static int recordBlocks(final int recordLengthBytes)
+    {
+        return (recordLengthBytes + MAX_PAYLOAD_BYTES - 1) / MAX_PAYLOAD_BYTES;
     }
 
     /**

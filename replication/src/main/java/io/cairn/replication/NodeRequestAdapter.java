@@ -243,6 +243,8 @@ public final class NodeRequestAdapter implements FragmentHandler
         final long expectedOffset = append.expectedOffset();
         final long ownerRevision = revision(append.ownerRevision());
         final long requestId = revision(append.requestId());
+        final int recordLength = version >= 3 ? append.recordLengthBytes() : 0;
+        final int chunkOffset = version >= 3 ? append.chunkOffset() : 0;
         final int position = body + blockLength;
         final int payloadLength = varLength(buffer, position, end, 1, NodeProtocol.MAX_PAYLOAD_BYTES);
         if (payloadLength < 0)
@@ -251,8 +253,25 @@ public final class NodeRequestAdapter implements FragmentHandler
                 NodeProtocol.MAX_PAYLOAD_BYTES + " bytes within the message");
             return;
         }
-        conductor.onAppend(correlationId, clientId, extentId, expectedOffset, ownerRevision, requestId, buffer,
-            position + 4, payloadLength);
+        final int metadataPosition = position + 4 + payloadLength;
+        // An encoder that stops after the payload sends no metadata: the same as empty metadata.
+        final int metadataLength = version >= 3 && metadataPosition < end ?
+            varLength(buffer, metadataPosition, end, 0, NodeProtocol.MAX_USER_METADATA_BYTES) : 0;
+        if (metadataLength < 0)
+        {
+            conductor.onMalformed(clientId, correlationId, "AppendRequest.metadata must be 0.." +
+                NodeProtocol.MAX_USER_METADATA_BYTES + " bytes within the message");
+            return;
+        }
+        if (recordLength < 0 || recordLength > NodeProtocol.MAX_RECORD_BYTES || chunkOffset < 0)
+        {
+            conductor.onMalformed(clientId, correlationId, "AppendRequest.recordLengthBytes " + recordLength +
+                " must be 0.." + NodeProtocol.MAX_RECORD_BYTES + " and chunkOffset " + chunkOffset + " at least 0");
+            return;
+        }
+        conductor.onAppend(correlationId, clientId, extentId, expectedOffset, ownerRevision, requestId,
+            0 == recordLength ? payloadLength : recordLength, chunkOffset, buffer, metadataPosition + 4, metadataLength,
+            buffer, position + 4, payloadLength);
     }
 
     private void onReplicate(
@@ -264,6 +283,7 @@ public final class NodeRequestAdapter implements FragmentHandler
         final long extentId = replicate.extentId();
         final long blockOffset = replicate.blockOffset();
         final long ownerRevision = revision(replicate.ownerRevision());
+        final int recordFlags = version >= 3 ? replicate.recordFlags() : BlockFormat.RECORD_WHOLE;
         final int position = body + blockLength;
         final int payloadLength = varLength(buffer, position, end, 1, NodeProtocol.MAX_PAYLOAD_BYTES);
         if (payloadLength < 0)
@@ -272,8 +292,18 @@ public final class NodeRequestAdapter implements FragmentHandler
                 NodeProtocol.MAX_PAYLOAD_BYTES + " bytes within the message");
             return;
         }
-        conductor.onReplicate(correlationId, clientId, extentId, blockOffset, ownerRevision, buffer, position + 4,
-            payloadLength);
+        final int metadataPosition = position + 4 + payloadLength;
+        // An encoder that stops after the payload sends no metadata: the same as empty metadata.
+        final int metadataLength = version >= 3 && metadataPosition < end ?
+            varLength(buffer, metadataPosition, end, 0, NodeProtocol.MAX_USER_METADATA_BYTES) : 0;
+        if (metadataLength < 0 || !BlockFormat.validFraming(recordFlags, metadataLength))
+        {
+            conductor.onMalformed(clientId, correlationId, "ReplicateRequest.recordFlags " + recordFlags +
+                " with metadata length " + metadataLength + " is not a valid block framing");
+            return;
+        }
+        conductor.onReplicate(correlationId, clientId, extentId, blockOffset, ownerRevision, recordFlags, buffer,
+            metadataPosition + 4, metadataLength, buffer, position + 4, payloadLength);
     }
 
     static String utf8(final DirectBuffer buffer, final int position, final int length)

@@ -28,7 +28,8 @@ final class NodeResponsePublisher
     private static final int ENCODE_BUFFER_BYTES = 4096;
 
     private final UnsafeBuffer buffer = new UnsafeBuffer(ByteBuffer.allocateDirect(ENCODE_BUFFER_BYTES));
-    private final UnsafeBuffer trailer = new UnsafeBuffer(ByteBuffer.allocateDirect(8));
+    private final UnsafeBuffer trailer =
+        new UnsafeBuffer(ByteBuffer.allocateDirect(8 + NodeProtocol.MAX_USER_METADATA_BYTES));
     private final DirectBufferVector[] readVectors =
         { new DirectBufferVector(), new DirectBufferVector(), new DirectBufferVector() };
     private final MessageHeaderEncoder header = new MessageHeaderEncoder();
@@ -133,16 +134,24 @@ final class NodeResponsePublisher
         if (payloadLength == 0)
         {
             final byte[] bytes = Outbound.utf8(message);
-            read.putPayload(Outbound.EMPTY, 0, 0).putErrorMessage(bytes, 0, bytes.length);
+            read.recordFlags((short)0);
+            read.putPayload(Outbound.EMPTY, 0, 0).putErrorMessage(bytes, 0, bytes.length).putMetadata(Outbound.EMPTY, 0, 0);
             return send(sink, MessageHeaderEncoder.ENCODED_LENGTH + read.encodedLength());
         }
-        // Gathered: [header, fixed fields, payload length] [payload from the I/O buffer] [empty errorMessage].
+        // The block header lies just before the payload in the store's buffer (ReplicaStore.Listener#onRead).
+        final int blockStart = payloadOffset - BlockFormat.BLOCK_HEADER_LENGTH_BYTES;
+        final int metadataLength = BlockFormat.metadataLength(payload, blockStart);
+        read.recordFlags((short)BlockFormat.recordFlags(payload, blockStart));
+        // Gathered: [header, fixed fields, payload length] [payload from the I/O buffer] [empty errorMessage,
+        // metadata].
         final int lengthPosition = read.limit();
         buffer.putInt(lengthPosition, payloadLength, ByteOrder.LITTLE_ENDIAN);
         trailer.putInt(0, 0, ByteOrder.LITTLE_ENDIAN);
+        trailer.putInt(4, metadataLength, ByteOrder.LITTLE_ENDIAN);
+        trailer.putBytes(8, payload, blockStart + BlockFormat.METADATA_OFFSET, metadataLength);
         readVectors[0].reset(buffer, 0, lengthPosition + 4);
         readVectors[1].reset(payload, payloadOffset, payloadLength);
-        readVectors[2].reset(trailer, 0, 4);
+        readVectors[2].reset(trailer, 0, 8 + metadataLength);
         return Outbound.offer(sink, readVectors, retries);
     }
 

@@ -20,7 +20,9 @@ final class PeerRequestPublisher
     private static final int ENCODE_BUFFER_BYTES = 4096;
 
     private final UnsafeBuffer buffer = new UnsafeBuffer(ByteBuffer.allocateDirect(ENCODE_BUFFER_BYTES));
-    private final DirectBufferVector[] vectors = { new DirectBufferVector(), new DirectBufferVector() };
+    private final DirectBufferVector[] vectors =
+        { new DirectBufferVector(), new DirectBufferVector(), new DirectBufferVector() };
+    private final UnsafeBuffer trailer = new UnsafeBuffer(ByteBuffer.allocateDirect(4 + NodeProtocol.MAX_USER_METADATA_BYTES));
     private final MessageHeaderEncoder header = new MessageHeaderEncoder();
     private final ConnectRequestEncoder connect = new ConnectRequestEncoder();
     private final OpenExtentRequestEncoder open = new OpenExtentRequestEncoder();
@@ -79,20 +81,37 @@ final class PeerRequestPublisher
         final long extentId,
         final long blockOffset,
         final long ownerRevision,
+        final int recordFlags,
+        final DirectBuffer metadata,
+        final int metadataOffset,
+        final int metadataLength,
         final DirectBuffer payload,
         final int payloadOffset,
-        final int payloadLength)
+        final int payloadLength,
+        final int offerRetries)
     {
         replicate.wrapAndApplyHeader(buffer, 0, header)
             .correlationId(correlationId)
             .clientId(clientId)
             .extentId(extentId)
             .blockOffset(blockOffset)
-            .ownerRevision(ownerRevision);
+            .ownerRevision(ownerRevision)
+            .recordFlags((short)recordFlags);
         final int lengthPosition = replicate.limit();
         buffer.putInt(lengthPosition, payloadLength, ByteOrder.LITTLE_ENDIAN);
+        trailer.putInt(0, metadataLength, ByteOrder.LITTLE_ENDIAN);
+        if (metadataLength > 0)
+        {
+            trailer.putBytes(4, metadata, metadataOffset, metadataLength);
+        }
         vectors[0].reset(buffer, 0, lengthPosition + 4);
         vectors[1].reset(payload, payloadOffset, payloadLength);
-        return Outbound.offer(sink, vectors, retries);
+        vectors[2].reset(trailer, 0, 4 + metadataLength);
+        return Outbound.offer(sink, vectors, offerRetries);
+    }
+
+    int retries()
+    {
+        return retries;
     }
 }

@@ -52,8 +52,13 @@ final class PrimaryExtent
     final long[] peerCommitLength = new long[2];
     final String[] peerOpenMessage = new String[2];
 
-    // Appends in flight, a ring in offset order.
+    // The record being written block by block (its chunks all staged); null when none.
+    RecordStaging.Record record;
+
+    // Blocks in flight, a ring in offset order; a record's blocks are answered once, at its LAST block.
     final long[] blockOffset;
+    final long[] recordOffset;
+    final int[] recordFlags;
     final long[] nextOffset;
     final long[] clientId;
     final long[] correlationId;
@@ -75,6 +80,8 @@ final class PrimaryExtent
     PrimaryExtent(final int maxInFlight)
     {
         blockOffset = new long[maxInFlight];
+        recordOffset = new long[maxInFlight];
+        recordFlags = new int[maxInFlight];
         nextOffset = new long[maxInFlight];
         clientId = new long[maxInFlight];
         correlationId = new long[maxInFlight];
@@ -113,7 +120,22 @@ final class PrimaryExtent
     void push(
         final long offset, final long next, final long client, final long correlation, final long request, final long nowNs)
     {
+        push(offset, next, client, correlation, request, nowNs, offset, BlockFormat.RECORD_WHOLE);
+    }
+
+    void push(
+        final long offset,
+        final long next,
+        final long client,
+        final long correlation,
+        final long request,
+        final long nowNs,
+        final long startOfRecord,
+        final int flags)
+    {
         final int i = (head + count) % blockOffset.length;
+        recordOffset[i] = startOfRecord;
+        recordFlags[i] = flags;
         requestId[i] = request;
         blockOffset[i] = offset;
         nextOffset[i] = next;
@@ -158,6 +180,25 @@ final class PrimaryExtent
     }
 
     /**
+     * Send the answer of an in-flight request (every block of its record) to a retry's correlation id.
+     */
+    void redirect(final long client, final long request, final long correlation)
+    {
+        for (int n = 0; n < count; n++)
+        {
+            final int i = (head + n) % blockOffset.length;
+            if (requestId[i] == request && clientId[i] == client)
+            {
+                correlationId[i] = correlation;
+            }
+        }
+        if (null != record && record.requestId == request && record.clientId == client)
+        {
+            record.correlationId = correlation;
+        }
+    }
+
+    /**
      * @return index in the acknowledged window of that client request, or -1.
      */
     int findAcked(final long client, final long request)
@@ -180,7 +221,7 @@ final class PrimaryExtent
         }
         ackedClientId[ackedNext] = clientId[ringIndex];
         ackedRequestId[ackedNext] = requestId[ringIndex];
-        ackedBlockOffset[ackedNext] = blockOffset[ringIndex];
+        ackedBlockOffset[ackedNext] = recordOffset[ringIndex];
         ackedNextOffset[ackedNext] = nextOffset[ringIndex];
         ackedNext = (ackedNext + 1) % ACKED_WINDOW;
         ackedCount = Math.min(ACKED_WINDOW, ackedCount + 1);

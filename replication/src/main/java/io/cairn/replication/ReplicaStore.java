@@ -40,9 +40,16 @@ public interface ReplicaStore extends AutoCloseable
 
     /**
      * @param extentId extent.
-     * @return durable length (end of the last committed block), or {@link #NO_EXTENT}.
+     * @return durable length (end of the last durable record: all its blocks durable), or {@link #NO_EXTENT}.
      */
     long commitLength(long extentId);
+
+    /**
+     * @param extentId extent.
+     * @return end of the durable blocks (at or past the commit length: a record's blocks durable before its last
+     * one), or {@link #NO_EXTENT}; equal to {@link #endOffset} when no write is in flight.
+     */
+    long durableEnd(long extentId);
 
     /**
      * @param extentId extent.
@@ -100,8 +107,41 @@ public interface ReplicaStore extends AutoCloseable
      * @param token              echoed by the completion.
      * @return OK when a completion will follow, else the final status (WRONG_OFFSET, EXTENT_FULL, ...).
      */
+    default NodeStatus submitWrite(
+        long extentId, long blockOffset, DirectBuffer payload, int payloadOffset, int payloadLengthBytes, long token)
+    {
+        return submitWrite(extentId, blockOffset, BlockFormat.RECORD_WHOLE, null, 0, 0, payload, payloadOffset,
+            payloadLengthBytes, token);
+    }
+
+    /**
+     * Write one block of a record at {@code blockOffset}, which must equal {@link #endOffset}. The commit length
+     * advances only when a block flagged {@link BlockFormat#RECORD_LAST} is durable (with all before it), so it
+     * always lands on a record boundary.
+     *
+     * @param extentId            extent.
+     * @param blockOffset         where the block starts.
+     * @param recordFlags         {@link BlockFormat#RECORD_FIRST} and/or {@link BlockFormat#RECORD_LAST}.
+     * @param metadata            user metadata source (null when none).
+     * @param metadataOffset      offset of the metadata in its source.
+     * @param metadataLengthBytes 0..{@link NodeProtocol#MAX_USER_METADATA_BYTES}, only on a FIRST block.
+     * @param payload             source of the payload.
+     * @param payloadOffset       offset of the payload in its source.
+     * @param payloadLengthBytes  1..{@link NodeProtocol#MAX_PAYLOAD_BYTES}.
+     * @param token               echoed by the completion.
+     * @return OK when a completion will follow, else the final status (WRONG_OFFSET, EXTENT_FULL, BAD_REQUEST...).
+     */
     NodeStatus submitWrite(
-        long extentId, long blockOffset, DirectBuffer payload, int payloadOffset, int payloadLengthBytes, long token);
+        long extentId,
+        long blockOffset,
+        int recordFlags,
+        DirectBuffer metadata,
+        int metadataOffset,
+        int metadataLengthBytes,
+        DirectBuffer payload,
+        int payloadOffset,
+        int payloadLengthBytes,
+        long token);
 
     /**
      * Read the committed block starting at {@code blockOffset}.
@@ -118,7 +158,8 @@ public interface ReplicaStore extends AutoCloseable
      * length are no longer readable. The sealed state survives restarts.
      *
      * @param extentId     extent.
-     * @param sealedLength a block boundary at or below the commit length; writes must not be in flight.
+     * @param sealedLength a record boundary at or below the commit length; writes must not be in flight (a
+     *                     durable partial record beyond the commit length is dropped).
      * @param token        echoed by the completion ({@link Listener#onSealed}).
      * @return OK when a completion will follow, else the final status (BAD_REQUEST, BUSY, SEALED, ...).
      */
@@ -178,7 +219,10 @@ public interface ReplicaStore extends AutoCloseable
          * @param extentId           extent.
          * @param blockOffset        block read.
          * @param status             OK or CORRUPT / IO_ERROR.
-         * @param payload            the verified payload (only with OK; valid during this call only).
+         * @param payload            the verified payload (only with OK; valid during this call only). With OK
+         *                           the block's header lies just before it, at payloadOffset -
+         *                           {@link BlockFormat#BLOCK_HEADER_LENGTH_BYTES}: read its record flags and
+         *                           metadata with {@link BlockFormat#recordFlags} and {@link BlockFormat#metadataLength}.
          * @param payloadOffset      offset in payload.
          * @param payloadLengthBytes length of payload.
          * @param nextOffset         start of the following block.

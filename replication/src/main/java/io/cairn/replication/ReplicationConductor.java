@@ -60,6 +60,11 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
     private final PendingSeal[] seals;
     private int sealCount;
 
+    private final RecordStaging staging;
+    private final Long2ObjectHashMap<RecordStaging.Record> stagingByClientId = new Long2ObjectHashMap<>();
+    private final RecordStaging.Record[] freeRecords;
+    private int freeRecordCount;
+
     private long nowNs;
     private long nextCorrelationId = 1;
 
@@ -90,6 +95,14 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
             freePrimaries[i] = new PrimaryExtent(ctx.maxInFlightAppends());
         }
         freePrimaryCount = freePrimaries.length;
+        staging = new RecordStaging(ctx.maxStagingBytes());
+        // One record in reassembly per client plus one being written per open extent.
+        freeRecords = new RecordStaging.Record[ctx.maxClients() + ctx.maxOpenExtents()];
+        for (int i = 0; i < freeRecords.length; i++)
+        {
+            freeRecords[i] = new RecordStaging.Record();
+        }
+        freeRecordCount = freeRecords.length;
         seals = new PendingSeal[ctx.maxPendingSeals()];
         for (int i = 0; i < seals.length; i++)
         {
@@ -236,6 +249,11 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         final long expectedOffset,
         final long ownerRevision,
         final long requestId,
+        final int recordLength,
+        final int chunkOffset,
+        final DirectBuffer metadata,
+        final int metadataOffset,
+        final int metadataLength,
         final DirectBuffer buffer,
         final int payloadOffset,
         final int payloadLength)
@@ -245,31 +263,30 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         {
             return;
         }
+        if (recordLength != payloadLength || 0 != chunkOffset || stagingByClientId.containsKey(clientId))
+        {
+            onChunk(session, correlationId, extentId, expectedOffset, ownerRevision, requestId, recordLength,
+                chunkOffset, metadata, metadataOffset, metadataLength, buffer, payloadOffset, payloadLength);
+            return;
+        }
         final PrimaryExtent primary = primaryByExtentId.get(extentId);
         if (null != primary && answerRetriedAppend(session, primary, correlationId, requestId))
         {
             return;
         }
-        NodeStatus refusal = checkAppendable(primary);
-        String message = null == refusal ? null : refusal == NodeStatus.NOT_OPEN ? "extent not open on this primary" :
-            primary.failMessage;
-        if (null == refusal && ownerRevision != primary.ownerRevision)
+        final String message = refuseAppend(primary, ownerRevision);
+        if (null != message)
         {
-            refusal = ownerRevision < primary.ownerRevision ? NodeStatus.LOCKED_BY_OTHER : NodeStatus.NOT_OPEN;
-            message = "append with owner revision " + ownerRevision + " to extent opened with revision " +
-                primary.ownerRevision;
-        }
-        if (null != refusal)
-        {
-            sendAppendResponse(session.sink, correlationId, extentId, refusal, -1, -1, message);
+            sendAppendResponse(session.sink, correlationId, extentId, refusalStatus, -1, -1, message);
             return;
         }
         final long end = store.endOffset(extentId);
         final int blockLength = BlockFormat.blockLengthBytes(payloadLength);
         final NodeStatus status = expectedOffset != NodeProtocol.NULL_OFFSET && expectedOffset != end ?
             NodeStatus.WRONG_OFFSET : end + blockLength > store.extentSizeBytes() ?
-            NodeStatus.EXTENT_FULL : primary.isFull(blockLength, ctx.maxInFlightBytes()) ?
-            NodeStatus.BUSY : submitPrimaryWrite(clientId, correlationId, extentId, end, buffer, payloadOffset, payloadLength);
+            NodeStatus.EXTENT_FULL : null != primary.record || primary.isFull(blockLength, ctx.maxInFlightBytes()) ?
+            NodeStatus.BUSY : submitPrimaryWrite(clientId, correlationId, extentId, end, BlockFormat.RECORD_WHOLE,
+            metadata, metadataOffset, metadataLength, buffer, payloadOffset, payloadLength);
         if (status != NodeStatus.OK)
         {
             if (status == NodeStatus.BUSY)
@@ -285,7 +302,295 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         }
         primary.push(end, end + blockLength, clientId, correlationId, requestId, nowNs);
         primary.storeWritesPending++;
-        forwardBlock(primary, end, buffer, payloadOffset, payloadLength);
+        forwardBlock(primary, end, BlockFormat.RECORD_WHOLE, metadata, metadataOffset, metadataLength, buffer,
+            payloadOffset, payloadLength);
+    }
+
+    /** Set by {@link #refuseAppend} with the status to answer. */
+    private NodeStatus refusalStatus;
+
+    /**
+     * @return null when the extent takes appends from that owner revision, else why not ({@link #refusalStatus}
+     * holds the status).
+     */
+    private String refuseAppend(final PrimaryExtent primary, final long ownerRevision)
+    {
+        refusalStatus = checkAppendable(primary);
+        if (null != refusalStatus)
+        {
+            return refusalStatus == NodeStatus.NOT_OPEN ? "extent not open on this primary" : primary.failMessage;
+        }
+        if (ownerRevision != primary.ownerRevision)
+        {
+            refusalStatus = ownerRevision < primary.ownerRevision ? NodeStatus.LOCKED_BY_OTHER : NodeStatus.NOT_OPEN;
+            return "append with owner revision " + ownerRevision + " to extent opened with revision " +
+                primary.ownerRevision;
+        }
+        return null;
+    }
+
+    /**
+     * One chunk of a record: checked against the client's record in reassembly (chunks arrive in order on one
+     * Aeron stream, so any gap or repeat is an error, not a reordering), copied into staging, and once the last
+     * chunk is in, the record starts being written.
+     */
+    private void onChunk(
+        final ClientSession session,
+        final long correlationId,
+        final long extentId,
+        final long expectedOffset,
+        final long ownerRevision,
+        final long requestId,
+        final int recordLength,
+        final int chunkOffset,
+        final DirectBuffer metadata,
+        final int metadataOffset,
+        final int metadataLength,
+        final DirectBuffer buffer,
+        final int payloadOffset,
+        final int payloadLength)
+    {
+        RecordStaging.Record record = stagingByClientId.get(session.clientId);
+        if (0 == chunkOffset)
+        {
+            if (null != record)
+            {
+                // A new record (or a retry) from the same client abandons the one it had not finished sending.
+                dropStaged(record);
+            }
+            final String refusal = checkFirstChunk(recordLength, payloadLength, metadataLength);
+            if (null != refusal)
+            {
+                final boolean busy = refusal.startsWith("staging full");
+                if (busy)
+                {
+                    counters.increment(Counter.APPENDS_BUSY);
+                }
+                sendAppendResponse(session.sink, correlationId, extentId,
+                    busy ? NodeStatus.BUSY : NodeStatus.BAD_REQUEST, -1, -1, refusal);
+                return;
+            }
+            record = freeRecords[--freeRecordCount];
+            record.begin(session.clientId, correlationId, requestId, extentId, expectedOffset, ownerRevision,
+                recordLength, metadata, metadataOffset, metadataLength);
+            // Reserve the whole record now, so a record once started can always be staged to its end.
+            while (record.slabCount < record.blockCount)
+            {
+                record.slab[record.slabCount++] = staging.acquire();
+            }
+            stagingByClientId.put(session.clientId, record);
+        }
+        else
+        {
+            final String error = null == record ? "chunk at " + chunkOffset + " of a record with no first chunk " +
+                "(a gap, or the record was dropped)" : checkNextChunk(record, correlationId, extentId, requestId,
+                recordLength, chunkOffset, payloadLength, metadataLength);
+            if (null != error)
+            {
+                if (null != record)
+                {
+                    dropStaged(record);
+                }
+                sendAppendResponse(session.sink, correlationId, extentId, NodeStatus.BAD_REQUEST, -1, -1, error);
+                return;
+            }
+        }
+        buffer.getBytes(payloadOffset, staging.slab(record.slab[chunkOffset / NodeProtocol.MAX_PAYLOAD_BYTES]), 0,
+            payloadLength);
+        record.stagedBytes += payloadLength;
+        if (record.isComplete())
+        {
+            stagingByClientId.remove(session.clientId);
+            startRecord(session, record);
+        }
+    }
+
+    private String checkFirstChunk(final int recordLength, final int payloadLength, final int metadataLength)
+    {
+        if (recordLength < 1 || recordLength > NodeProtocol.MAX_RECORD_BYTES)
+        {
+            return "record length " + recordLength + " must be 1.." + NodeProtocol.MAX_RECORD_BYTES;
+        }
+        final int expected = Math.min(recordLength, NodeProtocol.MAX_PAYLOAD_BYTES);
+        if (payloadLength != expected)
+        {
+            return "chunk at 0 of a " + recordLength + "-byte record carries " + payloadLength +
+                " bytes; expected " + expected;
+        }
+        if (!staging.canAcquire(NodeProtocol.recordBlocks(recordLength)) || 0 == freeRecordCount)
+        {
+            return "staging full: " + staging.bytesInUse() + " of " + staging.capacityBytes() +
+                " bytes in reassembly on node " + nodeId + "; a " + recordLength + "-byte record does not fit";
+        }
+        return null;
+    }
+
+    private static String checkNextChunk(
+        final RecordStaging.Record record,
+        final long correlationId,
+        final long extentId,
+        final long requestId,
+        final int recordLength,
+        final int chunkOffset,
+        final int payloadLength,
+        final int metadataLength)
+    {
+        if (correlationId != record.correlationId || requestId != record.requestId || extentId != record.extentId ||
+            recordLength != record.recordLengthBytes)
+        {
+            return "chunk at " + chunkOffset + " belongs to another record (request " + requestId + ", " +
+                recordLength + " bytes) than the one in reassembly (request " + record.requestId + ", " +
+                record.recordLengthBytes + " bytes)";
+        }
+        if (chunkOffset < record.stagedBytes)
+        {
+            return "duplicate chunk at " + chunkOffset + ": " + record.stagedBytes + " bytes of the record already staged";
+        }
+        if (chunkOffset > record.stagedBytes)
+        {
+            return "gap: chunk at " + chunkOffset + ", expected the one at " + record.stagedBytes;
+        }
+        final int expected = Math.min(recordLength - chunkOffset, NodeProtocol.MAX_PAYLOAD_BYTES);
+        if (payloadLength != expected)
+        {
+            return "chunk at " + chunkOffset + " of a " + recordLength + "-byte record carries " + payloadLength +
+                " bytes; expected " + expected;
+        }
+        if (metadataLength != 0)
+        {
+            return "chunk at " + chunkOffset + " carries metadata: only the first chunk may";
+        }
+        return null;
+    }
+
+    private void dropStaged(final RecordStaging.Record record)
+    {
+        if (stagingByClientId.get(record.clientId) == record)
+        {
+            stagingByClientId.remove(record.clientId);
+        }
+        releaseSlabs(record, record.released, record.slabCount);
+        freeRecords[freeRecordCount++] = record;
+    }
+
+    private void releaseSlabs(final RecordStaging.Record record, final int from, final int to)
+    {
+        for (int b = from; b < to; b++)
+        {
+            staging.release(record.slab[b]);
+        }
+        record.released = Math.max(record.released, to);
+    }
+
+    /** The whole record is staged: check it against the extent, then write it out block by block. */
+    private void startRecord(final ClientSession session, final RecordStaging.Record record)
+    {
+        final PrimaryExtent primary = primaryByExtentId.get(record.extentId);
+        if (null != primary && answerRetriedAppend(session, primary, record.correlationId, record.requestId))
+        {
+            dropStaged(record);
+            return;
+        }
+        String message = refuseAppend(primary, record.ownerRevision);
+        NodeStatus status = refusalStatus;
+        if (null == message)
+        {
+            final long end = store.endOffset(record.extentId);
+            status = record.expectedOffset != NodeProtocol.NULL_OFFSET && record.expectedOffset != end ?
+                NodeStatus.WRONG_OFFSET : end + record.lengthOnDiskBytes() > store.extentSizeBytes() ?
+                NodeStatus.EXTENT_FULL : null != primary.record ? NodeStatus.BUSY : null;
+            message = null == status ? null : status + ": record of " + record.recordLengthBytes +
+                " bytes at extent end " + end;
+            if (status == NodeStatus.BUSY)
+            {
+                counters.increment(Counter.APPENDS_BUSY);
+            }
+        }
+        if (null != message)
+        {
+            sendAppendResponse(session.sink, record.correlationId, record.extentId, status, -1, -1, message);
+            dropStaged(record);
+            return;
+        }
+        record.recordOffset = store.endOffset(record.extentId);
+        primary.record = record;
+        writeRecord(primary);
+    }
+
+    /**
+     * Submit and forward as many blocks of the extent's record as the in-flight bounds, the local store and the
+     * secondaries' publications take now; the rest go on a later duty cycle.
+     *
+     * @return blocks moved on.
+     */
+    private int writeRecord(final PrimaryExtent primary)
+    {
+        final RecordStaging.Record record = primary.record;
+        int work = 0;
+        while (record.localNext < record.blockCount)
+        {
+            final int b = record.localNext;
+            final int payloadBytes = record.blockPayloadBytes(b);
+            final int blockLength = BlockFormat.blockLengthBytes(payloadBytes);
+            if (primary.isFull(blockLength, ctx.maxInFlightBytes()))
+            {
+                break;
+            }
+            final long offset = store.endOffset(record.extentId);
+            Verify.verify(offset == record.blockOffset(b), "record block out of place", offset, record.blockOffset(b));
+            final NodeStatus status = submitPrimaryWrite(record.clientId, record.correlationId, record.extentId,
+                offset, record.blockFlags(b), record.metadata, 0, b == 0 ? record.metadataLengthBytes : 0,
+                staging.slab(record.slab[b]), 0, payloadBytes);
+            if (status == NodeStatus.BUSY)
+            {
+                break;
+            }
+            if (status != NodeStatus.OK)
+            {
+                failExtent(primary, NodeStatus.IO_ERROR, "local write of record block at " + offset + " failed on node " +
+                    nodeId + ": " + status);
+                return work + 1;
+            }
+            primary.push(offset, offset + blockLength, record.clientId, record.correlationId, record.requestId, nowNs,
+                record.recordOffset, record.blockFlags(b));
+            primary.storeWritesPending++;
+            record.localNext++;
+            work++;
+        }
+        for (int i = 0; i < 2; i++)
+        {
+            final PeerLink link = primary.peers[i];
+            while (record.peerNext[i] < record.localNext)
+            {
+                final int b = record.peerNext[i];
+                final long offset = record.blockOffset(b);
+                if (link.state != PeerLink.State.CONNECTED)
+                {
+                    counters.increment(Counter.PEER_SENDS_FAILED);
+                    failExtent(primary, NodeStatus.REPLICA_FAILED, "could not send record block at " + offset +
+                        " to node " + link.nodeId + ": not connected");
+                    return work + 1;
+                }
+                // Back-pressure is expected with a large record: try again next duty cycle (the replicate
+                // time-out bounds how long a secondary may lag).
+                if (!peerRequests.replicateRequest(link.sink, nextCorrelationId++, ctx.clientId(), primary.extentId,
+                    offset, primary.ownerRevision, record.blockFlags(b), record.metadata, 0,
+                    b == 0 ? record.metadataLengthBytes : 0, staging.slab(record.slab[b]), 0,
+                    record.blockPayloadBytes(b), 0))
+                {
+                    break;
+                }
+                record.peerNext[i]++;
+                work++;
+            }
+        }
+        releaseSlabs(record, record.released, Math.min(record.localNext, Math.min(record.peerNext[0], record.peerNext[1])));
+        if (record.released == record.blockCount)
+        {
+            primary.record = null;
+            freeRecords[freeRecordCount++] = record;
+        }
+        return work;
     }
 
     void onReplicate(
@@ -294,6 +599,10 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         final long extentId,
         final long blockOffset,
         final long ownerRevision,
+        final int recordFlags,
+        final DirectBuffer metadata,
+        final int metadataOffset,
+        final int metadataLength,
         final DirectBuffer buffer,
         final int payloadOffset,
         final int payloadLength)
@@ -316,7 +625,8 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         {
             final long token = pendingOps.acquire(PendingOps.WRITE_SECONDARY, clientId, correlationId);
             status = token < 0 ? NodeStatus.BUSY :
-                store.submitWrite(extentId, blockOffset, buffer, payloadOffset, payloadLength, token);
+                store.submitWrite(extentId, blockOffset, recordFlags, metadata, metadataOffset, metadataLength, buffer,
+                    payloadOffset, payloadLength, token);
             if (status != NodeStatus.OK && token >= 0)
             {
                 pendingOps.release(pendingOps.slot(token));
@@ -661,10 +971,11 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         final ClientSession session, final PrimaryExtent primary, final long correlationId, final long requestId)
     {
         final int inFlight = primary.findRequest(session.clientId, requestId);
-        if (inFlight >= 0)
+        if (inFlight >= 0 || (0 != requestId && null != primary.record && primary.record.requestId == requestId &&
+            primary.record.clientId == session.clientId))
         {
             // The first attempt's answer goes to the retry instead.
-            primary.correlationId[inFlight] = correlationId;
+            primary.redirect(session.clientId, requestId, correlationId);
             counters.increment(Counter.APPENDS_DEDUPLICATED);
             return true;
         }
@@ -715,7 +1026,7 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
                 commitLength, same ? null : "already sealed at " + commitLength);
             return true;
         }
-        if (store.endOffset(extentId) != commitLength)
+        if (store.endOffset(extentId) != store.durableEnd(extentId))
         {
             if (nowNs - seal.deadlineNs > 0)
             {
@@ -840,6 +1151,11 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
 
     private void removeSession(final ClientSession session)
     {
+        final RecordStaging.Record staged = stagingByClientId.get(session.clientId);
+        if (null != staged)
+        {
+            dropStaged(staged);
+        }
         sessionByClientId.remove(session.clientId);
         session.close();
         for (int i = 0; i < sessionCount; i++)
@@ -1151,6 +1467,10 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
                 work++;
                 replicateTimedOut(primary);
             }
+            if (primary.state == PrimaryExtent.State.OPEN && null != primary.record)
+            {
+                work += writeRecord(primary);
+            }
         }
         return work;
     }
@@ -1208,6 +1528,10 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         final long correlationId,
         final long extentId,
         final long blockOffset,
+        final int recordFlags,
+        final DirectBuffer metadata,
+        final int metadataOffset,
+        final int metadataLength,
         final DirectBuffer buffer,
         final int payloadOffset,
         final int payloadLength)
@@ -1217,7 +1541,8 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         {
             return NodeStatus.BUSY;
         }
-        final NodeStatus status = store.submitWrite(extentId, blockOffset, buffer, payloadOffset, payloadLength, token);
+        final NodeStatus status = store.submitWrite(extentId, blockOffset, recordFlags, metadata, metadataOffset,
+            metadataLength, buffer, payloadOffset, payloadLength, token);
         if (status != NodeStatus.OK)
         {
             pendingOps.release(pendingOps.slot(token));
@@ -1226,14 +1551,22 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
     }
 
     private void forwardBlock(
-        final PrimaryExtent primary, final long blockOffset, final DirectBuffer buffer, final int offset, final int length)
+        final PrimaryExtent primary,
+        final long blockOffset,
+        final int recordFlags,
+        final DirectBuffer metadata,
+        final int metadataOffset,
+        final int metadataLength,
+        final DirectBuffer buffer,
+        final int offset,
+        final int length)
     {
         for (int i = 0; i < 2; i++)
         {
             final PeerLink link = primary.peers[i];
             if (link.state != PeerLink.State.CONNECTED || !peerRequests.replicateRequest(
-                link.sink, nextCorrelationId++, ctx.clientId(), primary.extentId, blockOffset, primary.ownerRevision, buffer,
-                offset, length))
+                link.sink, nextCorrelationId++, ctx.clientId(), primary.extentId, blockOffset, primary.ownerRevision,
+                recordFlags, metadata, metadataOffset, metadataLength, buffer, offset, length, peerRequests.retries()))
             {
                 counters.increment(Counter.PEER_SENDS_FAILED);
                 link.reset();
@@ -1249,6 +1582,11 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         while (primary.count > 0 && primary.doneMask[primary.head] == PrimaryExtent.ALL_DONE)
         {
             final int head = primary.head;
+            if ((primary.recordFlags[head] & BlockFormat.RECORD_LAST) == 0)
+            {
+                primary.popHead(); // a record is answered once, when its last block is durable everywhere
+                continue;
+            }
             final ClientSession session = sessionByClientId.get(primary.clientId[head]);
             counters.increment(Counter.APPENDS_ACKED);
             counters.appendLatency().record(nowNs - primary.startNs[head]);
@@ -1256,7 +1594,7 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
             if (null != session)
             {
                 sendAppendResponse(session.sink, primary.correlationId[head], primary.extentId, NodeStatus.OK,
-                    primary.blockOffset[head], primary.nextOffset[head], null);
+                    primary.recordOffset[head], primary.nextOffset[head], null);
             }
             else
             {
@@ -1272,16 +1610,30 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         primary.failStatus = status;
         primary.failMessage = message;
         counters.increment(Counter.EXTENTS_FAILED);
+        final RecordStaging.Record record = primary.record;
+        boolean recordAnswered = null == record;
         while (primary.count > 0)
         {
             final int head = primary.head;
             final ClientSession session = sessionByClientId.get(primary.clientId[head]);
-            if (null != session)
+            if (null != session && (primary.recordFlags[head] & BlockFormat.RECORD_LAST) != 0)
             {
+                recordAnswered |= null != record && primary.recordOffset[head] == record.recordOffset;
                 sendAppendResponse(session.sink, primary.correlationId[head], primary.extentId, status,
-                    primary.blockOffset[head], primary.nextOffset[head], message);
+                    primary.recordOffset[head], primary.nextOffset[head], message);
             }
             primary.popHead();
+        }
+        if (null != record)
+        {
+            final ClientSession session = sessionByClientId.get(record.clientId);
+            if (!recordAnswered && null != session)
+            {
+                sendAppendResponse(session.sink, record.correlationId, primary.extentId, status, record.recordOffset,
+                    -1, message);
+            }
+            primary.record = null;
+            dropStaged(record);
         }
     }
 
@@ -1345,6 +1697,8 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         public static final int STORE_POLL_LIMIT_DEFAULT = 64;
         /** Default SealExtent requests in progress at once before BUSY. */
         public static final int MAX_PENDING_SEALS_DEFAULT = 64;
+        /** Default bound on record bytes in reassembly (and staged, not yet written) per node: two largest records. */
+        public static final long MAX_STAGING_BYTES_DEFAULT = 2L * NodeProtocol.MAX_RECORD_BYTES;
 
         private boolean concluded;
         private int nodeId;
@@ -1367,6 +1721,7 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
         private int offerRetries = OFFER_RETRIES_DEFAULT;
         private int storePollLimit = STORE_POLL_LIMIT_DEFAULT;
         private int maxPendingSeals = MAX_PENDING_SEALS_DEFAULT;
+        private long maxStagingBytes = MAX_STAGING_BYTES_DEFAULT;
 
         /**
          * Validate every value and fill in derived defaults; idempotent.
@@ -1415,6 +1770,8 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
             require(offerRetries >= 0, "offerRetries", offerRetries, ">= 0");
             require(storePollLimit >= 1, "storePollLimit", storePollLimit, ">= 1");
             require(maxPendingSeals >= 1 && maxPendingSeals <= 65_536, "maxPendingSeals", maxPendingSeals, "[1, 65536]");
+            require(maxStagingBytes >= NodeProtocol.MAX_RECORD_BYTES && maxStagingBytes <= 1L << 40, "maxStagingBytes",
+                maxStagingBytes, "[" + NodeProtocol.MAX_RECORD_BYTES + " (one largest record), 2^40]");
             concluded = true;
             return this;
         }
@@ -1425,6 +1782,22 @@ public final class ReplicationConductor implements ReplicaStore.Listener, AutoCl
             {
                 throw new IllegalArgumentException(name + "=" + value + " is invalid: must be " + allowed);
             }
+        }
+
+        /**
+         * @param maxStagingBytes bound on bytes of records in reassembly from chunks, and staged until written, on
+         *                        this node; a first chunk beyond it is answered BUSY. @return this.
+         */
+        public Context maxStagingBytes(final long maxStagingBytes)
+        {
+            this.maxStagingBytes = maxStagingBytes;
+            return this;
+        }
+
+        /** @return bound on record bytes in reassembly on this node. */
+        public long maxStagingBytes()
+        {
+            return maxStagingBytes;
         }
 
         /** @param nodeId this node's id, &gt; 0. @return this. */

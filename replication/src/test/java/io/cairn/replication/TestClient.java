@@ -27,8 +27,13 @@ public final class TestClient
 {
     /** A decoded response, with the fields tests look at. */
     public record Response(int templateId, long correlationId, String status, long blockOffset, long nextOffset,
-        long commitLength, byte[] payload, String message)
+        long commitLength, byte[] payload, String message, int recordFlags, byte[] metadata)
     {
+        Response(final int templateId, final long correlationId, final String status, final long blockOffset,
+            final long nextOffset, final long commitLength, final byte[] payload, final String message)
+        {
+            this(templateId, correlationId, status, blockOffset, nextOffset, commitLength, payload, message, 0, null);
+        }
     }
 
     public final long clientId;
@@ -88,9 +93,39 @@ public final class TestClient
     {
         final AppendRequestEncoder e = new AppendRequestEncoder().wrapAndApplyHeader(buffer, 0, header)
             .correlationId(nextCorrelationId++).clientId(clientId).extentId(extentId).expectedOffset(expectedOffset)
-            .ownerRevision(ownerRevision).requestId(requestId)
+            .ownerRevision(ownerRevision).requestId(requestId).recordLengthBytes(payload.length).chunkOffset(0)
             .putPayload(payload, 0, payload.length);
         return copy(MessageHeaderEncoder.ENCODED_LENGTH + e.encodedLength());
+    }
+
+    /**
+     * One chunk of a record, with a correlation id the caller chose (all chunks of a record share one).
+     */
+    public byte[] appendChunk(
+        final long correlationId,
+        final long extentId,
+        final long requestId,
+        final int recordLength,
+        final int chunkOffset,
+        final byte[] payload,
+        final int payloadOffset,
+        final int payloadLength,
+        final byte[] metadata)
+    {
+        final AppendRequestEncoder e = new AppendRequestEncoder().wrapAndApplyHeader(buffer, 0, header)
+            .correlationId(correlationId).clientId(clientId).extentId(extentId).expectedOffset(-1)
+            .ownerRevision(0).requestId(requestId).recordLengthBytes(recordLength).chunkOffset(chunkOffset)
+            .putPayload(payload, payloadOffset, payloadLength)
+            .putMetadata(null == metadata ? new byte[0] : metadata, 0, null == metadata ? 0 : metadata.length);
+        return copy(MessageHeaderEncoder.ENCODED_LENGTH + e.encodedLength());
+    }
+
+    /**
+     * @return a fresh correlation id, for {@link #appendChunk}.
+     */
+    public long takeCorrelationId()
+    {
+        return nextCorrelationId++;
     }
 
     public byte[] seal(final long extentId, final long ownerRevision, final long sealLength)
@@ -169,9 +204,13 @@ public final class TestClient
                 final long bo = d.blockOffset();
                 final long no = d.nextOffset();
                 final long cl = d.commitLength();
+                final int flags = d.recordFlags();
                 final byte[] p = new byte[d.payloadLength()];
                 d.getPayload(p, 0, p.length);
-                yield new Response(h.templateId(), c, s, bo, no, cl, p, d.errorMessage());
+                final String error = d.errorMessage();
+                final byte[] meta = new byte[d.metadataLength()];
+                d.getMetadata(meta, 0, meta.length);
+                yield new Response(h.templateId(), c, s, bo, no, cl, p, error, flags, meta);
             }
             case ErrorResponseDecoder.TEMPLATE_ID ->
             {

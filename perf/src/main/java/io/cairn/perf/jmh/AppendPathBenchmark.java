@@ -71,7 +71,7 @@ public class AppendPathBenchmark
         final long correlationId = ++sequence;
         requestEncoder.wrapAndApplyHeader(request, 0, headerEncoder)
             .correlationId(correlationId).clientId(42).extentId(7).expectedOffset(-1).ownerRevision(1)
-            .requestId(correlationId).putPayload(payload, 0, payloadBytes);
+            .requestId(correlationId).recordLengthBytes(payloadBytes).chunkOffset(0).putPayload(payload, 0, payloadBytes);
 
         headerDecoder.wrap(request, 0);
         requestDecoder.wrapAndApplyHeader(request, 0, headerDecoder);

@@ -54,6 +54,8 @@ public class SbeCodecBenchmark
             .expectedOffset(-1)
             .ownerRevision(3)
             .requestId(sequence)
+            .recordLengthBytes(payloadBytes)
+            .chunkOffset(0)
             .putPayload(payload, 0, payloadBytes);
         return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
     }
