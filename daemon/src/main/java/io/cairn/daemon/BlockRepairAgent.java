@@ -6,6 +6,7 @@ import io.cairn.manager.StreamInfo;
 import io.cairn.replication.BlockFormat;
 import io.cairn.replication.Verify;
 import io.cairn.sbe.node.NodeStatus;
+import org.agrona.DirectBuffer;
 import org.agrona.concurrent.NanoClock;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -569,7 +570,11 @@ public final class BlockRepairAgent implements AutoCloseable
             }
             else
             {
-                BlockFormat.encodeBlock(io.byteBuffer, io.view, crc, extentId, offset, epoch, payload, 0, length);
+                // Rebuilt from the good copy: its record framing and user metadata too (both are under the CRC).
+                final DirectBuffer metadata = peers.metadata();
+                final int metadataLength = null == metadata ? 0 : peers.metadataLength();
+                BlockFormat.encodeBlock(io.byteBuffer, io.view, crc, extentId, offset, epoch, peers.recordFlags(),
+                    metadata, 0, metadataLength, payload, 0, length);
             }
             detail = "from node " + replica;
             return null;
