@@ -41,8 +41,6 @@ final class DiskScrubber
     static final int READ_BYTES = 128 * 1024;
 
     private static final long MAX_REFILL_NS = 1_000_000_000L;
-    /** Where a block header keeps its epoch (BlockFormat's layout: the header's last field). */
-    private static final int EPOCH_FIELD_OFFSET = BlockFormat.BLOCK_HEADER_LENGTH_BYTES - Integer.BYTES;
 
     private final int diskIndex;
     private final IoEngine engine;
@@ -291,7 +289,7 @@ final class DiskScrubber
             else
             {
                 counters.scrubbedBlocks.incrementRelease();
-                lastGoodEpoch = view.getInt(at + EPOCH_FIELD_OFFSET, java.nio.ByteOrder.LITTLE_ENDIAN);
+                lastGoodEpoch = view.getInt(at + BlockFormat.EPOCH_OFFSET, java.nio.ByteOrder.LITTLE_ENDIAN);
             }
             offset += blockLength;
         }

@@ -90,7 +90,7 @@ public final class BlockFormat
     static final int EXTENT_ID_OFFSET = 8;
     static final int BLOCK_OFFSET_OFFSET = 16;
     static final int CRC_OFFSET = 24;
-    static final int EPOCH_OFFSET = 28;
+    public static final int EPOCH_OFFSET = 28;
     static final int RECORD_FLAGS_OFFSET = 32;
     static final int METADATA_LENGTH_OFFSET = 33;
 
