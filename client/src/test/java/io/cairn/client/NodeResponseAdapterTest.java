@@ -43,8 +43,10 @@ class NodeResponseAdapterTest
             .blockOffset(blockOffset)
             .nextOffset(blockOffset + 4096)
             .commitLength(blockOffset + 4096)
+            .recordFlags((short)io.cairn.replication.BlockFormat.RECORD_WHOLE)
             .putPayload(bytes, 0, bytes.length)
-            .errorMessage("");
+            .errorMessage("")
+            .putMetadata(new byte[0], 0, 0);
         return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
     }
 
