@@ -125,7 +125,10 @@ static int validate_ops(const cairn_ring *ring, const cairn_op *ops, uint32_t co
     for (uint32_t i = 0; i < count; i++) {
         const cairn_op *op = &ops[i];
         if (op->opcode > CAIRN_OP_FDATASYNC || op->op_flags != 0 ||
-            (op->flags & ~(CAIRN_OP_LINK | CAIRN_OP_DRAIN | CAIRN_OP_FIXED)) != 0 || op->fd < 0) {
+            (op->flags & ~(CAIRN_OP_LINK | CAIRN_OP_DRAIN | CAIRN_OP_FIXED | CAIRN_OP_DSYNC)) != 0 || op->fd < 0) {
+            return -EINVAL;
+        }
+        if ((op->flags & CAIRN_OP_DSYNC) != 0 && op->opcode != CAIRN_OP_WRITE) {
             return -EINVAL;
         }
         if ((op->flags & CAIRN_OP_FIXED) != 0) {
@@ -174,6 +177,9 @@ static void prep_op(struct io_uring_sqe *sqe, const cairn_op *op)
     }
     if ((op->flags & CAIRN_OP_DRAIN) != 0) {
         sqe->flags |= IOSQE_IO_DRAIN;
+    }
+    if ((op->flags & CAIRN_OP_DSYNC) != 0) {
+        sqe->rw_flags = RWF_DSYNC;
     }
     io_uring_sqe_set_data64(sqe, op->user_data);
 }

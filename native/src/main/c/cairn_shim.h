@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 /* ABI version of this header; the Java side refuses to run against a different one. */
-#define CAIRN_SHIM_VERSION 3
+#define CAIRN_SHIM_VERSION 4
 
 /* cairn_op.opcode */
 enum cairn_opcode {
@@ -51,7 +51,10 @@ enum cairn_op_flag {
     CAIRN_OP_DRAIN = 2,
     /* WRITE/READ: the buffer lies inside registered buffer `buf_index` (IORING_OP_WRITE_FIXED/READ_FIXED,
        see cairn_ring_register_buffers); saves the kernel pinning the pages on every op. */
-    CAIRN_OP_FIXED = 4
+    CAIRN_OP_FIXED = 4,
+    /* WRITE only: durable when it completes (RWF_DSYNC: the data and the metadata needed to read it back, as
+       an fdatasync of the written range), one op where a write linked to an fdatasync is two. */
+    CAIRN_OP_DSYNC = 8
 };
 
 /* One operation of a batch. 40 bytes, laid out for Java to fill in place. */

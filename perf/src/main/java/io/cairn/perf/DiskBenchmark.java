@@ -37,7 +37,7 @@ import java.util.stream.Stream;
  *   <li>{@code write}: appends of one 4 KiB block (32-byte header + 4064-byte payload) to one extent; each
  *       completes when an fdatasync covering it has (the store never acknowledges before). The agent submits
  *       writes as they come and an fdatasync per extent once the writes before it completed, at most one in
- *       flight (a lone write at QD 1 is linked to its fdatasync in the kernel): one fdatasync per up to N
+ *       flight (a lone write to a synced file, as at QD 1, is one RWF_DSYNC write, durable when it completes): one fdatasync per up to N
  *       writes at QD N (the output's fsyncs column).</li>
  *   <li>{@code read}: reads of random 4 KiB blocks of an extent written first, each CRC-verified.</li>
  * </ul>
