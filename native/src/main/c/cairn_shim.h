@@ -111,7 +111,10 @@ CAIRN_API int cairn_strerror(int errnum, char *buf, size_t len);
 /* ---- io_uring, one downcall per batch ------------------------------------------------------------ */
 
 /* Creates a ring with `entries` submission slots (the kernel rounds up to a power of two) and
-   io_uring setup flags `setup_flags` (IORING_SETUP_*; 0 for defaults). Returns 0 or -errno. */
+   io_uring setup flags `setup_flags` (IORING_SETUP_*; 0 for defaults), plus cooperative task running
+   (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, where the kernel has it: 5.19+) so that a
+   completion never interrupts the ring's thread; a reap enters the kernel when completions wait for it.
+   Returns 0 or -errno. */
 CAIRN_API int cairn_ring_create(uint32_t entries, uint32_t setup_flags, cairn_ring **ring_out);
 
 /* Submission slots of the ring (what one submit can take at most). */
