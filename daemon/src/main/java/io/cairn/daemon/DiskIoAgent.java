@@ -69,6 +69,14 @@ public final class DiskIoAgent implements Agent
     /** Checkpoint pages in flight at once (one per file at most); a due checkpoint waits for a free one. */
     static final int CHECKPOINTS_IN_FLIGHT_MAX = 8;
 
+    /**
+     * Most reads one duty cycle takes (and submits in its one call); the rest wait for the next cycle, which reaps
+     * first. A larger group is plugged in the block layer and reaches the device as one burst that it completes as
+     * one, and the agent then runs in lockstep rounds of QD reads. Measured at QD 32 on a virtio disk (one run):
+     * 57k IOPS taking all 32 per cycle, 65-67k taking 1 or 4 (fio, one read per submit: 71k); QD 8 unchanged.
+     */
+    static final int READS_PER_CYCLE_MAX = 4;
+
     private static final long FSYNC_TAG = 1L << 40;
     private static final long STATE_TAG = 1L << 41;
     private static final long SCRUB_TAG = 1L << 42;
@@ -503,6 +511,7 @@ public final class DiskIoAgent implements Agent
         }
         counters.queueDepth.setRelease(queued);
         int taken = 0;
+        int readsTaken = 0;
         long bytes = 0;
         IoCommand c;
         // Room for the command's op, and for the fdatasync its file may need next.
@@ -516,6 +525,10 @@ public final class DiskIoAgent implements Agent
                 Verify.verify(engine.prepareRead(c.fd, c.address, c.blockLengthBytes, c.blockOffset, c.index, false),
                     "ring full preparing read", c.index);
                 opsInFlight++;
+                if (++readsTaken == READS_PER_CYCLE_MAX)
+                {
+                    break; // the rest next cycle, after this cycle's completions were reaped
+                }
                 continue;
             }
             admit(c);
