@@ -10,7 +10,8 @@
 #
 #   write+sync  Cairn: appends of one 4 KiB block (32 B header + 4064 B payload); the disk agent submits the
 #               writes as they come (concurrently) and, once the writes before it completed, one fdatasync
-#               (at most one in flight per extent; at QD 1 linked to the write); an append completes after an
+#               (at most one in flight per extent; a lone write to a synced file, as at QD 1, is
+#               one RWF_DSYNC write instead, like fio B); an append completes after an
 #               fdatasync covering it. Closed loop at QD N => one fdatasync per up to N writes (see fsyncs=).
 #               fio A: --ioengine=libaio --fdatasync=N: one fdatasync per N writes (fio's io_uring engine
 #               does not honour fdatasync=N; libaio does: writes/syncs = N in its JSON). Its latency is

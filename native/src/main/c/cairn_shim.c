@@ -89,8 +89,17 @@ CAIRN_API int cairn_ring_create(uint32_t entries, uint32_t setup_flags, cairn_ri
 
     struct io_uring_params params;
     memset(&params, 0, sizeof(params));
-    params.flags = setup_flags;
+    /* Cooperative task running (as fio's io_uring engine sets up its rings): a completion does not interrupt
+       the ring's thread (no IPI, no forced kernel entry while it runs Java code); its CQE is posted at the
+       thread's next io_uring_enter, which a reap that finds IORING_SQ_TASKRUN set makes at once. */
+    params.flags = setup_flags | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
     int rc = io_uring_queue_init_params(entries, &r->ring, &params);
+    if (rc == -EINVAL) {
+        /* Before Linux 5.19: the plain set-up (completions interrupt the thread). */
+        memset(&params, 0, sizeof(params));
+        params.flags = setup_flags;
+        rc = io_uring_queue_init_params(entries, &r->ring, &params);
+    }
     if (rc < 0) {
         free(r);
         return rc;
@@ -125,7 +134,10 @@ static int validate_ops(const cairn_ring *ring, const cairn_op *ops, uint32_t co
     for (uint32_t i = 0; i < count; i++) {
         const cairn_op *op = &ops[i];
         if (op->opcode > CAIRN_OP_FDATASYNC || op->op_flags != 0 ||
-            (op->flags & ~(CAIRN_OP_LINK | CAIRN_OP_DRAIN | CAIRN_OP_FIXED)) != 0 || op->fd < 0) {
+            (op->flags & ~(CAIRN_OP_LINK | CAIRN_OP_DRAIN | CAIRN_OP_FIXED | CAIRN_OP_DSYNC)) != 0 || op->fd < 0) {
+            return -EINVAL;
+        }
+        if ((op->flags & CAIRN_OP_DSYNC) != 0 && op->opcode != CAIRN_OP_WRITE) {
             return -EINVAL;
         }
         if ((op->flags & CAIRN_OP_FIXED) != 0) {
@@ -174,6 +186,9 @@ static void prep_op(struct io_uring_sqe *sqe, const cairn_op *op)
     }
     if ((op->flags & CAIRN_OP_DRAIN) != 0) {
         sqe->flags |= IOSQE_IO_DRAIN;
+    }
+    if ((op->flags & CAIRN_OP_DSYNC) != 0) {
+        sqe->rw_flags = RWF_DSYNC;
     }
     io_uring_sqe_set_data64(sqe, op->user_data);
 }
@@ -234,6 +249,11 @@ static int wait_for_completions(cairn_ring *ring, uint32_t min_wait)
 /* Copies up to `max` available completions and marks them seen; never waits. */
 static int copy_completions(cairn_ring *ring, cairn_cqe *out, uint32_t max)
 {
+    if (io_uring_cq_ready(&ring->ring) == 0 &&
+        (IO_URING_READ_ONCE(*ring->ring.sq.kflags) & IORING_SQ_TASKRUN) != 0) {
+        /* Completions wait for this thread to enter the kernel (cooperative task running): enter once. */
+        io_uring_get_events(&ring->ring);
+    }
     unsigned n = io_uring_peek_batch_cqe(&ring->ring, ring->scratch, max);
     for (unsigned i = 0; i < n; i++) {
         const struct io_uring_cqe *cqe = ring->scratch[i];

@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 /* ABI version of this header; the Java side refuses to run against a different one. */
-#define CAIRN_SHIM_VERSION 3
+#define CAIRN_SHIM_VERSION 4
 
 /* cairn_op.opcode */
 enum cairn_opcode {
@@ -51,7 +51,10 @@ enum cairn_op_flag {
     CAIRN_OP_DRAIN = 2,
     /* WRITE/READ: the buffer lies inside registered buffer `buf_index` (IORING_OP_WRITE_FIXED/READ_FIXED,
        see cairn_ring_register_buffers); saves the kernel pinning the pages on every op. */
-    CAIRN_OP_FIXED = 4
+    CAIRN_OP_FIXED = 4,
+    /* WRITE only: durable when it completes (RWF_DSYNC: the data and the metadata needed to read it back, as
+       an fdatasync of the written range), one op where a write linked to an fdatasync is two. */
+    CAIRN_OP_DSYNC = 8
 };
 
 /* One operation of a batch. 40 bytes, laid out for Java to fill in place. */
@@ -108,7 +111,10 @@ CAIRN_API int cairn_strerror(int errnum, char *buf, size_t len);
 /* ---- io_uring, one downcall per batch ------------------------------------------------------------ */
 
 /* Creates a ring with `entries` submission slots (the kernel rounds up to a power of two) and
-   io_uring setup flags `setup_flags` (IORING_SETUP_*; 0 for defaults). Returns 0 or -errno. */
+   io_uring setup flags `setup_flags` (IORING_SETUP_*; 0 for defaults), plus cooperative task running
+   (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, where the kernel has it: 5.19+) so that a
+   completion never interrupts the ring's thread; a reap enters the kernel when completions wait for it.
+   Returns 0 or -errno. */
 CAIRN_API int cairn_ring_create(uint32_t entries, uint32_t setup_flags, cairn_ring **ring_out);
 
 /* Submission slots of the ring (what one submit can take at most). */

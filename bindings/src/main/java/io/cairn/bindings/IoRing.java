@@ -60,6 +60,7 @@ public final class IoRing implements AutoCloseable
     private static final byte FLAG_LINK = (byte)cairn_shim_h.CAIRN_OP_LINK();
     private static final byte FLAG_DRAIN = (byte)cairn_shim_h.CAIRN_OP_DRAIN();
     private static final byte FLAG_FIXED = (byte)cairn_shim_h.CAIRN_OP_FIXED();
+    private static final byte FLAG_DSYNC = (byte)cairn_shim_h.CAIRN_OP_DSYNC();
     private static final byte NO_FLAGS = 0;
 
     /** {@code IORING_SETUP_SQPOLL}, from the shim: a kernel thread polls the submission queue. */
@@ -202,6 +203,27 @@ public final class IoRing implements AutoCloseable
     {
         checkReadWrite("write", fd, bufferAddress, lengthBytes, fileOffsetBytes);
         return prepare(OP_WRITE, fd, bufferAddress, lengthBytes, fileOffsetBytes, userData, linkNext);
+    }
+
+    /**
+     * Queues a write that is durable when it completes ({@code RWF_DSYNC}: the data and the metadata needed to
+     * read it back, as an fdatasync of the written range would make them). One op where a write linked to an
+     * fdatasync is two: the kernel does both in one pass instead of starting the fdatasync as a second request
+     * after the write's completion. It does not cover other writes of the file: use it only when every earlier
+     * write of the file is durable already. Never linked.
+     *
+     * @return false, queuing nothing, when the batch is full ({@link #capacity()} ops): submit first.
+     * @throws IllegalArgumentException when the address, length or offset is not 4 KiB-aligned.
+     */
+    public boolean prepareWriteDsync(
+        final int fd,
+        final long bufferAddress,
+        final int lengthBytes,
+        final long fileOffsetBytes,
+        final long userData)
+    {
+        checkReadWrite("write", fd, bufferAddress, lengthBytes, fileOffsetBytes);
+        return prepare(OP_WRITE, fd, bufferAddress, lengthBytes, fileOffsetBytes, userData, false, FLAG_DSYNC);
     }
 
     /**

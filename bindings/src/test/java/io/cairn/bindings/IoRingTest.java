@@ -108,6 +108,34 @@ class IoRingTest
     }
 
     @Test
+    void dsyncWriteIsOneOpAndReadsBack() throws Exception
+    {
+        final int buffer = pool.acquire();
+        fill(pool.segment(buffer), 5);
+        assertTrue(ring.prepareWriteDsync(fd, pool.address(buffer), BLOCK_ALIGNMENT_BYTES, BLOCK_ALIGNMENT_BYTES, 1));
+        assertEquals(1, ring.submit());
+        assertEquals(BLOCK_ALIGNMENT_BYTES, reapAll(1).get(1L), "durable write: one completion, all bytes");
+
+        final int readBuffer = pool.acquire();
+        assertTrue(ring.prepareRead(fd, pool.address(readBuffer), BLOCK_ALIGNMENT_BYTES, BLOCK_ALIGNMENT_BYTES, 2, false));
+        ring.submit();
+        assertEquals(BLOCK_ALIGNMENT_BYTES, reapAll(1).get(2L));
+        assertArrayEquals(pool.segment(buffer).toArray(ValueLayout.JAVA_BYTE),
+            pool.segment(readBuffer).toArray(ValueLayout.JAVA_BYTE));
+        assertThrows(IllegalArgumentException.class,
+            () -> ring.prepareWriteDsync(fd, pool.address(buffer) + 1, BLOCK_ALIGNMENT_BYTES, 0, 3));
+    }
+
+    @Test
+    void failedDsyncWriteReportsItsError() throws Exception
+    {
+        final int buffer = pool.acquire();
+        assertTrue(ring.prepareWriteDsync(100_000, pool.address(buffer), BLOCK_ALIGNMENT_BYTES, 0, 1));
+        ring.submit();
+        assertEquals(-Errno.EBADF, reapAll(1).get(1L));
+    }
+
+    @Test
     void failedOpCancelsTheRestOfItsChain() throws Exception
     {
         final int buffer = pool.acquire();

@@ -28,6 +28,30 @@ public interface IoEngine extends AutoCloseable
     boolean prepareWrite(int fd, long address, int lengthBytes, long offsetBytes, long userData, boolean linkNext);
 
     /**
+     * A write durable when it completes (RWF_DSYNC), as a write linked to an fdatasync of its range, in one op.
+     * Only where {@link #canWriteDsync()}; it covers this write only.
+     *
+     * @param fd          file.
+     * @param address     aligned buffer address.
+     * @param lengthBytes aligned length.
+     * @param offsetBytes aligned file offset.
+     * @param userData    returned by the completion.
+     * @return false when the ring is full.
+     */
+    default boolean prepareWriteDsync(int fd, long address, int lengthBytes, long offsetBytes, long userData)
+    {
+        throw new UnsupportedOperationException("this engine has no durable-on-completion write");
+    }
+
+    /**
+     * @return whether {@link #prepareWriteDsync} is available; false: a write linked to an fdatasync instead.
+     */
+    default boolean canWriteDsync()
+    {
+        return false;
+    }
+
+    /**
      * @param fd          file.
      * @param address     aligned buffer address.
      * @param lengthBytes aligned length.

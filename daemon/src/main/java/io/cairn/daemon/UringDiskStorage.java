@@ -164,6 +164,17 @@ public final class UringDiskStorage implements DiskStorage
             return ring.prepareWrite(fd, address, lengthBytes, offsetBytes, userData, linkNext);
         }
 
+        public boolean prepareWriteDsync(
+            final int fd, final long address, final int lengthBytes, final long offsetBytes, final long userData)
+        {
+            return ring.prepareWriteDsync(fd, address, lengthBytes, offsetBytes, userData);
+        }
+
+        public boolean canWriteDsync()
+        {
+            return true;
+        }
+
         public boolean prepareRead(
             final int fd, final long address, final int lengthBytes, final long offsetBytes, final long userData,
             final boolean linkNext)

@@ -37,7 +37,7 @@ import java.util.stream.Stream;
  *   <li>{@code write}: appends of one 4 KiB block (32-byte header + 4064-byte payload) to one extent; each
  *       completes when an fdatasync covering it has (the store never acknowledges before). The agent submits
  *       writes as they come and an fdatasync per extent once the writes before it completed, at most one in
- *       flight (a lone write at QD 1 is linked to its fdatasync in the kernel): one fdatasync per up to N
+ *       flight (a lone write to a synced file, as at QD 1, is one RWF_DSYNC write, durable when it completes): one fdatasync per up to N
  *       writes at QD N (the output's fsyncs column).</li>
  *   <li>{@code read}: reads of random 4 KiB blocks of an extent written first, each CRC-verified.</li>
  * </ul>
@@ -49,7 +49,7 @@ public final class DiskBenchmark
     static final String USAGE = """
         usage: cairn-bench disk [--dir DIR] [--mode write|read] [--qd N] [--seconds S] [--warmup-seconds S]
                                 [--hgrm FILE] [--label NAME] [--fixed-buffers] [--sqpoll] [--idle wait|park]
-                                [--payload-bytes N]
+                                [--payload-bytes N] [--batch-max-commands N]
                cairn-bench disk hgrm --lat-log FIO_CLAT_LOG --out FILE.hgrm --label NAME
           --dir             directory on the file system to measure (default ./data/bench-disk); needs O_DIRECT
           --mode            write (append + group-commit fdatasync) or read (random verified block reads)
@@ -58,6 +58,8 @@ public final class DiskBenchmark
           --payload-bytes   write mode: the payload of each append (default 4064: one 4 KiB block with its
                             32-byte header); the block is header + payload rounded up to 4 KiB, as a node
                             writes a client's append of that size (perf/stream-bench.sh: 4096 and 65536)
+          --batch-max-commands  most commands the disk agent takes (and submits in one call) per duty cycle
+                            (default 64, as the node's --batch-max-commands)
           --hgrm            write the latency percentile distribution (microseconds) to FILE
           --fixed-buffers   register the I/O buffers with io_uring (READ_FIXED/WRITE_FIXED)
           --sqpoll          kernel submission-queue polling thread (IORING_SETUP_SQPOLL)
@@ -97,6 +99,7 @@ public final class DiskBenchmark
         boolean waitOnRing = true;
         int payloadBytes = PAYLOAD_BYTES;
         boolean payloadGiven = false;
+        int maxBatchCommands = 64;
         for (int i = 0; i < args.length; i++)
         {
             switch (args[i])
@@ -117,6 +120,8 @@ public final class DiskBenchmark
                         io.cairn.replication.NodeProtocol.MAX_PAYLOAD_BYTES);
                     payloadGiven = true;
                 }
+                case "--batch-max-commands" ->
+                    maxBatchCommands = (int)BenchArgs.number(args, ++i, "--batch-max-commands", 1, 4096);
                 case "--idle" -> waitOnRing = switch (BenchArgs.value(args, ++i, "--idle"))
                 {
                     case "wait" -> true;
@@ -139,7 +144,8 @@ public final class DiskBenchmark
         final Path dataDir = Files.createTempDirectory(dir, "disk-");
         try
         {
-            new Run(dataDir, "write".equals(mode), qd, fixedBuffers, sqPoll, waitOnRing, payloadBytes).run(label, seconds, warmupSeconds, hgrm,
+            new Run(dataDir, "write".equals(mode), qd, fixedBuffers, sqPoll, waitOnRing, payloadBytes,
+                maxBatchCommands).run(label, seconds, warmupSeconds, hgrm,
                 System.out);
         }
         finally
@@ -180,7 +186,7 @@ public final class DiskBenchmark
         int freeSlotCount;
 
         Run(final Path dataDir, final boolean write, final int qd, final boolean fixedBuffers, final boolean sqPoll,
-            final boolean waitOnRing, final int payloadBytes) throws IOException
+            final boolean waitOnRing, final int payloadBytes, final int maxBatchCommands) throws IOException
         {
             this.write = write;
             this.payloadBytes = payloadBytes;
@@ -194,7 +200,7 @@ public final class DiskBenchmark
                 new UnsafeBuffer(ByteBuffer.allocateDirect(64 * 1024 * 4)), new UnsafeBuffer(ByteBuffer.allocateDirect(64 * 1024)));
             // The node's defaults (ExtentNode.Context), with enough buffers for the queue depth.
             final DiskIoAgent.Config config = new DiskIoAgent.Config(Math.max(32, qd * 2), BlockFormat.MAX_BLOCK_LENGTH_BYTES,
-                256, 64, 8L * 1024 * 1024, 64L * 1024 * 1024, 16L * 1024 * 1024).withRing(fixedBuffers, sqPoll, -1);
+                256, maxBatchCommands, 8L * 1024 * 1024, 64L * 1024 * 1024, 16L * 1024 * 1024).withRing(fixedBuffers, sqPoll, -1);
             disk = new DiskIoAgent(0, dataDir, UringDiskStorage.INSTANCE,
                 new DiskCounters((typeId, label) -> counters.newCounter(label, typeId), 1, 0, dataDir.toString()),
                 config, List.of());

@@ -23,10 +23,10 @@ public class cairn_shim_h extends cairn_shim_h$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int CAIRN_SHIM_VERSION = (int)3L;
+    private static final int CAIRN_SHIM_VERSION = (int)4L;
     /**
      * {@snippet lang=c :
-     * #define CAIRN_SHIM_VERSION 3
+     * #define CAIRN_SHIM_VERSION 4
      * }
      */
     public static int CAIRN_SHIM_VERSION() {
@@ -94,6 +94,15 @@ public class cairn_shim_h extends cairn_shim_h$shared {
      */
     public static int CAIRN_OP_FIXED() {
         return CAIRN_OP_FIXED;
+    }
+    private static final int CAIRN_OP_DSYNC = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * enum cairn_op_flag.CAIRN_OP_DSYNC = 8
+     * }
+     */
+    public static int CAIRN_OP_DSYNC() {
+        return CAIRN_OP_DSYNC;
     }
 
     private static class cairn_shim_version {
