@@ -167,7 +167,7 @@ class ReleaseTarballTest
         for (int replica = 0; replica < 3; replica++)
         {
             final String read = cli("stream", "read", streamId, "--replica", Integer.toString(replica));
-            final Matcher blocks = Pattern.compile("read (\\d+) blocks").matcher(read);
+            final Matcher blocks = Pattern.compile("read (\\d+) records").matcher(read);
             assertTrue(blocks.find(), read);
             assertTrue(Long.parseLong(blocks.group(1)) >= BLOCKS + acked, "replica " + replica + " lost acknowledged " +
                 "appends: at least " + acked + " were acknowledged before the SIGTERM; " + read);
@@ -287,7 +287,7 @@ class ReleaseTarballTest
         for (int replica = 0; replica < 3; replica++)
         {
             final String read = cli("stream", "read", streamId, "--replica", Integer.toString(replica));
-            assertTrue(read.contains("read " + blocks + " blocks"), "replica " + replica + ": " + read);
+            assertTrue(read.contains("read " + blocks + " records"), "replica " + replica + ": " + read);
         }
     }
 
