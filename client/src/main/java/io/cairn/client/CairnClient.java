@@ -799,7 +799,7 @@ public final class CairnClient implements AutoCloseable
         while ((flags & BlockFormat.RECORD_LAST) == 0)
         {
             final NodeStatus status = nodeId >= 0 ? read(nodeId, extentId, nextOffset, recordBlock) :
-                readAnyReplica(extent, replicaIndex, endOffset, nextOffset, recordBlock);
+                readFollowingBlock(result.nodeId(), extent, replicaIndex, endOffset, nextOffset);
             if (NodeStatus.OK != status)
             {
                 return status;
@@ -821,6 +821,30 @@ public final class CairnClient implements AutoCloseable
         result.set(totalBytes, recordOffset, nextOffset, commitLength);
         result.record(BlockFormat.RECORD_WHOLE, result.metadataArray(), result.metadataLengthBytes());
         return NodeStatus.OK;
+    }
+
+    /**
+     * A record's following block, from the replica that answered its first block: the record's blocks are up to
+     * 1 MiB each, so a hedge per block (its delay is sized for small blocks) would ask all three replicas for every
+     * MiB and triple the transfer. Only when that replica fails or is slow past the node time-out do the other
+     * replicas get asked, hedged.
+     */
+    private NodeStatus readFollowingBlock(
+        final int nodeId, final ExtentInfo extent, final int replicaIndex, final long endOffset, final long blockOffset)
+    {
+        try
+        {
+            final NodeStatus status = read(nodeId, extent.extentId(), blockOffset, recordBlock);
+            if (validRead(status, blockOffset, endOffset, recordBlock))
+            {
+                return status;
+            }
+        }
+        catch (final CairnException ex)
+        {
+            // That replica did not answer in time: read around it below.
+        }
+        return readAnyReplica(extent, replicaIndex, endOffset, blockOffset, recordBlock);
     }
 
     /**

@@ -147,6 +147,27 @@ class RecordSystemTest
             final long[] records = { 0 };
             assertEquals(appended.size(), client.readStream(stream.streamId(), 2,
                 (extentId, offset, payload, length) -> records[0]++));
+
+            // The hedged any-replica read reassembles every record whole, with its metadata; it may hedge a record's
+            // first block, never its following ones (they come from the replica that answered the first).
+            final long hedgesBefore = client.hedgesSent();
+            final List<Appended> read = new ArrayList<>();
+            assertEquals(appended.size(), client.readStream(stream.streamId(), 0,
+                (CairnClient.RecordHandler)(extentId, offset, record) ->
+                {
+                    final byte[] payload = new byte[record.lengthBytes()];
+                    record.payload().getBytes(0, payload);
+                    read.add(new Appended(payload, record.metadata(), extentId, offset, record.nextOffset()));
+                }));
+            for (int i = 0; i < appended.size(); i++)
+            {
+                assertArrayEquals(appended.get(i).payload(), read.get(i).payload(), "record " + i + " payload");
+                assertArrayEquals(appended.get(i).metadata(), read.get(i).metadata(), "record " + i + " metadata");
+                assertEquals(appended.get(i).offset(), read.get(i).offset(), "record " + i + " offset");
+            }
+            final long hedges = client.hedgesSent() - hedgesBefore;
+            assertTrue(hedges <= 2L * appended.size(), hedges + " hedges for " + appended.size() +
+                " records: a record's following blocks were hedged");
         }
     }
 
