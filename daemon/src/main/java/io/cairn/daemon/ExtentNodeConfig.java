@@ -93,6 +93,12 @@ public final class ExtentNodeConfig
             .range(1, BlockRepairAgent.Context.BLOCKS_PER_SECOND_MAX)
             .doc("Most repairs per second of bad blocks of sealed extents (found by a read or the scrubber), each " +
             "rewritten in place from a good replica. Needs managers (the replica lists).");
+        t.longOption("record-staging-bytes", (c, v) -> c.replication().maxStagingBytes(v),
+            (c) -> c.replication().maxStagingBytes()).unit("bytes")
+            .range(NodeProtocol.MAX_RECORD_BYTES, 1L << 40)
+            .doc("Bound on the bytes of multi-block records this node holds as a primary while their chunks arrive " +
+            "and until they are written (1 MiB slabs, allocated on first use and kept); a record that does not fit " +
+            "is answered BUSY (staging full). At least one largest record (64 MiB).");
         t.enumOption("threading", (c, v) -> c.threading(ExtentNode.Threading.valueOf(v)),
             (c) -> null == c.threading() ? null : c.threading().name(), "SHARED", "DEDICATED")
             .doc("SHARED: every agent (driver, replication, disks) on one thread, for small machines. DEDICATED: " +
