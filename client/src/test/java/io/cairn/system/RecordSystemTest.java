@@ -101,6 +101,18 @@ class RecordSystemTest
         return new Appended(payload, metadata, result.extentId(), result.blockOffset(), result.nextOffset());
     }
 
+    static ExtentInfo find(final StreamInfo stream, final long extentId)
+    {
+        for (final ExtentInfo e : stream.extents())
+        {
+            if (e.extentId() == extentId)
+            {
+                return e;
+            }
+        }
+        throw new AssertionError("extent " + extentId + " is not in stream " + stream.streamId() + ": " + stream.extents());
+    }
+
     static void assertOnEveryReplica(final CairnClient client, final ExtentInfo extent, final Appended a)
     {
         final ReadResult result = new ReadResult();
@@ -133,16 +145,27 @@ class RecordSystemTest
             appended.add(append(client, stream.streamId(), bytes(3, 3 * NodeProtocol.MAX_PAYLOAD_BYTES + 7),
                 bytes(4, NodeProtocol.MAX_USER_METADATA_BYTES)));
             appended.add(append(client, stream.streamId(), new byte[]{ 3 }, new byte[0]));
+            // A loaded host can make the tail fail under the large record (a secondary past the replicate time-out):
+            // the client then seals it and the record lands at the start of the next extent. Inside one extent,
+            // records are contiguous.
             for (int i = 1; i < appended.size(); i++)
             {
-                assertEquals(appended.get(i - 1).end(), appended.get(i).offset(), "records are contiguous");
+                final Appended previous = appended.get(i - 1);
+                final Appended current = appended.get(i);
+                if (previous.extentId() == current.extentId())
+                {
+                    assertEquals(previous.end(), current.offset(), "records are contiguous");
+                }
+                else
+                {
+                    assertEquals(NodeProtocol.FIRST_BLOCK_OFFSET, current.offset(), "a record starting a new extent");
+                }
             }
 
-            final ExtentInfo extent = client.streamInfo(stream.streamId()).tail();
-            assertEquals(appended.get(0).extentId(), extent.extentId());
+            final StreamInfo written = client.streamInfo(stream.streamId());
             for (final Appended a : appended)
             {
-                assertOnEveryReplica(client, extent, a);
+                assertOnEveryReplica(client, find(written, a.extentId()), a);
             }
             final long[] records = { 0 };
             assertEquals(appended.size(), client.readStream(stream.streamId(), 2,

@@ -114,9 +114,16 @@ class ScrubRepairSystemTest
                 assertArrayEquals(block(i), result.payloadBytes(), "block " + i);
             }
         }
-        final String log = log(victim);
+        // The worker logs its outcome after the rewrite is read back, so a read can see the block intact first.
+        final long logDeadlineMs = System.currentTimeMillis() + REPAIR_DEADLINE_MS;
+        String log = log(victim);
+        while (!log.contains("offset " + offsets[3] + " on disk 0: REPAIRED"))
+        {
+            assertTrue(System.currentTimeMillis() < logDeadlineMs, "no REPAIRED line in the node log:\n" + log);
+            Thread.sleep(50);
+            log = log(victim);
+        }
         assertTrue(log.contains("scrub: BAD BLOCK") || log.contains("repair: extent " + extent.extentId()), log);
-        assertTrue(log.contains("offset " + offsets[3] + " on disk 0: REPAIRED"), log);
     }
 
     static ExtentInfo find(final StreamInfo stream, final long extentId)
