@@ -133,11 +133,15 @@ static int validate_ops(const cairn_ring *ring, const cairn_op *ops, uint32_t co
 {
     for (uint32_t i = 0; i < count; i++) {
         const cairn_op *op = &ops[i];
-        if (op->opcode > CAIRN_OP_FDATASYNC || op->op_flags != 0 ||
+        if (op->opcode > CAIRN_OP_WRITEV || op->op_flags != 0 ||
             (op->flags & ~(CAIRN_OP_LINK | CAIRN_OP_DRAIN | CAIRN_OP_FIXED | CAIRN_OP_DSYNC)) != 0 || op->fd < 0) {
             return -EINVAL;
         }
-        if ((op->flags & CAIRN_OP_DSYNC) != 0 && op->opcode != CAIRN_OP_WRITE) {
+        if ((op->flags & CAIRN_OP_DSYNC) != 0 && op->opcode != CAIRN_OP_WRITE && op->opcode != CAIRN_OP_WRITEV) {
+            return -EINVAL;
+        }
+        if (op->opcode == CAIRN_OP_WRITEV &&
+            (op->addr == 0 || op->len == 0 || op->len > CAIRN_WRITEV_MAX_IOVECS || (op->flags & CAIRN_OP_FIXED) != 0)) {
             return -EINVAL;
         }
         if ((op->flags & CAIRN_OP_FIXED) != 0) {
@@ -176,6 +180,9 @@ static void prep_op(struct io_uring_sqe *sqe, const cairn_op *op)
         break;
     case CAIRN_OP_FDATASYNC:
         io_uring_prep_fsync(sqe, op->fd, IORING_FSYNC_DATASYNC);
+        break;
+    case CAIRN_OP_WRITEV:
+        io_uring_prep_writev(sqe, op->fd, (const struct iovec *)(uintptr_t)op->addr, op->len, op->offset);
         break;
     default:
         io_uring_prep_nop(sqe);

@@ -31,15 +31,22 @@ extern "C" {
 #endif
 
 /* ABI version of this header; the Java side refuses to run against a different one. */
-#define CAIRN_SHIM_VERSION 4
+#define CAIRN_SHIM_VERSION 5
 
 /* cairn_op.opcode */
 enum cairn_opcode {
     CAIRN_OP_NOP = 0,
     CAIRN_OP_WRITE = 1,
     CAIRN_OP_READ = 2,
-    CAIRN_OP_FDATASYNC = 3
+    CAIRN_OP_FDATASYNC = 3,
+    /* Gathering write (IORING_OP_WRITEV): addr is an array of `len` struct iovec (at most
+       CAIRN_WRITEV_MAX_IOVECS), written contiguously from `offset`; the array must stay valid until the op
+       completes. The group commit's contiguous appends to one file, as one I/O. */
+    CAIRN_OP_WRITEV = 4
 };
+
+/* The most iovecs one CAIRN_OP_WRITEV may carry (the kernel's UIO_MAXIOV is 1024). */
+#define CAIRN_WRITEV_MAX_IOVECS 1024
 
 /* cairn_op.flags (bit set) */
 enum cairn_op_flag {
@@ -52,7 +59,7 @@ enum cairn_op_flag {
     /* WRITE/READ: the buffer lies inside registered buffer `buf_index` (IORING_OP_WRITE_FIXED/READ_FIXED,
        see cairn_ring_register_buffers); saves the kernel pinning the pages on every op. */
     CAIRN_OP_FIXED = 4,
-    /* WRITE only: durable when it completes (RWF_DSYNC: the data and the metadata needed to read it back, as
+    /* WRITE or WRITEV only: durable when it completes (RWF_DSYNC: the data and the metadata needed to read it back, as
        an fdatasync of the written range), one op where a write linked to an fdatasync is two. */
     CAIRN_OP_DSYNC = 8
 };
@@ -63,8 +70,8 @@ typedef struct cairn_op {
     uint8_t flags;      /* enum cairn_op_flag bits */
     uint16_t buf_index; /* registered buffer index with CAIRN_OP_FIXED; must be 0 otherwise */
     int32_t fd;
-    uint64_t addr;      /* buffer address (WRITE/READ) */
-    uint32_t len;       /* buffer length in bytes (WRITE/READ) */
+    uint64_t addr;      /* buffer address (WRITE/READ); iovec array address (WRITEV) */
+    uint32_t len;       /* buffer length in bytes (WRITE/READ); iovec count (WRITEV) */
     uint32_t op_flags;  /* reserved for per-op flags (e.g. RWF_*); must be 0 for now */
     uint64_t offset;    /* file offset in bytes (WRITE/READ) */
     uint64_t user_data; /* returned untouched in the completion */

@@ -57,6 +57,7 @@ public final class IoRing implements AutoCloseable
     private static final byte OP_WRITE = (byte)cairn_shim_h.CAIRN_OP_WRITE();
     private static final byte OP_READ = (byte)cairn_shim_h.CAIRN_OP_READ();
     private static final byte OP_FDATASYNC = (byte)cairn_shim_h.CAIRN_OP_FDATASYNC();
+    private static final byte OP_WRITEV = (byte)cairn_shim_h.CAIRN_OP_WRITEV();
     private static final byte FLAG_LINK = (byte)cairn_shim_h.CAIRN_OP_LINK();
     private static final byte FLAG_DRAIN = (byte)cairn_shim_h.CAIRN_OP_DRAIN();
     private static final byte FLAG_FIXED = (byte)cairn_shim_h.CAIRN_OP_FIXED();
@@ -224,6 +225,50 @@ public final class IoRing implements AutoCloseable
     {
         checkReadWrite("write", fd, bufferAddress, lengthBytes, fileOffsetBytes);
         return prepare(OP_WRITE, fd, bufferAddress, lengthBytes, fileOffsetBytes, userData, false, FLAG_DSYNC);
+    }
+
+    /** The most iovecs one {@link #prepareWritevDsync} may carry (the shim's {@code CAIRN_WRITEV_MAX_IOVECS}). */
+    public static final int WRITEV_MAX_IOVECS = cairn_shim_h.CAIRN_WRITEV_MAX_IOVECS();
+
+    /** Bytes of one {@code struct iovec} (base address, then length: two 64-bit words on 64-bit Linux). */
+    public static final int IOVEC_BYTES = 16;
+
+    /**
+     * Queues a gathering write with {@code RWF_DSYNC} (IORING_OP_WRITEV): the {@code iovecCount} buffers of the
+     * {@code struct iovec} array at {@code iovecAddress} are written one after another from {@code fileOffsetBytes}
+     * and are durable when it completes. One I/O and no fdatasync for a group of contiguous writes to one file
+     * whose earlier writes are durable. The array and the buffers must stay untouched until the completion; every
+     * buffer address and length must be 4 KiB-aligned (O_DIRECT: the kernel answers -EINVAL otherwise). A short
+     * result means only that prefix was written, and none of it is known durable.
+     *
+     * @return false, queuing nothing, when the batch is full.
+     * @throws IllegalArgumentException when the array address is 0 or not 8-byte aligned, the count is outside
+     *                                  [1, {@link #WRITEV_MAX_IOVECS}], or the offset is not 4 KiB-aligned.
+     */
+    public boolean prepareWritevDsync(
+        final int fd,
+        final long iovecAddress,
+        final int iovecCount,
+        final long fileOffsetBytes,
+        final long userData)
+    {
+        checkFd(fd);
+        if (iovecAddress == 0 || (iovecAddress & 7) != 0)
+        {
+            throw new IllegalArgumentException("writev: iovec array address 0x" + Long.toHexString(iovecAddress) +
+                " is not 8-byte aligned");
+        }
+        if (iovecCount < 1 || iovecCount > WRITEV_MAX_IOVECS)
+        {
+            throw new IllegalArgumentException("writev: " + iovecCount + " iovecs, must be in [1, " +
+                WRITEV_MAX_IOVECS + "]");
+        }
+        if (fileOffsetBytes < 0 || !NativeIo.isBlockAligned(fileOffsetBytes))
+        {
+            throw new IllegalArgumentException("writev: file offset " + fileOffsetBytes +
+                " is not a non-negative multiple of " + NativeIo.BLOCK_ALIGNMENT_BYTES);
+        }
+        return prepare(OP_WRITEV, fd, iovecAddress, iovecCount, fileOffsetBytes, userData, false, FLAG_DSYNC);
     }
 
     /**
@@ -477,7 +522,7 @@ public final class IoRing implements AutoCloseable
             return false;
         }
         int bufferIndex = -1;
-        if (opcode != OP_FDATASYNC)
+        if (opcode != OP_FDATASYNC && opcode != OP_WRITEV) // a writev's address is its iovec array, never registered
         {
             for (int i = 0; i < registeredCount; i++)
             {

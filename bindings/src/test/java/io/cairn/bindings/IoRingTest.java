@@ -127,6 +127,47 @@ class IoRingTest
     }
 
     @Test
+    void gatheredDsyncWriteWritesItsBuffersInOrderAndReadsBack() throws Exception
+    {
+        final int first = pool.acquire();
+        final int second = pool.acquire();
+        final int third = pool.acquire();
+        fill(pool.segment(first), 11);
+        fill(pool.segment(second), 12);
+        fill(pool.segment(third), 13);
+        // The iovec array lives in a buffer of its own (never a registered one: a writev is never FIXED).
+        final int iovecBuffer = pool.acquire();
+        final MemorySegment iovecs = pool.segment(iovecBuffer);
+        final int[] order = { first, second, third };
+        for (int i = 0; i < order.length; i++)
+        {
+            iovecs.set(ValueLayout.JAVA_LONG, (long)i * IoRing.IOVEC_BYTES, pool.address(order[i]));
+            iovecs.set(ValueLayout.JAVA_LONG, (long)i * IoRing.IOVEC_BYTES + 8, BLOCK_ALIGNMENT_BYTES);
+        }
+        assertTrue(ring.prepareWritevDsync(fd, pool.address(iovecBuffer), 3, BLOCK_ALIGNMENT_BYTES, 1));
+        assertEquals(1, ring.submit());
+        assertEquals(3 * BLOCK_ALIGNMENT_BYTES, reapAll(1).get(1L), "one completion for all three buffers");
+
+        final int readBuffer = pool.acquire();
+        for (int i = 0; i < order.length; i++)
+        {
+            assertTrue(ring.prepareRead(fd, pool.address(readBuffer), BLOCK_ALIGNMENT_BYTES,
+                (long)(1 + i) * BLOCK_ALIGNMENT_BYTES, 2 + i, false));
+            ring.submit();
+            assertEquals(BLOCK_ALIGNMENT_BYTES, reapAll(1).get(2L + i));
+            assertArrayEquals(pool.segment(order[i]).toArray(ValueLayout.JAVA_BYTE),
+                pool.segment(readBuffer).toArray(ValueLayout.JAVA_BYTE), "block " + i + " in iovec order");
+        }
+        final long iovecAddress = pool.address(iovecBuffer);
+        assertThrows(IllegalArgumentException.class, () -> ring.prepareWritevDsync(fd, iovecAddress, 0, 0, 9));
+        assertThrows(IllegalArgumentException.class,
+            () -> ring.prepareWritevDsync(fd, iovecAddress, IoRing.WRITEV_MAX_IOVECS + 1, 0, 9));
+        assertThrows(IllegalArgumentException.class, () -> ring.prepareWritevDsync(fd, iovecAddress + 4, 1, 0, 9));
+        assertThrows(IllegalArgumentException.class, () -> ring.prepareWritevDsync(fd, iovecAddress, 1, 100, 9));
+        assertThrows(IllegalArgumentException.class, () -> ring.prepareWritevDsync(-1, iovecAddress, 1, 0, 9));
+    }
+
+    @Test
     void failedDsyncWriteReportsItsError() throws Exception
     {
         final int buffer = pool.acquire();

@@ -67,7 +67,9 @@ public final class DiskCounters implements AutoCloseable
         /** Extent files deleted (garbage and orphan extents). */
         EXTENTS_DELETED,
         /** Bytes of the extent files deleted. */
-        RECLAIMED_BYTES
+        RECLAIMED_BYTES,
+        /** Block writes that went out inside one gathered RWF_DSYNC write (group commit, see DiskIoAgent). */
+        GROUPED_WRITES
     }
 
     static
@@ -123,6 +125,7 @@ public final class DiskCounters implements AutoCloseable
     final AtomicCounter repairQueueDrops;
     final AtomicCounter extentsDeleted;
     final AtomicCounter reclaimedBytes;
+    final AtomicCounter groupedWrites;
     /** A block write's submission to the covering fdatasync's completion (recorded by the disk agent only). */
     final LatencyHistogram writeDurableLatency;
     /** One fdatasync's submission to its completion (recorded by the disk agent only). */
@@ -166,6 +169,7 @@ public final class DiskCounters implements AutoCloseable
         repairQueueDrops = all[Kind.REPAIR_QUEUE_DROPS.ordinal()];
         extentsDeleted = all[Kind.EXTENTS_DELETED.ordinal()];
         reclaimedBytes = all[Kind.RECLAIMED_BYTES.ordinal()];
+        groupedWrites = all[Kind.GROUPED_WRITES.ordinal()];
         final String labels = "node=" + nodeId + " disk=" + diskIndex + " dir=" + dir;
         writeDurableLatency = new LatencyHistogram(allocator::allocate, Metric.DISK_WRITE_DURABLE_LATENCY, labels);
         syncLatency = new LatencyHistogram(allocator::allocate, Metric.DISK_SYNC_LATENCY, labels);

@@ -3,6 +3,7 @@ package io.cairn.daemon;
 import io.cairn.bindings.AlignedBufferPool;
 import io.cairn.bindings.Errno;
 import io.cairn.bindings.IoRing;
+import io.cairn.bindings.NativeIo;
 import io.cairn.bindings.NativeIoException;
 import io.cairn.replication.BlockFormat;
 import io.cairn.replication.NodeProtocol;
@@ -88,6 +89,12 @@ public final class DiskIoAgent implements Agent
     private static final long STATE_TAG = 1L << 41;
     private static final long SCRUB_TAG = 1L << 42;
     private static final long REPAIR_TAG = 1L << 43;
+    private static final long GROUP_TAG = 1L << 44;
+    /**
+     * Most block writes one gathered RWF_DSYNC write carries (group commit of contiguous appends to an idle file,
+     * see {@link #tryGroup}); also bounded by {@link Config#maxBatchCommands()} and {@link Config#maxBatchBytes()}.
+     */
+    static final int GROUP_WRITES_MAX = 32;
     private static final int REPAIR_READ = 0;
     private static final int REPAIR_WRITE = 1;
     private static final int REPAIR_SYNC = 2;
@@ -189,6 +196,9 @@ public final class DiskIoAgent implements Agent
     private final Config config;
     private final AlignedBufferPool pool;
     private final AlignedBufferPool statePool;
+    /** Per command, room for the iovec array of a group it heads ({@link #GROUP_WRITES_MAX} entries). */
+    private final AlignedBufferPool iovecPool;
+    private final UnsafeBuffer iovecs;
     private final IoEngine engine;
     private final IoCommand[] commands;
     private final OneToOneConcurrentArrayQueue<IoCommand> submitQueue;
@@ -289,6 +299,10 @@ public final class DiskIoAgent implements Agent
         // One slot stays free for the scrubber's read; everything the agent has in flight fits the ring.
         maxOpsInFlight = engine.capacity() - (config.scrubBytesPerSecond() > 0 ? 1 : 0);
         Verify.verify(maxOpsInFlight >= 2, "ring too small: a write and its fdatasync must fit", engine.capacity());
+        final int iovecBytes = commands.length * GROUP_WRITES_MAX * IoRing.IOVEC_BYTES;
+        iovecPool = new AlignedBufferPool(1, (iovecBytes + NativeIo.BLOCK_ALIGNMENT_BYTES - 1) /
+            NativeIo.BLOCK_ALIGNMENT_BYTES * NativeIo.BLOCK_ALIGNMENT_BYTES);
+        iovecs = new UnsafeBuffer(iovecPool.address(iovecPool.acquire()), iovecBytes);
         final int checkpointCount = Math.min(CHECKPOINTS_IN_FLIGHT_MAX, commands.length);
         statePool = new AlignedBufferPool(checkpointCount, BlockFormat.EXTENT_HEADER_LENGTH_BYTES);
         checkpoints = new Checkpoint[checkpointCount];
@@ -515,6 +529,7 @@ public final class DiskIoAgent implements Agent
         engine.close();
         pool.close();
         statePool.close();
+        iovecPool.close();
         if (null != scrubPool)
         {
             scrubPool.close();
@@ -565,12 +580,22 @@ public final class DiskIoAgent implements Agent
                 continue;
             }
             admit(c);
-            if (null == c.status && c.kind != IoCommand.DELETE)
-            {
-                prepareWrite(c);
-            }
             Verify.verify(orderedCount < ordered.length, "ordered commands over the command count", orderedCount);
             ordered[(orderedHead + orderedCount++) % ordered.length] = c;
+            if (null == c.status && c.kind != IoCommand.DELETE)
+            {
+                final int grouped = c.kind == IoCommand.WRITE ? tryGroup(c, config.maxBatchCommands() - taken,
+                    config.maxBatchBytes() - bytes) : 0;
+                if (grouped > 0)
+                {
+                    taken += grouped;
+                    bytes += c.groupBytes - c.blockLengthBytes;
+                }
+                else
+                {
+                    prepareWrite(c);
+                }
+            }
         }
         if (taken > 0)
         {
@@ -650,6 +675,108 @@ public final class DiskIoAgent implements Agent
             file.syncTargetSeq = c.seq;
             file.oldestSyncPoint = c.seq;
             file.newestSyncPoint = c.seq;
+        }
+    }
+
+    /**
+     * Group commit as one I/O: when {@code head} is a write to a file with nothing in flight and everything durable,
+     * and the next queued commands are writes that continue it on the same file (appends) inside its allocated
+     * size, they go out as one gathered write with RWF_DSYNC: durable when it completes, with no fdatasync and no
+     * round trip through this thread between the writes and the sync. What a closed loop of N appends does every
+     * cycle. Anything else (a file with writes or a sync in flight, a growth step, a checkpoint due, a gap) takes
+     * the pipeline: concurrent writes and one fdatasync per completed prefix.
+     *
+     * @param head          an admitted WRITE, already in the ordered answers.
+     * @param commandsLeft  commands this cycle may still take (head included).
+     * @param bytesLeft     bytes this cycle may still write (head included).
+     * @return the commands taken after {@code head} (0: no group, prepare {@code head} alone).
+     */
+    private int tryGroup(final IoCommand head, final int commandsLeft, final long bytesLeft)
+    {
+        final ExtentFile file = files.get(head.fd);
+        final IoCommand second = submitQueue.peek();
+        if (!engine.canWritevDsync() || commandsLeft < 2 || !continues(file, head, second) ||
+            head.blockLengthBytes + second.blockLengthBytes > bytesLeft)
+        {
+            return 0;
+        }
+        prepareCheckpointIfDue(file);
+        // RWF_DSYNC covers its own range only: everything before it must be durable, and no growth step pending
+        // (the new size needs the whole-file fdatasync).
+        if (null != file.ioHead || file.syncInFlight || file.lastSeq != file.newestSyncPoint || file.syncFailed ||
+            file.failedSeq != Long.MAX_VALUE || file.durableSeq != file.lastSeq || file.durableSeq < file.grownAtSeq)
+        {
+            return 0;
+        }
+        final int maxWrites = Math.min(GROUP_WRITES_MAX, commandsLeft);
+        final int iovecOffset = head.index * GROUP_WRITES_MAX * IoRing.IOVEC_BYTES;
+        final long nowNs = clock.nanoTime();
+        IoCommand tail = head;
+        int count = 0;
+        long groupBytes = 0;
+        IoCommand next = head;
+        do
+        {
+            if (next != head)
+            {
+                submitQueue.poll();
+                admit(next);
+                Verify.verify(null == next.status, "a write continuing a group was refused", next.index);
+                Verify.verify(orderedCount < ordered.length, "ordered commands over the command count", orderedCount);
+                ordered[(orderedHead + orderedCount++) % ordered.length] = next;
+                tail.groupNext = next;
+                tail = next;
+            }
+            iovecs.putLong(iovecOffset + count * IoRing.IOVEC_BYTES, next.address);
+            iovecs.putLong(iovecOffset + count * IoRing.IOVEC_BYTES + 8, next.blockLengthBytes);
+            next.submittedNs = nowNs;
+            file.append(next);
+            groupBytes += next.blockLengthBytes;
+            count++;
+            next = submitQueue.peek();
+        }
+        while (count < maxWrites && continues(file, tail, next) && groupBytes + next.blockLengthBytes <= bytesLeft);
+        tail.groupNext = null;
+        Verify.verify(count >= 2, "a gathered write of one block", head.index);
+        Verify.verify(engine.prepareWritevDsync(head.fd, iovecs.addressOffset() + iovecOffset, count, head.blockOffset,
+            GROUP_TAG | head.index), "ring full preparing gathered write", head.index);
+        opsInFlight++;
+        head.groupBytes = groupBytes;
+        counters.groupedWrites.getAndAddRelease(count);
+        activate(file);
+        // The gathered write is its own fdatasync: at most one in flight per file still holds.
+        file.syncInFlight = true;
+        file.dsyncSeq = tail.seq;
+        file.syncStartNs = nowNs;
+        file.syncTargetSeq = tail.seq;
+        file.oldestSyncPoint = tail.seq;
+        file.newestSyncPoint = tail.seq;
+        return count - 1;
+    }
+
+    /** @return whether {@code next} is a write that appends right after {@code previous} without growing the file. */
+    private static boolean continues(final ExtentFile file, final IoCommand previous, final IoCommand next)
+    {
+        return null != next && next.kind == IoCommand.WRITE && next.fd == previous.fd &&
+            next.blockOffset == previous.blockOffset + previous.blockLengthBytes &&
+            next.blockOffset + next.blockLengthBytes <= file.allocatedBytes && !file.failed;
+    }
+
+    /** Spreads a gathered write's result over its writes, in file order (a short result fails from the gap on). */
+    private void onGroupWritten(final IoCommand head, final int result)
+    {
+        final ExtentFile file = files.get(head.fd);
+        int remaining = Math.max(0, result);
+        IoCommand member = head;
+        while (null != member)
+        {
+            final IoCommand next = member.groupNext;
+            member.groupNext = null;
+            final int share = result < 0 ? result : Math.min(remaining, member.blockLengthBytes);
+            remaining -= Math.max(0, share);
+            // The last member completes the prefix up to the group's dsync point, which resolves it as the sync.
+            onWritten(file, member, share);
+            member = next;
         }
     }
 
@@ -806,6 +933,10 @@ public final class DiskIoAgent implements Agent
         if ((userData & FSYNC_TAG) != 0)
         {
             onSynced(files.get((int)(userData & TAG_VALUE_MASK)), result);
+        }
+        else if ((userData & GROUP_TAG) != 0)
+        {
+            onGroupWritten(commands[(int)(userData & TAG_VALUE_MASK)], result);
         }
         else if ((userData & STATE_TAG) != 0)
         {

@@ -43,6 +43,10 @@ final class IoCommand extends FileIo
     /** When a write was prepared for io_uring (the disk agent's clock), for the write-to-durable latency. */
     long submittedNs;
     int blockLengthBytes;
+    /** The next write of the gathered write this one heads or belongs to (see DiskIoAgent#tryGroup). */
+    IoCommand groupNext;
+    /** Bytes of the gathered write this command heads. */
+    long groupBytes;
     int payloadLengthBytes;
     /** Record framing of a WRITE (BlockFormat.RECORD_*): the store advances its commit length past a LAST block. */
     int recordFlags;
@@ -71,6 +75,7 @@ final class IoCommand extends FileIo
         this.ioDone = false;
         this.seq = 0;
         this.nextInFile = null;
+        this.groupNext = null;
         this.path = null;
     }
 

@@ -52,6 +52,32 @@ public interface IoEngine extends AutoCloseable
     }
 
     /**
+     * A gathering write durable when it completes (IORING_OP_WRITEV with RWF_DSYNC): the buffers of the iovec array
+     * ({@link IoRing#IOVEC_BYTES} each: address, length) written one after another from {@code offsetBytes}. Only
+     * where {@link #canWritevDsync()}; it covers its own range only. The array must stay untouched until the
+     * completion, whose result is the bytes written in all (short: only that prefix, none of it known durable).
+     *
+     * @param fd           file.
+     * @param iovecAddress the iovec array.
+     * @param iovecCount   its entries, in [1, {@link IoRing#WRITEV_MAX_IOVECS}].
+     * @param offsetBytes  aligned file offset of the first buffer.
+     * @param userData     returned by the completion.
+     * @return false when the ring is full.
+     */
+    default boolean prepareWritevDsync(int fd, long iovecAddress, int iovecCount, long offsetBytes, long userData)
+    {
+        throw new UnsupportedOperationException("this engine has no durable-on-completion gathering write");
+    }
+
+    /**
+     * @return whether {@link #prepareWritevDsync} is available; false: contiguous writes go out one by one.
+     */
+    default boolean canWritevDsync()
+    {
+        return false;
+    }
+
+    /**
      * @param fd          file.
      * @param address     aligned buffer address.
      * @param lengthBytes aligned length.

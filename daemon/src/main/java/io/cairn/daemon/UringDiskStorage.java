@@ -175,6 +175,17 @@ public final class UringDiskStorage implements DiskStorage
             return true;
         }
 
+        public boolean prepareWritevDsync(
+            final int fd, final long iovecAddress, final int iovecCount, final long offsetBytes, final long userData)
+        {
+            return ring.prepareWritevDsync(fd, iovecAddress, iovecCount, offsetBytes, userData);
+        }
+
+        public boolean canWritevDsync()
+        {
+            return true;
+        }
+
         public boolean prepareRead(
             final int fd, final long address, final int lengthBytes, final long offsetBytes, final long userData,
             final boolean linkNext)

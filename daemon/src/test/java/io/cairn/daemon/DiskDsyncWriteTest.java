@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /**
  * A lone write to a file whose writes are all durable goes as one RWF_DSYNC write (no fdatasync op), except the
  * first write after a growth step (the fdatasync of the whole file makes the new size durable); writes that arrive
- * together share fdatasyncs as before. Everything acknowledged is there after a reopen.
+ * together to such a file go out as one gathered RWF_DSYNC write. Everything acknowledged is there after a reopen.
  */
 class DiskDsyncWriteTest
 {
@@ -67,8 +67,9 @@ class DiskDsyncWriteTest
         assertEquals(loneWrites - 1, storage.dsyncWrites, "dsync writes");
         assertEquals(loneWrites + 1, disk.counters().get(DiskCounters.Kind.FSYNCS), "a dsync write counts as a sync");
 
-        // Four at once: concurrent writes and a shared fdatasync, no dsync.
+        // Four at once to the idle, synced file: one gathered RWF_DSYNC write (writev), no fdatasync.
         final int dsyncBefore = storage.dsyncWrites;
+        final int fdatasyncsBefore = storage.fdatasyncs;
         for (int i = 0; i < 4; i++)
         {
             assertEquals(NodeStatus.OK, store.submitWrite(1, store.endOffset(1), payload, 0,
@@ -76,7 +77,10 @@ class DiskDsyncWriteTest
         }
         await(1 + loneWrites + 4);
         assertEquals(0, listener.failures);
-        assertEquals(dsyncBefore, storage.dsyncWrites, "writes that arrive together share an fdatasync");
+        assertEquals(dsyncBefore, storage.dsyncWrites, "no single dsync write");
+        assertEquals(fdatasyncsBefore, storage.fdatasyncs, "no fdatasync op");
+        assertEquals(1, storage.gatheredWrites, "writes that arrive together go out as one gathered write");
+        assertEquals(4, disk.counters().get(DiskCounters.Kind.GROUPED_WRITES));
         final long committed = store.commitLength(1);
         assertEquals(BlockFormat.EXTENT_HEADER_LENGTH_BYTES + (loneWrites + 4) * 4096L, committed);
         close();
@@ -127,6 +131,7 @@ class DiskDsyncWriteTest
     {
         int fdatasyncs;
         int dsyncWrites;
+        int gatheredWrites;
 
         public IoEngine newEngine(final int entries) throws NativeIoException
         {
@@ -149,6 +154,18 @@ class DiskDsyncWriteTest
                 public boolean canWriteDsync()
                 {
                     return real.canWriteDsync();
+                }
+
+                public boolean prepareWritevDsync(final int fd, final long iovecAddress, final int iovecCount,
+                    final long offsetBytes, final long userData)
+                {
+                    gatheredWrites++;
+                    return real.prepareWritevDsync(fd, iovecAddress, iovecCount, offsetBytes, userData);
+                }
+
+                public boolean canWritevDsync()
+                {
+                    return real.canWritevDsync();
                 }
 
                 public boolean prepareRead(final int fd, final long address, final int lengthBytes,

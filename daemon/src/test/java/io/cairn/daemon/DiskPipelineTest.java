@@ -101,6 +101,7 @@ class DiskPipelineTest
     @Test
     void nothingAfterAFailedWriteOfTheSameFileIsAcknowledged() throws Exception
     {
+        disk.gatheredWrites = false; // the pipeline: three concurrent writes, the second fails
         final long first = write();
         final long second = write();
         final long third = write();
@@ -108,6 +109,63 @@ class DiskPipelineTest
         settle();
         assertEquals(List.of("written " + first + " OK", "written " + second + " IO_ERROR",
             "written " + third + " IO_ERROR"), events.list.subList(1, 4), "in order; nothing past the hole");
+        assertEquals(DiskIoAgent.STATE_FAILED, agent.diskState());
+        assertEquals(NodeStatus.IO_ERROR, store.submitWrite(1, store.endOffset(1), payload, 0, PAYLOAD_BYTES, 9));
+    }
+
+    @Test
+    void contiguousAppendsToAnIdleFileGoOutAsOneGatheredDsyncWrite() throws Exception
+    {
+        final long first = write();
+        final long second = write();
+        final long third = write();
+        final long writesBefore = disk.gatheredWritesRun;
+        settle();
+        assertEquals(writesBefore + 1, disk.gatheredWritesRun, "one gathered write for the three appends");
+        assertEquals(3, agent.counters().get(DiskCounters.Kind.GROUPED_WRITES));
+        assertEquals(List.of("written " + first + " OK", "written " + second + " OK", "written " + third + " OK"),
+            events.list.subList(1, 4), "acknowledged in order once the gathered write completed");
+        for (final long offset : new long[]{ first, second, third })
+        {
+            assertEquals(NodeStatus.OK, store.submitRead(1, offset, 7));
+            settle();
+            assertEquals("read " + offset + " OK", events.last(), "every block of the gathered write reads back");
+        }
+    }
+
+    @Test
+    void aGatheredWriteIsNotUsedWhileTheFileHasASyncInFlight() throws Exception
+    {
+        write();
+        settle();
+        disk.holdFdatasyncs = true;
+        disk.gatheredWrites = false;
+        final long second = write();
+        drive();
+        assertEquals(1, agent.fdatasyncsInFlight());
+        disk.gatheredWrites = true;
+        final long third = write();
+        final long fourth = write();
+        drive();
+        final long gathered = disk.gatheredWritesRun;
+        disk.holdFdatasyncs = false;
+        settle();
+        assertEquals(gathered, disk.gatheredWritesRun, "writes behind an fdatasync in flight take the pipeline");
+        assertEquals(List.of("written " + second + " OK", "written " + third + " OK", "written " + fourth + " OK"),
+            events.list.subList(events.list.size() - 3, events.list.size()));
+    }
+
+    @Test
+    void aShortGatheredWriteAcknowledgesNoneOfItsWrites() throws Exception
+    {
+        final long first = write();
+        final long second = write();
+        final long third = write();
+        disk.failWriteAtOffset = second; // the gathered write stops there: a short result
+        settle();
+        // Conservative: a short RWF_DSYNC write is a failed sync, so not even the written prefix is acknowledged.
+        assertEquals(List.of("written " + first + " IO_ERROR", "written " + second + " IO_ERROR",
+            "written " + third + " IO_ERROR"), events.list.subList(1, 4));
         assertEquals(DiskIoAgent.STATE_FAILED, agent.diskState());
         assertEquals(NodeStatus.IO_ERROR, store.submitWrite(1, store.endOffset(1), payload, 0, PAYLOAD_BYTES, 9));
     }

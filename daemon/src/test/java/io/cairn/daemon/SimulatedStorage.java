@@ -44,6 +44,10 @@ final class SimulatedStorage implements DiskStorage
     boolean holdFdatasyncs;
     /** A write at this file offset fails with EIO (-1: none). */
     long failWriteAtOffset = -1;
+    /** Whether the engine offers gathered RWF_DSYNC writes (the agent then groups contiguous appends). */
+    boolean gatheredWrites = true;
+    /** Gathered writes that ran to the end. */
+    long gatheredWritesRun;
     /** Writes that have run (reached the page cache or failed). */
     int writesRun;
     /** Bumped by every crash: an engine made before it completes what it still holds with -ECANCELED. */
@@ -278,6 +282,34 @@ final class SimulatedStorage implements DiskStorage
         return length;
     }
 
+    /**
+     * The buffers one after another, each a write with its own faults; stops at the first that fails (a short
+     * result, or its error when nothing was written); then, as RWF_DSYNC, makes the file durable (its own sync
+     * faults apply). The agent only gathers writes to a file with nothing else in flight, so syncing the whole
+     * file is syncing this range.
+     */
+    private int writevDsync(final SimFile file, final long iovecAddress, final int iovecCount, final long offset)
+    {
+        final UnsafeBuffer iovecs = new UnsafeBuffer(iovecAddress, iovecCount * IoRing.IOVEC_BYTES);
+        long at = offset;
+        int written = 0;
+        for (int i = 0; i < iovecCount; i++)
+        {
+            final long address = iovecs.getLong(i * IoRing.IOVEC_BYTES);
+            final int length = (int)iovecs.getLong(i * IoRing.IOVEC_BYTES + 8);
+            final int result = at == failWriteAtOffset ? -Errno.EIO : write(file, address, length, at);
+            if (result < 0)
+            {
+                return written > 0 ? written : result;
+            }
+            written += result;
+            at += length;
+        }
+        gatheredWritesRun++;
+        final int synced = fdatasync(file);
+        return synced < 0 ? synced : written;
+    }
+
     private int read(final SimFile file, final long address, final int length, final long offset)
     {
         final int available = (int)Math.max(0, Math.min(length, file.size - offset));
@@ -342,6 +374,8 @@ final class SimulatedStorage implements DiskStorage
     private static final int WRITE = 1;
     private static final int READ = 2;
     private static final int FDATASYNC = 3;
+    /** A gathering write with RWF_DSYNC: {@code address} is the iovec array, {@code length} its entry count. */
+    private static final int WRITEV_DSYNC = 4;
 
     /**
      * Ops run when they complete, not when submitted: each reap runs a random subset of the ready ones (unlinked,
@@ -387,6 +421,17 @@ final class SimulatedStorage implements DiskStorage
         public boolean prepareFdatasync(final int fd, final long userData, final boolean linkNext)
         {
             return prepare(FDATASYNC, fd, 0, 0, 0, userData, linkNext);
+        }
+
+        public boolean prepareWritevDsync(final int fd, final long iovecAddress, final int iovecCount,
+            final long offsetBytes, final long userData)
+        {
+            return prepare(WRITEV_DSYNC, fd, iovecAddress, iovecCount, offsetBytes, userData, false);
+        }
+
+        public boolean canWritevDsync()
+        {
+            return gatheredWrites;
         }
 
         public int preparedCount()
@@ -458,6 +503,7 @@ final class SimulatedStorage implements DiskStorage
                 {
                     case WRITE -> op.offset == failWriteAtOffset ? -Errno.EIO : write(file, op.address, op.length, op.offset);
                     case READ -> read(file, op.address, op.length, op.offset);
+                    case WRITEV_DSYNC -> writevDsync(file, op.address, op.length, op.offset);
                     default -> fdatasync(file);
                 };
             }

@@ -23,14 +23,23 @@ public class cairn_shim_h extends cairn_shim_h$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int CAIRN_SHIM_VERSION = (int)4L;
+    private static final int CAIRN_SHIM_VERSION = (int)5L;
     /**
      * {@snippet lang=c :
-     * #define CAIRN_SHIM_VERSION 4
+     * #define CAIRN_SHIM_VERSION 5
      * }
      */
     public static int CAIRN_SHIM_VERSION() {
         return CAIRN_SHIM_VERSION;
+    }
+    private static final int CAIRN_WRITEV_MAX_IOVECS = (int)1024L;
+    /**
+     * {@snippet lang=c :
+     * #define CAIRN_WRITEV_MAX_IOVECS 1024
+     * }
+     */
+    public static int CAIRN_WRITEV_MAX_IOVECS() {
+        return CAIRN_WRITEV_MAX_IOVECS;
     }
     private static final int CAIRN_OP_NOP = (int)0L;
     /**
@@ -67,6 +76,15 @@ public class cairn_shim_h extends cairn_shim_h$shared {
      */
     public static int CAIRN_OP_FDATASYNC() {
         return CAIRN_OP_FDATASYNC;
+    }
+    private static final int CAIRN_OP_WRITEV = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum cairn_opcode.CAIRN_OP_WRITEV = 4
+     * }
+     */
+    public static int CAIRN_OP_WRITEV() {
+        return CAIRN_OP_WRITEV;
     }
     private static final int CAIRN_OP_LINK = (int)1L;
     /**

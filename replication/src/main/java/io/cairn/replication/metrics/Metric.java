@@ -67,6 +67,9 @@ public enum Metric
     /** Bytes reclaimed by deletes. */
     DISK_RECLAIMED_BYTES(4222, "cairn_disk_reclaimed_bytes_total", Type.COUNTER,
         "Bytes of extent files deleted (their allocated size)"),
+    /** Writes made durable by a gathered dsync write. */
+    DISK_GROUPED_WRITES(4223, "cairn_disk_grouped_writes_total", Type.COUNTER,
+        "Block writes that went to the disk inside one gathered RWF_DSYNC write (group commit of contiguous appends)"),
     /** Write durable latency. */
     DISK_WRITE_DURABLE_LATENCY(4230, "cairn_disk_write_durable_latency_seconds", Type.HISTOGRAM,
         "From a block write's submission to io_uring to the fdatasync covering it completing"),
