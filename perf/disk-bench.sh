@@ -68,11 +68,16 @@ case "${1:-}" in -h | --help) echo "$USAGE"; exit 0 ;; esac
 DIR=${1:-$ROOT/data/disk-bench}
 RUN_SECONDS=${2:-3}
 ROUNDS=${3:-3}
-# A whole number in range; 10# keeps a leading zero from reading as octal.
-[[ $RUN_SECONDS =~ ^[0-9]{1,6}$ ]] && ((10#$RUN_SECONDS >= 1 && 10#$RUN_SECONDS <= SECONDS_PER_RUN_MAX)) ||
+# in_range VALUE MAX: VALUE is a whole number in 1..MAX (10# keeps a leading zero from reading as octal).
+in_range() {
+    [[ $1 =~ ^[0-9]{1,6}$ ]] && ((10#$1 >= 1 && 10#$1 <= $2))
+}
+if ! in_range "$RUN_SECONDS" "$SECONDS_PER_RUN_MAX"; then
     usage_error "SECONDS_PER_RUN must be a whole number of seconds in 1..$SECONDS_PER_RUN_MAX, got '$RUN_SECONDS'"
-[[ $ROUNDS =~ ^[0-9]{1,6}$ ]] && ((10#$ROUNDS >= 1 && 10#$ROUNDS <= ROUNDS_MAX)) ||
+fi
+if ! in_range "$ROUNDS" "$ROUNDS_MAX"; then
     usage_error "ROUNDS must be a whole number in 1..$ROUNDS_MAX, got '$ROUNDS'"
+fi
 RUN_SECONDS=$((10#$RUN_SECONDS))
 ROUNDS=$((10#$ROUNDS))
 QDS=(1 8 32)
@@ -166,8 +171,8 @@ for line in open(summary):
 
 def fig(row, key, r):
     # At QD 1 fio A is the same job as fio C (both batch options default to 1): it ran once, as C.
-    if (row, r) not in runs and row.startswith("fio-libaio-fdatasync-qd1"):
-        row = row.replace("fdatasync", "batchsync")
+    if row == "fio-libaio-fdatasync-qd1":
+        row = "fio-libaio-batchsync-qd1"
     return runs[(row, r)][key]
 
 def per_round(c, ref, key):
@@ -221,7 +226,7 @@ for cairn, ratios, refs in rows:
     info = {ref: f"{name} {spread(per_round(cairn, ref, key))} (info)" for name, ref, key, v in ratios if not v}
     for tag, ref in refs:
         label = f"  {tag + ' ' if tag else ''}{ref}{'' if tag else ' (reference)' if 'nosync' in ref else ''}"
-        if ref.startswith("fio-libaio-fdatasync-qd1"):
+        if ref == "fio-libaio-fdatasync-qd1":
             t.append(f"{label:<36} {'= C (at QD 1 the same fio job)':>30}")
             continue
         t.append(f"{label:<36} {cells(ref)}  {info.get(ref, '')}".rstrip())
