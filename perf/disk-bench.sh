@@ -5,7 +5,8 @@
 #
 # DIR must be on the file system to measure (O_DIRECT; not tmpfs). SECONDS_PER_RUN (1..600) is each run's
 # measured window, after 1 s of warm-up; ROUNDS is 1..20. Needs fio, python3 and a build (./run.sh or
-# mvn -DskipTests package -pl perf -am). 20 runs per round: about 5 minutes at the defaults on the 2-core VM.
+# mvn -DskipTests package -pl perf -am). 20 runs per round, each about SECONDS_PER_RUN + 2 s: 302 s at the
+# defaults on the 2-core VM (2026-11-22).
 #
 # Method: rounds, paired ratios, medians. This VM's virtual disk drifts: the same fio command gave 53K-63K IOPS
 # a minute apart (+-10-15%), more than the differences to judge, so one run per row decides nothing. Every round
