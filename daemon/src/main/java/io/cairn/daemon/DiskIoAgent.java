@@ -700,6 +700,16 @@ public final class DiskIoAgent implements Agent
         {
             return 0;
         }
+        // Half a step at most: after growing, the next window is clear of the end again (no runaway growth).
+        if (head.blockOffset + Math.min(config.maxBatchBytes(), config.preallocStepBytes() / 2) > file.allocatedBytes &&
+            file.allocatedBytes < file.header.page.extentSizeBytes)
+        {
+            // Grow a batch ahead, so that a group is never cut at the allocated size: a cut splits a closed loop's
+            // writes into two cohorts acknowledged at different times, which then never meet on an idle file
+            // again. This cycle takes the pipeline (the new size needs the whole-file fdatasync), in one piece.
+            growAhead(head, file);
+            return 0;
+        }
         prepareCheckpointIfDue(file);
         // RWF_DSYNC covers its own range only: everything before it must be durable, and no growth step pending
         // (the new size needs the whole-file fdatasync).
@@ -752,6 +762,28 @@ public final class DiskIoAgent implements Agent
         file.oldestSyncPoint = tail.seq;
         file.newestSyncPoint = tail.seq;
         return count - 1;
+    }
+
+    /**
+     * Grows the file by a preallocation step before a write needs it. Speculative: a failure (ENOSPC, EIO) changes
+     * nothing here; the write that really needs the space grows the file itself and reports it.
+     */
+    private void growAhead(final IoCommand head, final ExtentFile file)
+    {
+        final long step = config.preallocStepBytes();
+        final long target = Math.min(file.header.page.extentSizeBytes,
+            ((file.allocatedBytes + 1 + step - 1) / step) * step);
+        try
+        {
+            storage.fallocate(head.fd, file.allocatedBytes, target - file.allocatedBytes);
+            file.allocatedBytes = target;
+            file.grownAtSeq = file.lastSeq + 1; // the head's number: the fdatasync covering it covers the new size
+            counters.preallocations.incrementRelease();
+        }
+        catch (final NativeIoException ignore)
+        {
+            // The write that crosses the allocated size grows the file itself and reports the error (grow).
+        }
     }
 
     /** @return whether {@code next} is a write that appends right after {@code previous} without growing the file. */

@@ -156,6 +156,44 @@ class DiskPipelineTest
     }
 
     @Test
+    void aGroupIsNeverCutAtTheAllocatedSize() throws Exception
+    {
+        // 8 appends a cycle over many preallocation steps: each cycle goes out whole, either as one gathered
+        // write or (the cycle that grows the file) through the pipeline with one fdatasync; never split in two, which
+        // would leave a closed loop's writes in two cohorts acknowledged at different times.
+        disk = new SimulatedStorage(12, SimulatedStorage.Faults.NONE);
+        disk.completionPercent = 100;
+        final List<RecoveredExtent> recovered = ExtentFiles.recover(disk, DIR, 0, CrashRecoveryPropertyTest.QUIET);
+        // 64 KiB preallocation steps in a 1 MiB extent: a growth step every other cycle of eight 4 KiB blocks.
+        agent = new DiskIoAgent(0, DIR, disk, TestCounters.counters(0),
+            new DiskIoAgent.Config(16, 32 * 1024, 64, 16, 1024 * 1024, 64 * 1024, 1024 * 1024), recovered);
+        store = new IoUringReplicaStore(new DiskIoAgent[]{ agent }, new Path[]{ DIR }, 1024 * 1024,
+            32 * 1024 - BlockFormat.BLOCK_HEADER_LENGTH_BYTES, recovered);
+        assertEquals(NodeStatus.OK, store.submitCreate(1, 5, 0));
+        settle();
+        long growthCycles = 0;
+        for (int cycle = 0; cycle < 30; cycle++)
+        {
+            final long groupedBefore = agent.counters().get(DiskCounters.Kind.GROUPED_WRITES);
+            final long growthsBefore = agent.counters().get(DiskCounters.Kind.PREALLOCATIONS);
+            final int answered = events.list.size();
+            for (int i = 0; i < 8; i++)
+            {
+                write();
+            }
+            settle();
+            assertEquals(answered + 8, events.list.size());
+            assertTrue(events.list.subList(answered, answered + 8).stream().allMatch(e -> e.endsWith(" OK")));
+            final long grouped = agent.counters().get(DiskCounters.Kind.GROUPED_WRITES) - groupedBefore;
+            final long grown = agent.counters().get(DiskCounters.Kind.PREALLOCATIONS) - growthsBefore;
+            assertTrue(grouped == 8 || (grouped == 0 && grown == 1), "cycle " + cycle + ": " + grouped + " grouped, " +
+                grown + " growth steps");
+            growthCycles += grown;
+        }
+        assertTrue(growthCycles >= 10, "the loop crossed growth steps: " + growthCycles);
+    }
+
+    @Test
     void aShortGatheredWriteAcknowledgesNoneOfItsWrites() throws Exception
     {
         final long first = write();

@@ -66,7 +66,8 @@ public final class DiskBenchmark
           --idle            wait (default): the node's idle strategy, which sleeps in the disk's ring while
                             I/O is in flight and wakes on its completion; park: the plain backoff (parks up
                             to 50 us whatever the disk does), for comparison
-        Prints one line: label mode qd ops iops mbps p50us p99us p999us fsyncs batches.
+        Prints one line: label mode qd ops iops mbps p50us p99us p999us fsyncs batches grouped
+        (grouped: writes that went out inside a gathered RWF_DSYNC write, one per cycle of an idle extent).
         """;
 
     static final int BLOCK_BYTES = 4096;
@@ -230,6 +231,7 @@ public final class DiskBenchmark
                 histogram.reset();
                 final long fsyncsBefore = disk.counters().get(DiskCounters.Kind.FSYNCS);
                 final long batchesBefore = disk.counters().get(DiskCounters.Kind.BATCHES);
+                final long groupedBefore = disk.counters().get(DiskCounters.Kind.GROUPED_WRITES);
                 completed = 0;
                 recording = true;
                 final long startedNs = System.nanoTime();
@@ -243,11 +245,12 @@ public final class DiskBenchmark
                 }
                 final double iops = completed * 1e9 / elapsedNs;
                 out.printf("%s mode=%s qd=%d ops=%d iops=%.0f mbps=%.1f p50us=%.1f p99us=%.1f p999us=%.1f " +
-                    "fsyncs=%d batches=%d%n", label, write ? "write" : "read", qd, completed, iops,
+                    "fsyncs=%d batches=%d grouped=%d%n", label, write ? "write" : "read", qd, completed, iops,
                     iops * blockBytes / 1e6, histogram.getValueAtPercentile(50) / 1000.0,
                     histogram.getValueAtPercentile(99) / 1000.0, histogram.getValueAtPercentile(99.9) / 1000.0,
                     disk.counters().get(DiskCounters.Kind.FSYNCS) - fsyncsBefore,
-                    disk.counters().get(DiskCounters.Kind.BATCHES) - batchesBefore);
+                    disk.counters().get(DiskCounters.Kind.BATCHES) - batchesBefore,
+                    disk.counters().get(DiskCounters.Kind.GROUPED_WRITES) - groupedBefore);
                 if (null != hgrm)
                 {
                     try (PrintStream file = new PrintStream(Files.newOutputStream(hgrm)))
