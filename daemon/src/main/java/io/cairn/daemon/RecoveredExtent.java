@@ -21,7 +21,7 @@ import io.cairn.replication.BlockIndex;
  *                         there answer CORRUPT), or -1.
  * @param corruptTo        end of that range.
  */
-record RecoveredExtent(
+public record RecoveredExtent(
     long extentId,
     long streamId,
     int diskIndex,

@@ -5,6 +5,7 @@ import io.cairn.daemon.DiskIdleStrategy;
 import io.cairn.daemon.DiskIoAgent;
 import io.cairn.daemon.ExtentFiles;
 import io.cairn.daemon.IoUringReplicaStore;
+import io.cairn.daemon.RecoveredExtent;
 import io.cairn.daemon.UringDiskStorage;
 import io.cairn.replication.AeronDefaults;
 import io.cairn.replication.BlockFormat;
@@ -49,7 +50,7 @@ public final class DiskBenchmark
     static final String USAGE = """
         usage: cairn-bench disk [--dir DIR] [--mode write|read] [--qd N] [--seconds S] [--warmup-seconds S]
                                 [--hgrm FILE] [--label NAME] [--fixed-buffers] [--sqpoll] [--idle wait|park]
-                                [--payload-bytes N] [--batch-max-commands N]
+                                [--payload-bytes N] [--batch-max-commands N] [--settle-ms N] [--extent-dir D]
                cairn-bench disk hgrm --lat-log FIO_CLAT_LOG --out FILE.hgrm --label NAME
           --dir             directory on the file system to measure (default ./data/bench-disk); needs O_DIRECT
           --mode            write (append + group-commit fdatasync) or read (random verified block reads)
@@ -60,6 +61,11 @@ public final class DiskBenchmark
                             writes a client's append of that size (perf/stream-bench.sh: 4096 and 65536)
           --batch-max-commands  most commands the disk agent takes (and submits in one call) per duty cycle
                             (default 64, as the node's --batch-max-commands)
+          --settle-ms       read mode: pause after writing the 256 MiB extent, before the warm-up (default 2000,
+                            0..60000): the fill's write burst is still settling in the file system and the disk
+          --extent-dir      read mode: a data directory kept between runs. Its extent is written (256 MiB, then
+                            --settle-ms) when absent and read as it is when present, so several runs, and fio
+                            (on D/extents/1.ext from offset 4096, 256 MiB), read the very same blocks
           --hgrm            write the latency percentile distribution (microseconds) to FILE
           --fixed-buffers   register the I/O buffers with io_uring (READ_FIXED/WRITE_FIXED)
           --sqpoll          kernel submission-queue polling thread (IORING_SETUP_SQPOLL)
@@ -101,6 +107,8 @@ public final class DiskBenchmark
         int payloadBytes = PAYLOAD_BYTES;
         boolean payloadGiven = false;
         int maxBatchCommands = 64;
+        long settleMs = 2000;
+        Path extentDir = null;
         for (int i = 0; i < args.length; i++)
         {
             switch (args[i])
@@ -121,6 +129,8 @@ public final class DiskBenchmark
                         io.cairn.replication.NodeProtocol.MAX_PAYLOAD_BYTES);
                     payloadGiven = true;
                 }
+                case "--extent-dir" -> extentDir = Path.of(BenchArgs.value(args, ++i, "--extent-dir")).toAbsolutePath();
+                case "--settle-ms" -> settleMs = BenchArgs.number(args, ++i, "--settle-ms", 0, 60_000);
                 case "--batch-max-commands" ->
                     maxBatchCommands = (int)BenchArgs.number(args, ++i, "--batch-max-commands", 1, 4096);
                 case "--idle" -> waitOnRing = switch (BenchArgs.value(args, ++i, "--idle"))
@@ -141,19 +151,32 @@ public final class DiskBenchmark
             throw new IllegalArgumentException("--payload-bytes applies to --mode write only (reads are 4 KiB blocks)\n" +
                 USAGE);
         }
+        if (null != extentDir && !"read".equals(mode))
+        {
+            throw new IllegalArgumentException("--extent-dir applies to --mode read only\n" + USAGE);
+        }
         Files.createDirectories(dir);
-        final Path dataDir = Files.createTempDirectory(dir, "disk-");
+        final Path dataDir = null != extentDir ? extentDir : Files.createTempDirectory(dir, "disk-");
+        if (null != extentDir)
+        {
+            Files.createDirectories(extentDir);
+        }
         try
         {
-            new Run(dataDir, "write".equals(mode), qd, fixedBuffers, sqPoll, waitOnRing, payloadBytes,
-                maxBatchCommands).run(label, seconds, warmupSeconds, hgrm,
+            final Run run = new Run(dataDir, "write".equals(mode), qd, fixedBuffers, sqPoll, waitOnRing, payloadBytes,
+                maxBatchCommands, null != extentDir);
+            run.settleMs = settleMs;
+            run.run(label, seconds, warmupSeconds, hgrm,
                 System.out);
         }
         finally
         {
-            try (Stream<Path> files = Files.walk(dataDir))
+            if (null == extentDir)
             {
-                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                try (Stream<Path> files = Files.walk(dataDir))
+                {
+                    files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                }
             }
         }
     }
@@ -161,6 +184,7 @@ public final class DiskBenchmark
     /** One measured run: the store and its disk agent driven from this thread. */
     private static final class Run implements ReplicaStore.Listener
     {
+        final Path dataDir;
         final boolean write;
         final int qd;
         final DiskIoAgent disk;
@@ -187,8 +211,10 @@ public final class DiskBenchmark
         int freeSlotCount;
 
         Run(final Path dataDir, final boolean write, final int qd, final boolean fixedBuffers, final boolean sqPoll,
-            final boolean waitOnRing, final int payloadBytes, final int maxBatchCommands) throws IOException
+            final boolean waitOnRing, final int payloadBytes, final int maxBatchCommands, final boolean reuse)
+            throws IOException
         {
+            this.dataDir = dataDir;
             this.write = write;
             this.payloadBytes = payloadBytes;
             this.blockBytes = write ? BlockFormat.blockLengthBytes(payloadBytes) : BLOCK_BYTES;
@@ -202,11 +228,14 @@ public final class DiskBenchmark
             // The node's defaults (ExtentNode.Context), with enough buffers for the queue depth.
             final DiskIoAgent.Config config = new DiskIoAgent.Config(Math.max(32, qd * 2), BlockFormat.MAX_BLOCK_LENGTH_BYTES,
                 256, maxBatchCommands, 8L * 1024 * 1024, 64L * 1024 * 1024, 16L * 1024 * 1024).withRing(fixedBuffers, sqPoll, -1);
+            final List<RecoveredExtent> recovered = reuse && Files.exists(ExtentFiles.path(dataDir, EXTENT)) ?
+                ExtentFiles.recover(UringDiskStorage.INSTANCE, dataDir, 0, System.err) : List.of();
+            existing = !recovered.isEmpty();
             disk = new DiskIoAgent(0, dataDir, UringDiskStorage.INSTANCE,
                 new DiskCounters((typeId, label) -> counters.newCounter(label, typeId), 1, 0, dataDir.toString()),
-                config, List.of());
+                config, recovered);
             store = new IoUringReplicaStore(new DiskIoAgent[]{ disk }, new Path[]{ dataDir }, EXTENT_SIZE_BYTES,
-                BlockFormat.MAX_BLOCK_LENGTH_BYTES - BlockFormat.BLOCK_HEADER_LENGTH_BYTES, List.of());
+                BlockFormat.MAX_BLOCK_LENGTH_BYTES - BlockFormat.BLOCK_HEADER_LENGTH_BYTES, recovered);
             idle = waitOnRing ? DiskIdleStrategy.forDisks(disk) : AeronDefaults.idleStrategy();
             for (int i = 0; i < payloadBytes; i++)
             {
@@ -214,16 +243,38 @@ public final class DiskBenchmark
             }
         }
 
+        long settleMs;
+        /** The read extent was there already (--extent-dir): read it as it is. */
+        final boolean existing;
+
         void run(final String label, final long seconds, final long warmupSeconds, final Path hgrm, final PrintStream out)
             throws Exception
         {
             try
             {
-                check(store.submitCreate(EXTENT, 1, qd));
-                awaitIdle();
-                if (!write)
+                if (existing)
+                {
+                    final long blocks = (store.commitLength(EXTENT) - BlockFormat.EXTENT_HEADER_LENGTH_BYTES) / BLOCK_BYTES;
+                    if (blocks != READ_EXTENT_BYTES / BLOCK_BYTES)
+                    {
+                        throw new IllegalStateException("the extent in " + ExtentFiles.path(dataDir, EXTENT) + " holds " +
+                            blocks + " blocks, not " + READ_EXTENT_BYTES / BLOCK_BYTES + ": delete its directory");
+                    }
+                    blocksInExtent = blocks;
+                    lastStatus = NodeStatus.OK;
+                }
+                else
+                {
+                    check(store.submitCreate(EXTENT, 1, qd));
+                    awaitIdle();
+                }
+                if (!write && !existing)
                 {
                     fillForReads();
+                    // The fill is a 256 MiB write burst; the file system's journal and the virtual disk are still
+                    // busy with it for a while (fio's read file, laid out once at the start, never has one right
+                    // before its run). Let it settle so the reads are measured on a quiet disk, as fio's are.
+                    Thread.sleep(settleMs);
                 }
                 final long warmupEndNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(warmupSeconds);
                 drive(warmupEndNs);
