@@ -102,6 +102,6 @@ class NativeIoTest
         CairnShim.load();
         assertTrue(CairnShim.isLoaded());
         assertEquals(cairn_shim_h.CAIRN_SHIM_VERSION(), CairnShim.shimVersion());
-        assertEquals(4, CairnShim.shimVersion());
+        assertEquals(5, CairnShim.shimVersion());
     }
 }
