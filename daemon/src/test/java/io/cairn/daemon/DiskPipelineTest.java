@@ -35,13 +35,20 @@ class DiskPipelineTest
     @BeforeEach
     void setUp() throws Exception
     {
-        disk = new SimulatedStorage(11, SimulatedStorage.Faults.NONE);
+        start(11, 1024 * 1024);
+    }
+
+    /** A fresh simulated disk with extent 1 (1 MiB) created, preallocated in steps of {@code preallocStepBytes}. */
+    private void start(final long seed, final long preallocStepBytes) throws Exception
+    {
+        disk = new SimulatedStorage(seed, SimulatedStorage.Faults.NONE);
         disk.completionPercent = 100; // every ready op completes at each reap: the test decides what is held
         final List<RecoveredExtent> recovered = ExtentFiles.recover(disk, DIR, 0, CrashRecoveryPropertyTest.QUIET);
         agent = new DiskIoAgent(0, DIR, disk, TestCounters.counters(0),
-            new DiskIoAgent.Config(16, 32 * 1024, 64, 16, 1024 * 1024, 1024 * 1024, 1024 * 1024), recovered);
+            new DiskIoAgent.Config(16, 32 * 1024, 64, 16, 1024 * 1024, preallocStepBytes, 1024 * 1024), recovered);
         store = new IoUringReplicaStore(new DiskIoAgent[]{ agent }, new Path[]{ DIR }, 1024 * 1024,
             32 * 1024 - BlockFormat.BLOCK_HEADER_LENGTH_BYTES, recovered);
+        events.list.clear();
         assertEquals(NodeStatus.OK, store.submitCreate(1, 5, 0));
         settle();
         assertEquals("created 1 OK", events.last());
@@ -161,16 +168,8 @@ class DiskPipelineTest
         // 8 appends a cycle over many preallocation steps: each cycle goes out whole, either as one gathered
         // write or (the cycle that grows the file) through the pipeline with one fdatasync; never split in two, which
         // would leave a closed loop's writes in two cohorts acknowledged at different times.
-        disk = new SimulatedStorage(12, SimulatedStorage.Faults.NONE);
-        disk.completionPercent = 100;
-        final List<RecoveredExtent> recovered = ExtentFiles.recover(disk, DIR, 0, CrashRecoveryPropertyTest.QUIET);
         // 64 KiB preallocation steps in a 1 MiB extent: a growth step every other cycle of eight 4 KiB blocks.
-        agent = new DiskIoAgent(0, DIR, disk, TestCounters.counters(0),
-            new DiskIoAgent.Config(16, 32 * 1024, 64, 16, 1024 * 1024, 64 * 1024, 1024 * 1024), recovered);
-        store = new IoUringReplicaStore(new DiskIoAgent[]{ agent }, new Path[]{ DIR }, 1024 * 1024,
-            32 * 1024 - BlockFormat.BLOCK_HEADER_LENGTH_BYTES, recovered);
-        assertEquals(NodeStatus.OK, store.submitCreate(1, 5, 0));
-        settle();
+        start(12, 64 * 1024);
         long growthCycles = 0;
         for (int cycle = 0; cycle < 30; cycle++)
         {
