@@ -632,12 +632,8 @@ public final class DiskIoAgent implements Agent
         final long offset = c.kind == IoCommand.WRITE ? c.blockOffset : 0;
         // A lone write to an idle file (QD 1) syncs itself: the kernel makes it durable with no round trip through
         // this thread. Otherwise the fdatasync waits for the prefix.
-        final boolean alone = null == file.ioHead && !file.syncInFlight && file.lastSeq == file.newestSyncPoint &&
-            !file.syncFailed && file.failedSeq == Long.MAX_VALUE && submitQueue.isEmpty();
-        // RWF_DSYNC covers only its own range: only when everything before it is durable, and not the first write
-        // after a growth step (whose new size the fdatasync of the whole file makes durable).
-        final boolean dsync = alone && c.kind == IoCommand.WRITE && engine.canWriteDsync() &&
-            file.durableSeq == file.lastSeq && file.durableSeq >= file.grownAtSeq;
+        final boolean alone = file.isIdle() && submitQueue.isEmpty();
+        final boolean dsync = alone && c.kind == IoCommand.WRITE && engine.canWriteDsync() && file.isDurable();
         if (dsync)
         {
             // One op instead of a write linked to an fdatasync: the fdatasync would start as a second request
@@ -696,9 +692,9 @@ public final class DiskIoAgent implements Agent
         final ExtentFile file = files.get(head.fd);
         final IoCommand second = submitQueue.peek();
         if (!engine.canWritevDsync() || commandsLeft < 2 || !continues(file, head, second) ||
-            head.blockLengthBytes + second.blockLengthBytes > bytesLeft)
+            head.blockLengthBytes + second.blockLengthBytes > bytesLeft || !file.isIdle() || !file.isDurable())
         {
-            return 0;
+            return 0; // the pipeline, as every write of a file that has something in flight
         }
         // Half a step at most: after growing, the next window is clear of the end again (no runaway growth).
         if (head.blockOffset + Math.min(config.maxBatchBytes(), config.preallocStepBytes() / 2) > file.allocatedBytes &&
@@ -711,12 +707,9 @@ public final class DiskIoAgent implements Agent
             return 0;
         }
         prepareCheckpointIfDue(file);
-        // RWF_DSYNC covers its own range only: everything before it must be durable, and no growth step pending
-        // (the new size needs the whole-file fdatasync).
-        if (null != file.ioHead || file.syncInFlight || file.lastSeq != file.newestSyncPoint || file.syncFailed ||
-            file.failedSeq != Long.MAX_VALUE || file.durableSeq != file.lastSeq || file.durableSeq < file.grownAtSeq)
+        if (!file.isIdle())
         {
-            return 0;
+            return 0; // a checkpoint went first: this cycle takes the pipeline, in one piece
         }
         final int maxWrites = Math.min(GROUP_WRITES_MAX, commandsLeft);
         final int iovecOffset = head.index * GROUP_WRITES_MAX * IoRing.IOVEC_BYTES;
@@ -1597,6 +1590,22 @@ public final class DiskIoAgent implements Agent
             this.fd = fd;
             this.allocatedBytes = allocatedBytes;
             this.durableLength = durableLength;
+        }
+
+        /** @return nothing of the file in flight or waiting for a sync, and no failure. */
+        boolean isIdle()
+        {
+            return null == ioHead && !syncInFlight && lastSeq == newestSyncPoint && !syncFailed &&
+                failedSeq == Long.MAX_VALUE;
+        }
+
+        /**
+         * @return every write of the file durable and no growth step since the last fdatasync: what an RWF_DSYNC
+         * write needs, since it covers its own range only (a new size needs the whole-file fdatasync).
+         */
+        boolean isDurable()
+        {
+            return durableSeq == lastSeq && durableSeq >= grownAtSeq;
         }
 
         void append(final FileIo io)
